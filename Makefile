@@ -1,0 +1,46 @@
+# The README's two commands are `make demo` and `make test`; both set the machine up first.
+SHELL := /bin/bash
+PY_VERSION ?= 3.12.1
+VENV := .venv
+PY := $(VENV)/bin/python
+SAM_VENV := .tools/sam
+SAM := $(SAM_VENV)/bin/sam
+REGION := us-east-1
+
+.PHONY: setup demo test lint static unit integration bench clean
+
+setup: .setup-stamp
+
+# Re-run set-up whenever what it installs changes.
+.setup-stamp: pyproject.toml layers/pitwall/requirements.txt package.json package-lock.json scripts/setup.sh
+	bash scripts/setup.sh $(PY_VERSION)
+	touch $@
+
+demo: setup
+	$(VENV)/bin/pitwall demo
+
+test: setup lint static
+	$(PY) -m pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+static: setup
+	npx --no-install asl-validator --json-path 'statemachines/*.asl.json'
+	$(SAM) validate --lint --region $(REGION)
+	$(VENV)/bin/cfn-lint template.yaml
+	PYENV_VERSION=$(PY_VERSION) $(SAM) build --build-dir build/sam
+
+unit: setup
+	$(PY) -m pytest -q tests/unit
+
+integration: setup
+	$(PY) -m pytest -q tests/integration
+
+bench: setup
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .tools node_modules build .setup-stamp

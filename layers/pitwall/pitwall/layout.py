@@ -1,0 +1,217 @@
+"""The S3 layout of the model bucket: the one place that knows where every object lives.
+
+DRFC's own layout (reference section 2) sits under a model prefix; Pitwall's own objects sit
+under `runs/<run_id>/` and the upload inbox under `inbox/`. Nothing else in the project builds
+an S3 key by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+REWARD_FUNCTION_FILE = "reward_function.py"
+MODEL_METADATA_FILE = "model_metadata.json"
+HYPERPARAMETERS_FILE = "hyperparameters.json"
+CUSTOM_FILES = (REWARD_FUNCTION_FILE, MODEL_METADATA_FILE, HYPERPARAMETERS_FILE)
+
+# The upload inbox: inbox/<request-name>/{the custom files, run-request.json}
+INBOX_PREFIX = "inbox/"
+RUN_REQUEST_FILE = "run-request.json"
+VALIDATION_REPORT_FILE = "validation-report.json"
+
+MODELS_PREFIX = "models/"
+RUNS_PREFIX = "runs/"
+
+_CHECKPOINT_NAME = re.compile(r"^(\d+)_Step-(\d+)\.ckpt$")
+
+
+def checkpoint_number(checkpoint_name: str) -> int:
+    """DRFC's checkpoint number: `12_Step-34567.ckpt` -> 12."""
+    return int(checkpoint_name.split("_Step")[0])
+
+
+def is_checkpoint_name(name: str) -> bool:
+    return bool(_CHECKPOINT_NAME.match(name))
+
+
+def segment_model_prefix(model_name: str, segment: int) -> str:
+    """The DRFC model prefix of one training segment of a model (segment 0 is the first).
+
+    A run that is interrupted continues as a new segment that uses the previous one as its
+    pretrained source, so each segment needs a new, empty prefix.
+    """
+    return f"{MODELS_PREFIX}{model_name}/seg-{segment:03d}"
+
+
+@dataclass(frozen=True)
+class ModelKeys:
+    """The keys DRFC reads and writes under one model prefix (reference section 2)."""
+
+    prefix: str
+
+    def _key(self, relative: str) -> str:
+        return f"{self.prefix}/{relative}"
+
+    @property
+    def training_params(self) -> str:
+        return self._key("training_params.yaml")
+
+    @property
+    def evaluation_params(self) -> str:
+        return self._key("evaluation_params.yaml")
+
+    @property
+    def reward_function(self) -> str:
+        return self._key(REWARD_FUNCTION_FILE)
+
+    @property
+    def ip_hyperparameters(self) -> str:
+        return self._key("ip/hyperparameters.json")
+
+    @property
+    def model_folder(self) -> str:
+        return self._key("model/")
+
+    @property
+    def model_metadata(self) -> str:
+        return self._key(f"model/{MODEL_METADATA_FILE}")
+
+    @property
+    def coach_checkpoint(self) -> str:
+        return self._key("model/.coach_checkpoint")
+
+    @property
+    def checkpoints_json(self) -> str:
+        return self._key("model/deepracer_checkpoints.json")
+
+    @property
+    def ready_marker(self) -> str:
+        return self._key("model/.ready")
+
+    @property
+    def lock_marker(self) -> str:
+        return self._key("model/.lock")
+
+    @property
+    def finished_marker(self) -> str:
+        return self._key("model/.finished")
+
+    def checkpoint_files(self, checkpoint_name: str) -> list[str]:
+        """The objects that make up one checkpoint, including its frozen graph."""
+        number = checkpoint_number(checkpoint_name)
+        return [
+            self._key(f"model/{checkpoint_name}.index"),
+            self._key(f"model/{checkpoint_name}.meta"),
+            self._key(f"model/{checkpoint_name}.data-00000-of-00001"),
+            self._key(f"model/model_{number}.pb"),
+        ]
+
+    @property
+    def metrics_folder(self) -> str:
+        return self._key("metrics/")
+
+    def training_metrics(self, worker: int = 0) -> str:
+        suffix = "" if worker == 0 else f"_{worker}"
+        return self._key(f"metrics/TrainingMetrics{suffix}.json")
+
+    @property
+    def evaluation_metrics_folder(self) -> str:
+        return self._key("metrics/evaluation/")
+
+    def evaluation_metrics(self, timestamp: str) -> str:
+        """`timestamp` as DRFC writes it: YYYYmmddHHMMSS."""
+        return self._key(f"metrics/evaluation/evaluation-{timestamp}.json")
+
+    def simtrace(self, iteration: int, worker: int | None = None) -> str:
+        folder = "training-simtrace" if worker is None else f"{worker}/training-simtrace"
+        return self._key(f"{folder}/{iteration}-iteration.csv")
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """Pitwall's own objects for one run: its spec, custom files, and the host's channel."""
+
+    run_id: str
+
+    @property
+    def prefix(self) -> str:
+        return f"{RUNS_PREFIX}{self.run_id}/"
+
+    @property
+    def custom_files_prefix(self) -> str:
+        """DR_LOCAL_S3_CUSTOM_FILES_PREFIX of the run (no trailing slash, as DRFC wants it)."""
+        return f"{self.prefix}custom_files"
+
+    def custom_file(self, name: str) -> str:
+        return f"{self.custom_files_prefix}/{name}"
+
+    @property
+    def run_spec(self) -> str:
+        return f"{self.prefix}run-spec.json"
+
+    @property
+    def run_env(self) -> str:
+        return f"{self.prefix}run.env"
+
+    @property
+    def system_env(self) -> str:
+        return f"{self.prefix}system.env"
+
+    @property
+    def host_folder(self) -> str:
+        return f"{self.prefix}host/"
+
+    @property
+    def host_status(self) -> str:
+        """Written by the host agent: started / finished / failed / saved, with its instance id."""
+        return f"{self.host_folder}status.json"
+
+    @property
+    def host_control(self) -> str:
+        """Written by the controller, polled by the host: e.g. a save-checkpoint request."""
+        return f"{self.host_folder}control.json"
+
+    @property
+    def host_log(self) -> str:
+        return f"{self.host_folder}agent.log"
+
+
+def inbox_request_folder(key: str) -> str | None:
+    """`inbox/<name>/run-request.json` -> `inbox/<name>/`; None for any other key."""
+    if not key.startswith(INBOX_PREFIX) or not key.endswith("/" + RUN_REQUEST_FILE):
+        return None
+    folder = key[: -len(RUN_REQUEST_FILE)]
+    return folder if folder.count("/") == 2 else None
+
+
+class HeartbeatKind(StrEnum):
+    TRAINING_METRICS = "training_metrics"
+    CHECKPOINTS = "checkpoints"
+    HOST_STATUS = "host_status"
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """What an S3 key tells about a run: which prefix (model prefix, or run folder) and what kind."""
+
+    kind: HeartbeatKind
+    prefix: str
+    worker: int = 0
+
+
+_TRAINING_METRICS = re.compile(r"^(?P<prefix>.+)/metrics/TrainingMetrics(?:_(?P<worker>\d+))?\.json$")
+_CHECKPOINTS = re.compile(r"^(?P<prefix>.+)/model/deepracer_checkpoints\.json$")
+_HOST_STATUS = re.compile(rf"^(?P<prefix>{RUNS_PREFIX}[^/]+/)host/status\.json$")
+
+
+def classify_heartbeat(key: str) -> Heartbeat | None:
+    """Which heartbeat an object-created key is, or None when it is none."""
+    if match := _TRAINING_METRICS.match(key):
+        return Heartbeat(HeartbeatKind.TRAINING_METRICS, match["prefix"], int(match["worker"] or 0))
+    if match := _CHECKPOINTS.match(key):
+        return Heartbeat(HeartbeatKind.CHECKPOINTS, match["prefix"])
+    if match := _HOST_STATUS.match(key):
+        return Heartbeat(HeartbeatKind.HOST_STATUS, match["prefix"])
+    return None

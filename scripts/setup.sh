@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Everything a fresh machine needs, from the registries only: the project venv (Python 3.12, the
+# Lambda runtime), a separate tool venv for aws-sam-cli (it pins its own boto3 and pydantic), and
+# the npm tools (asl-validator). Idempotent; `make` calls it when its inputs change.
+set -euo pipefail
+py_version="${1:-3.12.1}"
+cd "$(dirname "$0")/.."
+
+python_for() {  # the interpreter of a pyenv version, or pythonX.Y on PATH
+  local version="$1" short="${1%.*}"
+  if command -v pyenv >/dev/null && pyenv prefix "$version" >/dev/null 2>&1; then
+    echo "$(pyenv prefix "$version")/bin/python${short}"
+  elif command -v "python${short}" >/dev/null; then
+    command -v "python${short}"
+  else
+    echo "Python ${short} not found: install it (pyenv install ${version})" >&2
+    exit 1
+  fi
+}
+
+python="$(python_for "$py_version")"
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/pip install --quiet --upgrade pip
+.venv/bin/pip install --quiet -e ".[dev]"
+
+[ -x .tools/sam/bin/sam ] || "$python" -m venv .tools/sam
+.tools/sam/bin/pip install --quiet --upgrade pip
+.tools/sam/bin/pip install --quiet "aws-sam-cli==1.170.0"
+
+npm ci --silent --no-audit --no-fund
