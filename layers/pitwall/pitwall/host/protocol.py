@@ -1,0 +1,115 @@
+"""What the controller and a host say to each other, all through S3 (`layout.RunKeys`):
+
+- the controller writes the run's `RunSpec` before it launches an instance;
+- the host writes `HostStatus` (started, saved, finished, failed, ...); each write is an S3
+  object-created event, so the controller hears it as a heartbeat;
+- the controller writes a `ControlRequest` (save a checkpoint, stop) that the host polls.
+
+Standard library only: the host agent reads these on the instance.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Any, Self
+
+
+class Mode(StrEnum):
+    TRAIN = "train"
+    EVALUATE = "evaluate"
+
+
+class HostState(StrEnum):
+    BOOTING = "booting"
+    STARTED = "started"  # DRFC is training or evaluating
+    SAVING = "saving"  # a save request is being served
+    SAVED = "saved"  # the latest checkpoint is in S3; training stopped
+    FINISHED = "finished"  # the work ended normally (budget end, evaluation done, stop request)
+    FAILED = "failed"  # DRFC missing, a command failed, a container died, ...
+
+
+TERMINAL_HOST_STATES = frozenset({HostState.SAVED, HostState.FINISHED, HostState.FAILED})
+
+
+class ControlAction(StrEnum):
+    SAVE = "save"  # spot interruption warning: upload the latest checkpoint and stop, fast
+    STOP = "stop"  # the controller ends the work: stop cleanly
+
+
+def _from_dict[T](cls: type[T], data: dict[str, Any]) -> T:
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in known})
+
+
+class _Json:
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)  # type: ignore[call-overload]
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Self:
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        return _from_dict(cls, data)
+
+
+@dataclass(frozen=True)
+class RunSpec(_Json):
+    """Everything a host needs for one segment of a run. No secrets: the instance's role gives
+    access, and the spec only says where things are."""
+
+    run_id: str
+    segment: int
+    mode: Mode
+    bucket: str
+    region: str
+    model_prefix: str  # DR_LOCAL_S3_MODEL_PREFIX of this segment
+    run_settings: dict[str, str]  # run.env, KEY -> value, as DRFC reads it
+    system_settings: dict[str, str]  # system.env, KEY -> value
+    deadline_epoch: float  # the host shuts the instance down by then, controller or not
+    pretrained_prefix: str | None = None  # the segment this one continues from, if any
+    status_poll_seconds: float = 5.0  # how often the host polls its control object
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        spec = _from_dict(cls, data)
+        return cls(**{**asdict(spec), "mode": Mode(spec.mode)})
+
+
+@dataclass(frozen=True)
+class HostStatus(_Json):
+    """One report of a host. `sequence` grows with every report of one instance, so a late or
+    duplicated S3 event is recognised by the controller."""
+
+    run_id: str
+    segment: int
+    instance_id: str
+    state: HostState
+    sequence: int
+    at_epoch: float
+    detail: str = ""
+    checkpoint: str | None = None  # the latest checkpoint in S3 when the report was made
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        status = _from_dict(cls, data)
+        return cls(**{**asdict(status), "state": HostState(status.state)})
+
+
+@dataclass(frozen=True)
+class ControlRequest(_Json):
+    """A request of the controller to the host of one instance."""
+
+    request_id: str
+    action: ControlAction
+    instance_id: str
+    requested_at_epoch: float
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        request = _from_dict(cls, data)
+        return cls(**{**asdict(request), "action": ControlAction(request.action)})
