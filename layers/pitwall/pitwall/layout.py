@@ -23,6 +23,7 @@ VALIDATION_REPORT_FILE = "validation-report.json"
 
 MODELS_PREFIX = "models/"
 RUNS_PREFIX = "runs/"
+AGENT_PREFIX = "agent/"
 
 _CHECKPOINT_NAME = re.compile(r"^(\d+)_Step-(\d+)\.ckpt$")
 
@@ -176,6 +177,16 @@ class RunKeys:
     @property
     def host_log(self) -> str:
         return f"{self.host_folder}agent.log"
+
+    def host_instance_log(self, instance_id: str) -> str:
+        """The host agent's log on one instance: one per instance, so a later segment's host
+        never overwrites the log of the one before it."""
+        return f"{self.host_folder}logs/{instance_id}.log"
+
+
+def agent_archive_key(digest: str) -> str:
+    """The host agent's zip (`pitwall.host.packaging.build_agent_archive`), by content digest."""
+    return f"{AGENT_PREFIX}pitwall-agent-{digest}.zip"
 
 
 def inbox_request_folder(key: str) -> str | None:
