@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from pitwall.customfiles import envfile
 from pitwall.host.errors import InvalidRunSpec
 from pitwall.host.protocol import RunSpec
 from pitwall.layout import CUSTOM_FILES, RunKeys
@@ -91,43 +92,18 @@ def _insist(settings: dict[str, str], name: str, value: str, section: str) -> No
 
 def _check_values(settings: Mapping[str, str], section: str) -> None:
     for name, value in settings.items():
-        if not isinstance(value, str) or "\n" in value or "\r" in value:
+        try:
+            envfile.check_value(name, value)
+        except ValueError as exc:
             raise InvalidRunSpec(
-                f"run spec: {section}.{name} is {value!r}; allowed: a one-line string (env files hold "
-                "one KEY=value per line)"
-            )
+                f"run spec: {section}.{name} is {value!r}; allowed: one word without whitespace ({exc})"
+            ) from exc
 
 
-def apply_settings(env_text: str, settings: Mapping[str, str]) -> str:
-    """Write `settings` into the text of an env file: a key already there keeps its line place
-    (and any comment lines around it), a new key is appended. Everything else is kept."""
-    remaining = dict(settings)
-    lines = []
-    for line in env_text.splitlines():
-        name = _key_of(line)
-        if name is not None and name in remaining:
-            lines.append(f"{name}={remaining.pop(name)}")
-        else:
-            lines.append(line)
-    lines.extend(f"{name}={value}" for name, value in remaining.items())
-    return "\n".join(lines) + "\n"
-
-
-def read_settings(env_text: str) -> dict[str, str]:
-    """The KEY=value pairs of an env file (comments and blank lines skipped)."""
-    settings = {}
-    for line in env_text.splitlines():
-        name = _key_of(line)
-        if name is not None:
-            settings[name] = line.split("=", 1)[1].strip()
-    return settings
-
-
-def _key_of(line: str) -> str | None:
-    stripped = line.strip()
-    if not stripped or stripped.startswith("#") or "=" not in stripped:
-        return None
-    name = stripped.split("=", 1)[0].strip()
-    if name.startswith("export "):
-        name = name[len("export ") :].strip()
-    return name or None
+def render_env(existing_text: str, settings: Mapping[str, str]) -> str:
+    """Write `settings` into the text of an env file (DRFC's run.env or system.env): a key
+    already there keeps its line, its place and its comment; a new key is appended; every other
+    line stays as it was."""
+    env = envfile.EnvFile.parse(existing_text)
+    env.update(settings)
+    return env.render()

@@ -121,8 +121,8 @@ class SimulatedDrfc:
 
     def setup(self, spec: RunSpec) -> None:
         self._spec = spec
-        self.run_env = drfc_settings.apply_settings("", drfc_settings.run_settings(spec))
-        self.system_env = drfc_settings.apply_settings("", drfc_settings.system_settings(spec))
+        self.run_env = drfc_settings.render_env("", drfc_settings.run_settings(spec))
+        self.system_env = drfc_settings.render_env("", drfc_settings.system_settings(spec))
         drfc_settings.worker_count(spec)
         if self.faults.never_boots:
             self._hang_until_halted_or(spec.deadline_epoch)
