@@ -9,7 +9,11 @@ import importlib
 import sys
 
 # One line per command module; a new command adds its module here.
-COMMAND_MODULES: tuple[str, ...] = ()
+COMMAND_MODULES: tuple[str, ...] = (
+    "tracks",
+    "action_space",
+    "validate",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
