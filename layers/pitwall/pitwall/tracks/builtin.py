@@ -110,8 +110,14 @@ def _s_bend_circuit() -> FloatArray:
         Straight(4.0),
         Arc(2.0, 90),
     ]
-    rows = _with_borders(_trace(pieces), loop=True)
-    return np.ascontiguousarray(rows[::-1])  # the same road, driven clockwise
+    rows = _with_borders(_trace(pieces), loop=True)[::-1]  # the same road, driven clockwise
+    return _start_at(rows, int(np.argmin(np.hypot(rows[:, 0] - 6.0, rows[:, 1]))))  # mid-straight
+
+
+def _start_at(loop_rows: FloatArray, index: int) -> FloatArray:
+    """The same loop, numbered from `index` (first row repeated at the end again)."""
+    body = np.roll(loop_rows[:-1], -index, axis=0)
+    return np.ascontiguousarray(np.vstack([body, body[:1]]))
 
 
 def _sprint() -> FloatArray:

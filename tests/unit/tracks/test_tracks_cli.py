@@ -1,0 +1,57 @@
+"""`pitwall tracks list|show` and where the tracks folder comes from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from pitwall.cli import main
+from pitwall.cli.tracks import TRACKS_DIR_ENV, tracks_folder
+from pitwall.tracks import builtin_tracks
+
+
+def test_the_folder_is_the_option_else_the_environment_else_builtin(monkeypatch, tmp_path):
+    monkeypatch.delenv(TRACKS_DIR_ENV, raising=False)
+    assert tracks_folder(None) is None
+    monkeypatch.setenv(TRACKS_DIR_ENV, str(tmp_path))
+    assert tracks_folder(None) == tmp_path
+    assert tracks_folder(Path("/elsewhere")) == Path("/elsewhere")
+
+
+def test_list_shows_the_builtin_tracks(monkeypatch, capsys):
+    monkeypatch.delenv(TRACKS_DIR_ENV, raising=False)
+    assert main(["tracks", "list"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 1 + len(builtin_tracks())
+    oval = next(line for line in lines if line.startswith("oval "))
+    assert oval.split()[1:] == ["loop", "36.33", "m", "1.067", "m", "ccw"]
+
+
+def test_list_reads_the_folder_from_the_environment(monkeypatch, tmp_path, capsys):
+    np.save(tmp_path / "mine_cw.npy", builtin_tracks()["s_bend_circuit"].rows)
+    monkeypatch.setenv(TRACKS_DIR_ENV, str(tmp_path))
+    assert main(["tracks", "list"]) == 0
+    out = capsys.readouterr().out
+    assert "mine_cw" in out and "oval" not in out
+
+
+def test_list_reports_a_bad_folder(tmp_path, capsys):
+    np.save(tmp_path / "bad.npy", np.zeros((4, 3)))
+    assert main(["tracks", "list", "--tracks", str(tmp_path)]) == 2
+    assert "bad.npy: shape (4, 3) found; expected (N, 6)" in capsys.readouterr().err
+
+
+def test_show_prints_details_and_plots(monkeypatch, tmp_path, capsys):
+    monkeypatch.delenv(TRACKS_DIR_ENV, raising=False)
+    plot = tmp_path / "oval.png"
+    assert main(["tracks", "show", "oval", "--plot", str(plot)]) == 0
+    out = capsys.readouterr().out
+    assert "length:     36.33 m" in out and "direction:  ccw" in out
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_show_an_unknown_track_lists_the_known_ones(monkeypatch, capsys):
+    monkeypatch.delenv(TRACKS_DIR_ENV, raising=False)
+    assert main(["tracks", "show", "monza"]) == 2
+    assert "no track 'monza' (allowed: oval, s_bend_circuit, sprint)" in capsys.readouterr().err
