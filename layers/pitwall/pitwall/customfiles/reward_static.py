@@ -89,11 +89,12 @@ def _parse(source: str, result: StaticResult) -> ast.Module | None:
     try:
         ast.parse(source, filename=REWARD_FUNCTION_FILE, feature_version=(3, 8))
     except SyntaxError as error:
+        line = _first_newer_statement_line(tree) or error.lineno
         result.problems.append(
             _problem(
-                f"python3.8 line {error.lineno}",
+                f"python3.8 line {line}",
                 f"not valid Python 3.8 (simapp 5.x runs 3.8): {error.msg}",
-                (error.text or "").strip(),
+                _source_line(source, line) or (error.text or "").strip(),
             )
         )
     else:
@@ -259,3 +260,20 @@ def _py312_fstring_problems(source: str, tree: ast.Module) -> list[Problem]:
                 )
                 break
     return problems
+
+
+_NEWER_STATEMENTS = tuple(
+    getattr(ast, name) for name in ("Match", "TryStar", "TypeAlias") if hasattr(ast, name)
+)  # match (3.10), except* (3.11), type X = ... (3.12)
+
+
+def _first_newer_statement_line(tree: ast.Module) -> int | None:
+    """Where the first statement 3.8 cannot parse is: the 3.8 parser's own line is often the
+    end of the block."""
+    lines = [node.lineno for node in ast.walk(tree) if isinstance(node, _NEWER_STATEMENTS)]
+    return min(lines) if lines else None
+
+
+def _source_line(source: str, number: int | None) -> str | None:
+    lines = source.splitlines()
+    return lines[number - 1].strip() if number is not None and 0 < number <= len(lines) else None

@@ -60,9 +60,11 @@ class ValidationReport(BaseModel):
         first failing params in full and a summary."""
         lines = [problem.render() for problem in self.problems]
         lines += [f"warning: {warning.render()}" for warning in self.warnings]
+        shown: set[str | None] = set()
         for run in self.reward_runs:
-            if run.failure is not None and run.failure.params is not None:
-                lines.append(f"first failing params ({run.interpreter}, case {run.failure.case!r}):")
+            if run.failure is not None and run.failure.params is not None and run.failure.case not in shown:
+                shown.add(run.failure.case)
+                lines.append(f"first failing params (case {run.failure.case!r}):")
                 lines.append(json.dumps(run.failure.params, indent=2, sort_keys=True))
         lines.append(self.summary())
         return "\n".join(lines)

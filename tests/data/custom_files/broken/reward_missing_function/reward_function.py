@@ -1,0 +1,5 @@
+import math
+
+
+def reward(params):
+    return 1.0

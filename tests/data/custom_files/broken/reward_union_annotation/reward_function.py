@@ -1,0 +1,2 @@
+def reward_function(params: dict | None) -> float:
+    return 1.0

@@ -1,0 +1,2 @@
+def reward_function(params, scale):
+    return 1.0 * scale
