@@ -84,10 +84,7 @@ class HostAgent:
             return
         self._stop_requested.set()
         self._log("the instance is being terminated: stopping")
-        try:
-            self.backend.stop()
-        except Exception as exc:  # the instance goes away anyway; say why in the log
-            self._log(f"stopping the backend failed: {exc}", logging.WARNING)
+        self._stop_backend()
 
     def run(self) -> HostState:
         """Do the segment's work; return the last reported state once it has ended."""
@@ -119,7 +116,7 @@ class HostAgent:
         poll_seconds = max(spec.status_poll_seconds, 0.001)
         while not self._stopping():
             if self.clock.now() >= spec.deadline_epoch:
-                self.backend.stop()
+                self._stop_backend()
                 self._report(HostState.FINISHED, detail="the run's time budget ended; work stopped")
                 return
             request = self._pending_request()
@@ -129,7 +126,7 @@ class HostAgent:
             progress = self.backend.poll()
             if progress.state is WorkState.DEAD:
                 self._report(HostState.FAILED, detail=progress.detail or "the DRFC work died")
-                self.backend.stop()
+                self._stop_backend()
                 return
             if progress.state is WorkState.DONE:
                 self._report(HostState.FINISHED, detail=progress.detail or f"{spec.mode} finished")
@@ -140,13 +137,13 @@ class HostAgent:
     def _serve(self, request: ControlRequest) -> None:
         self._log(f"control request {request.request_id}: {request.action}")
         if request.action is ControlAction.STOP:
-            self.backend.stop()
+            self._stop_backend()
             self._report(HostState.FINISHED, detail=f"stopped on request {request.request_id}")
             return
         started = self.clock.now()
         self._report(HostState.SAVING, detail=f"saving the latest checkpoint (request {request.request_id})")
         checkpoint = self.backend.save_latest_checkpoint()
-        self.backend.stop()
+        self._stop_backend()
         took = self.clock.now() - started
         within = took <= SPOT_WARNING_SECONDS
         if not within:
@@ -298,6 +295,14 @@ class HostAgent:
         except Exception as exc:
             self._log(f"shutdown failed: {_describe(exc)}", logging.ERROR)
             self._ship_log()
+
+    def _stop_backend(self) -> None:
+        """Stop the work; a failure is logged, not raised: what was saved is saved, and the
+        instance is powered off next anyway."""
+        try:
+            self.backend.stop()
+        except Exception as exc:
+            self._log(f"stopping the DRFC work failed: {_describe(exc)}", logging.WARNING)
 
     def _stopping(self) -> bool:
         return self._stop_requested.is_set()
