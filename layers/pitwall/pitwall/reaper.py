@@ -1,0 +1,110 @@
+"""The scheduled reaper's rule: which Pitwall-tagged instances to terminate, and why.
+
+The last of three independent guards against an instance that outlives its purpose (the state
+machine's timeouts and the host's own shutdown timer come first). An instance is terminated when
+
+- its run tag names no run, or a run that ended;
+- it is not its run's current instance (an old segment's instance that was never terminated);
+- its segment ended (replaced, finished) more than a grace period ago and it still runs;
+- it runs past its segment's deadline (what the run's budget allowed, `budget.segment_seconds`)
+  plus a grace period.
+
+An instance younger than `launch_grace_seconds` is spared the first three rules: the provision
+step launches an instance before it writes it into the run record.
+
+Pure domain: the instances and runs come in as arguments (the EC2 adapter lists the instances
+tagged `pitwall:run-id`, the runs table gives the runs).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from pitwall.runs import Run
+
+# EC2 instance states that still cost money or may start to (stopped spot instances keep volumes).
+LIVE_INSTANCE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
+
+
+@dataclass(frozen=True)
+class TaggedInstance:
+    instance_id: str
+    run_id: str | None  # the value of the run tag; None or "" when it is missing
+    launched_at: float  # epoch seconds
+    state: str  # the EC2 state name
+
+
+@dataclass(frozen=True)
+class ReaperPolicy:
+    grace_seconds: float = 10 * 60.0  # past a deadline, or after a segment ended
+    launch_grace_seconds: float = 10 * 60.0  # a new instance may not be in its run's record yet
+
+    def __post_init__(self) -> None:
+        for name in ("grace_seconds", "launch_grace_seconds"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"reaper {name} must be >= 0, got {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Termination:
+    instance_id: str
+    run_id: str | None
+    reason: str
+
+
+def _minutes(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min"
+
+
+def _verdict(instance: TaggedInstance, run: Run | None, now: float, policy: ReaperPolicy) -> str | None:
+    """Why `instance` must go, or None when it may stay."""
+    age = now - instance.launched_at
+    young = age < policy.launch_grace_seconds
+    if not instance.run_id:
+        return None if young else "its pitwall:run-id tag is empty"
+    if run is None:
+        return None if young else f"no run {instance.run_id} in the runs table"
+    if run.is_terminal:
+        return f"its run {run.run_id} ended ({run.state.value})"
+    segment = next((s for s in reversed(run.segments) if s.instance_id == instance.instance_id), None)
+    current = run.current_segment
+    if segment is None:
+        if young:
+            return None
+        now_on = current.instance_id if current and current.instance_id else "no instance"
+        return f"it is not in run {run.run_id}'s record (the run is on {now_on})"
+    if segment is not current:
+        return (
+            f"it belongs to segment {segment.index} of run {run.run_id}; "
+            f"the run is on segment {len(run.segments) - 1}"
+        )
+    if now > segment.deadline_epoch + policy.grace_seconds:
+        return (
+            f"it runs {_minutes(now - segment.deadline_epoch)} past the deadline of run {run.run_id} "
+            f"(segment {segment.index}; grace {_minutes(policy.grace_seconds)})"
+        )
+    ended = (
+        segment.ended_at if segment.ended_at is not None else (run.updated_at if segment.end_reason else None)
+    )
+    if ended is not None and now > ended + policy.grace_seconds:
+        return (
+            f"segment {segment.index} of run {run.run_id} ended {_minutes(now - ended)} ago "
+            f"({segment.end_reason or 'finished'}) and the instance still runs"
+        )
+    return None
+
+
+def instances_to_terminate(
+    instances: Iterable[TaggedInstance], runs: Mapping[str, Run], now: float, policy: ReaperPolicy
+) -> list[Termination]:
+    """The instances to terminate, each with the reason to record and log."""
+    terminations: list[Termination] = []
+    for instance in instances:
+        if instance.state not in LIVE_INSTANCE_STATES:
+            continue
+        run = runs.get(instance.run_id) if instance.run_id else None
+        reason = _verdict(instance, run, now, policy)
+        if reason is not None:
+            terminations.append(Termination(instance.instance_id, instance.run_id, reason))
+    return terminations

@@ -1,0 +1,520 @@
+"""What a run does when something goes wrong with its instance: the pure recovery rules.
+
+One function decides (`decide`), one applies the decision to the run record (`apply`), and one
+ties them to a conditional write of the record (`resolve`), so that of two racing events about
+the same instance (a spot interruption warning and a heartbeat timeout, say) exactly one
+replaces it: both read version v; the first write wins and marks the segment as ending; the
+second write fails on the version, reads the record again, and now decides `Ignore`.
+
+Events and what they lead to:
+
+- spot interruption warning / rebalance recommendation: ask the host to save its latest
+  checkpoint (`save_first`), then continue as a new segment from checkpoint `last`, preferring
+  other pools over the interrupted one for `pool_cooldown_seconds`;
+- heartbeat timeout (a stall), boot timeout, host failed (a dead container): continue as a new
+  segment from the last checkpoint in S3; a host that fails twice in a row without a new
+  checkpoint in between stops the run (the cause is not the instance);
+- capacity errors in every pool: wait and try again while the budget allows;
+- an event about an instance that is not the run's current one, or about a segment that is
+  already ending, or for a run that ended: `Ignore` (late, duplicated, out-of-order events).
+
+Every replacement respects THE budget rule (`budget.segment_seconds`) and the circuit breaker
+(`breaker.check`); what the next segment looks like is decided in one place, `next_segment`.
+
+Pure domain: no boto3, no environment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from pitwall import breaker, budget, layout
+from pitwall.errors import BudgetExhausted, RunRecordConflict
+from pitwall.host.protocol import HostState
+from pitwall.pools import PricedPool
+from pitwall.runs import PretrainedSource, Run, RunKind, RunState, Segment
+
+
+class EventKind(StrEnum):
+    INTERRUPTION_WARNING = "interruption-warning"  # EventBridge "EC2 Spot Instance Interruption Warning"
+    REBALANCE_RECOMMENDATION = "rebalance-recommendation"  # "EC2 Instance Rebalance Recommendation"
+    HEARTBEAT_TIMEOUT = "heartbeat-timeout"  # States.HeartbeatTimeout of the work wait: a stall
+    BOOT_TIMEOUT = "boot-timeout"  # States.Timeout of the "started" wait
+    HOST_FAILED = "host-failed"  # the host reported FAILED (a command failed, a container died)
+    NO_CAPACITY = "no-capacity"  # SpotCapacityUnavailable: every pool refused a launch
+
+
+SPOT_EVENTS = frozenset({EventKind.INTERRUPTION_WARNING, EventKind.REBALANCE_RECOMMENDATION})
+
+
+class Reason(StrEnum):
+    """Why a segment ended or a run stopped: the first word of `Segment.end_reason`."""
+
+    SPOT_INTERRUPTION = "spot-interruption"
+    REBALANCE_RECOMMENDATION = "rebalance-recommendation"
+    STALL = "stall"
+    BOOT_TIMEOUT = "boot-timeout"
+    HOST_FAILED = "host-failed"
+    NO_CAPACITY = "no-capacity"
+    BUDGET_EXHAUSTED = "budget-exhausted"
+    CIRCUIT_BREAKER = "circuit-breaker"
+    REPEATED_HOST_FAILURE = "repeated-host-failure"
+    CAPACITY_WAIT_TOO_LONG = "capacity-wait-too-long"
+
+
+_REASON_OF_EVENT = {
+    EventKind.INTERRUPTION_WARNING: Reason.SPOT_INTERRUPTION,
+    EventKind.REBALANCE_RECOMMENDATION: Reason.REBALANCE_RECOMMENDATION,
+    EventKind.HEARTBEAT_TIMEOUT: Reason.STALL,
+    EventKind.BOOT_TIMEOUT: Reason.BOOT_TIMEOUT,
+    EventKind.HOST_FAILED: Reason.HOST_FAILED,
+    EventKind.NO_CAPACITY: Reason.NO_CAPACITY,
+}
+
+# Segment ends that say "this pool's spot capacity was taken back": skip the pool for a while.
+POOL_LOSS_REASONS = frozenset({Reason.SPOT_INTERRUPTION, Reason.REBALANCE_RECOMMENDATION})
+
+
+def end_reason_text(reason: Reason, detail: str) -> str:
+    """What `Segment.end_reason` holds: `<reason>: <detail>` (`reason_of` reads it back)."""
+    return f"{reason.value}: {detail}" if detail else reason.value
+
+
+def reason_of(end_reason: str | None) -> Reason | None:
+    """The `Reason` a segment ended for, or None when it ended otherwise (completed, ...)."""
+    if not end_reason:
+        return None
+    head = end_reason.split(":", 1)[0].strip()
+    try:
+        return Reason(head)
+    except ValueError:
+        return None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RunEvent(_Model):
+    """Something that happened to a run. Every kind but NO_CAPACITY is about one instance."""
+
+    kind: EventKind
+    at: float = Field(description="when it happened, epoch seconds (the event's own time)")
+    instance_id: str | None = None
+    detail: str = ""
+
+    @model_validator(mode="after")
+    def _instance_named(self) -> RunEvent:
+        if self.kind != EventKind.NO_CAPACITY and not self.instance_id:
+            raise ValueError(f"a {self.kind.value} event must name its instance_id")
+        return self
+
+
+class RecoveryPolicy(_Model):
+    """The settings of the recovery rules (durations in seconds of the controller's clock)."""
+
+    boot_seconds: float = Field(gt=0, description="launch -> training; the boot timeout")
+    heartbeat_window_seconds: float = Field(gt=0)
+    default_time_budget_seconds: float = Field(gt=0, description="for runs that name no time budget")
+    pool_cooldown_seconds: float = Field(default=3600.0, ge=0)
+    capacity_retry_seconds: float = Field(default=300.0, gt=0)
+    max_capacity_wait_seconds: float = Field(default=2 * 3600.0, gt=0)
+    save_timeout_seconds: float = Field(default=100.0, gt=0, description="within the 2-minute warning")
+    max_relaunches_per_hour: int = Field(default=breaker.DEFAULT_MAX_RELAUNCHES, ge=0)
+
+    @property
+    def breaker(self) -> breaker.BreakerSettings:
+        return breaker.BreakerSettings(max_relaunches=self.max_relaunches_per_hour)
+
+
+class _Decision(_Model):
+    reason: Reason | None
+    detail: str
+    run_version: int = Field(description="the version of the run record the decision was made on")
+
+
+class Replace(_Decision):
+    """End the current segment and continue as a new one (`next_segment`) on a new instance."""
+
+    action: Literal["replace"] = "replace"
+    task_error: ClassVar[str] = "SegmentReplaced"  # how a waiting task token is failed
+    reason: Reason
+    segment_index: int
+    instance_id: str
+    save_first: bool = Field(description="ask the host to save its latest checkpoint before terminating")
+    exclude_pools: list[str] = Field(description="pool labels to try only after all the others")
+    segment_seconds: float = Field(description="what the budget leaves the next segment, boot included")
+
+    @property
+    def end_reason(self) -> str:
+        return end_reason_text(self.reason, self.detail)
+
+
+class Retry(_Decision):
+    """No pool could launch: wait `after_seconds` and provision again."""
+
+    action: Literal["retry"] = "retry"
+    reason: Reason
+    after_seconds: float
+
+
+class Stop(_Decision):
+    """End the run. `finish`: the work so far is the result (budget spent): collect the outcome;
+    otherwise the run fails with `detail` as its reason."""
+
+    action: Literal["stop"] = "stop"
+    task_error: ClassVar[str] = "RunStopped"
+    reason: Reason
+    finish: bool
+    segment_index: int | None = None
+    instance_id: str | None = None
+    save_first: bool = False
+
+    @property
+    def end_reason(self) -> str:
+        return end_reason_text(self.reason, self.detail)
+
+
+class Ignore(_Decision):
+    """Change nothing: the event is late, duplicated, or about an instance that is not the run's."""
+
+    action: Literal["ignore"] = "ignore"
+    reason: None = None
+
+
+Decision = Annotated[Replace | Retry | Stop | Ignore, Field(discriminator="action")]
+
+
+class NextSegment(_Model):
+    """What a new segment of a run is: its index, its new model prefix, where it continues from."""
+
+    index: int
+    model_prefix: str
+    pretrained: PretrainedSource | None
+
+
+# -- the one place for the next segment's settings and the run's spending ----------------------
+
+
+def next_segment(run: Run) -> NextSegment:
+    """The segment a run continues with.
+
+    Training: a new, empty prefix (`layout.segment_model_prefix`), pretrained from the LATEST
+    segment that has a checkpoint, checkpoint `last` (a segment interrupted while booting, or
+    before its first checkpoint, has nothing to continue from); before any checkpoint, from the
+    request's own source (an increment) or from scratch.
+    Evaluation: the same model under test again, no pretrained source.
+    """
+    index = len(run.segments)
+    if run.kind == RunKind.EVALUATE:
+        current = run.current_segment
+        if current is None:
+            raise ValueError(f"run {run.run_id}: an evaluation's first segment comes from its source run")
+        return NextSegment(index=index, model_prefix=current.model_prefix, pretrained=None)
+    trained = [segment for segment in run.segments if segment.last_checkpoint]
+    pretrained = (
+        PretrainedSource(model_prefix=trained[-1].model_prefix, checkpoint="last")
+        if trained
+        else run.request.pretrained
+    )
+    return NextSegment(
+        index=index,
+        model_prefix=layout.segment_model_prefix(run.request.model_name, index),
+        pretrained=pretrained,
+    )
+
+
+def run_budget(run: Run, policy: RecoveryPolicy) -> budget.Budget:
+    minutes = run.request.time_budget_minutes
+    seconds = minutes * 60.0 if minutes else policy.default_time_budget_seconds
+    return budget.Budget(time_seconds=seconds, money_usd=run.request.money_budget_usd)
+
+
+def spent(run: Run, now: float) -> budget.Spent:
+    """What the run has used: wall time since its first launch, and the cost of its instances."""
+    first_launch = min((s.launched_at for s in run.segments if s.launched_at is not None), default=None)
+    elapsed = 0.0 if first_launch is None else max(0.0, now - first_launch)
+    return budget.Spent(elapsed_seconds=elapsed, cost_usd=run.cost_usd(now))
+
+
+def excluded_pools(run: Run, now: float, policy: RecoveryPolicy) -> list[str]:
+    """Labels of the pools that took an instance of this run back within the cooldown."""
+    labels: list[str] = []
+    for segment in run.segments:
+        if segment.pool is None or reason_of(segment.end_reason) not in POOL_LOSS_REASONS:
+            continue
+        ended = segment.ended_at if segment.ended_at is not None else now
+        if now - ended <= policy.pool_cooldown_seconds and segment.pool.label not in labels:
+            labels.append(segment.pool.label)
+    return labels
+
+
+def order_pools(ranked: Sequence[PricedPool], excluded: Collection[str]) -> list[PricedPool]:
+    """The ranked pools with the excluded ones moved to the end, in their ranked order: a pool
+    that just took an instance back is tried only when no other pool can launch."""
+    return [p for p in ranked if p.pool.label not in excluded] + [
+        p for p in ranked if p.pool.label in excluded
+    ]
+
+
+# -- deciding -----------------------------------------------------------------------------------
+
+
+def _stale(run: Run, event: RunEvent, policy: RecoveryPolicy) -> str | None:
+    """Why `event` no longer concerns the run, or None when it does."""
+    if run.is_terminal:
+        return f"run {run.run_id} already ended ({run.state.value})"
+    if event.kind == EventKind.NO_CAPACITY:
+        if run.state != RunState.PROVISIONING:
+            return f"run {run.run_id} is {run.state.value}, not provisioning"
+        return None
+    segment = run.current_segment
+    if segment is None or segment.instance_id is None:
+        return f"run {run.run_id} has no instance yet"
+    if event.instance_id != segment.instance_id:
+        return (
+            f"{event.kind.value} about instance {event.instance_id}; run {run.run_id} now runs on "
+            f"{segment.instance_id} (segment {segment.index})"
+        )
+    if segment.end_reason is not None:
+        return f"segment {segment.index} of run {run.run_id} is already ending: {segment.end_reason}"
+    if run.state not in (RunState.BOOTING, RunState.RUNNING):
+        return f"run {run.run_id} is {run.state.value}"
+    if event.kind == EventKind.BOOT_TIMEOUT and (run.state != RunState.BOOTING or segment.started_at):
+        return f"instance {segment.instance_id} already started"
+    if event.kind == EventKind.HEARTBEAT_TIMEOUT and segment.last_heartbeat_at is not None:
+        quiet = event.at - segment.last_heartbeat_at
+        if quiet < policy.heartbeat_window_seconds:
+            return f"a heartbeat of instance {segment.instance_id} came {quiet:.0f} s before the timeout"
+    return None
+
+
+def _failed_twice_without_progress(run: Run) -> bool:
+    """The current segment failed and so did the one before, with no checkpoint from either."""
+    if len(run.segments) < 2:
+        return False
+    previous, current = run.segments[-2], run.segments[-1]
+    return reason_of(previous.end_reason) == Reason.HOST_FAILED and not (
+        previous.last_checkpoint or current.last_checkpoint
+    )
+
+
+def _has_checkpoint(run: Run) -> bool:
+    return any(segment.last_checkpoint for segment in run.segments)
+
+
+def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Decision:
+    """What the run does about `event`, decided on the record as read (`run.version`)."""
+    stale = _stale(run, event, policy)
+    if stale is not None:
+        return Ignore(detail=stale, run_version=run.version)
+    if event.kind == EventKind.NO_CAPACITY:
+        return _after_no_capacity(run, event, now, policy)
+    segment = run.current_segment
+    assert segment is not None and segment.instance_id is not None  # _stale checked
+    reason = _REASON_OF_EVENT[event.kind]
+    save_first = event.kind in SPOT_EVENTS and run.state == RunState.RUNNING
+    detail = _describe(event, segment)
+    about = {"segment_index": segment.index, "instance_id": segment.instance_id, "save_first": save_first}
+
+    if event.kind == EventKind.HOST_FAILED and _failed_twice_without_progress(run):
+        return Stop(
+            reason=Reason.REPEATED_HOST_FAILURE,
+            detail=(
+                f"the host failed on two instances in a row without a new checkpoint ({detail}); "
+                "the cause is not the instance: check the custom files and the DRFC image"
+            ),
+            run_version=run.version,
+            finish=False,
+            **about,
+        )
+    tripped = breaker.check(run, now, policy.breaker)
+    if tripped is not None:
+        return Stop(
+            reason=Reason.CIRCUIT_BREAKER,
+            detail=f"{tripped} (last: {detail})",
+            run_version=run.version,
+            finish=False,
+            **about,
+        )
+    # The next segment starts after this one's save and a new boot; price it like this one.
+    try:
+        seconds = budget.segment_seconds(
+            run_budget(run, policy),
+            spent(run, now),
+            price_per_hour=segment.price_per_hour,
+            boot_seconds=policy.boot_seconds,
+        )
+    except BudgetExhausted as exc:
+        return Stop(
+            reason=Reason.BUDGET_EXHAUSTED,
+            detail=f"{detail}; not replaced: {exc}",
+            run_version=run.version,
+            finish=_has_checkpoint(run),
+            **about,
+        )
+    exclude = excluded_pools(run, now, policy)
+    if event.kind in SPOT_EVENTS and segment.pool is not None and segment.pool.label not in exclude:
+        exclude.append(segment.pool.label)
+    return Replace(
+        reason=reason,
+        detail=detail,
+        run_version=run.version,
+        exclude_pools=exclude,
+        segment_seconds=seconds,
+        **about,
+    )
+
+
+def _describe(event: RunEvent, segment: Segment) -> str:
+    where = f"instance {segment.instance_id}" + (f" in {segment.pool.label}" if segment.pool else "")
+    what = {
+        EventKind.INTERRUPTION_WARNING: "spot interruption warning",
+        EventKind.REBALANCE_RECOMMENDATION: "spot rebalance recommendation",
+        EventKind.HEARTBEAT_TIMEOUT: "no heartbeat within the window (stalled)",
+        EventKind.BOOT_TIMEOUT: "never reported started within the boot timeout",
+        EventKind.HOST_FAILED: "host reported a failure",
+        EventKind.NO_CAPACITY: "no pool could launch",
+    }[event.kind]
+    text = f"{what} for {where} (segment {segment.index})"
+    return f"{text}: {event.detail}" if event.detail else text
+
+
+def _after_no_capacity(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Decision:
+    last = run.current_segment
+    waiting_since = (last.ended_at if last and last.ended_at is not None else None) or run.created_at
+    waited = max(0.0, now - waiting_since)
+    detail = f"no pool could launch{': ' + event.detail if event.detail else ''}"
+    if waited + policy.capacity_retry_seconds > policy.max_capacity_wait_seconds:
+        return Stop(
+            reason=Reason.CAPACITY_WAIT_TOO_LONG,
+            detail=f"{detail}; waited {waited / 60:.0f} min for capacity "
+            f"(limit {policy.max_capacity_wait_seconds / 60:.0f} min)",
+            run_version=run.version,
+            finish=_has_checkpoint(run),
+        )
+    try:
+        budget.segment_seconds(
+            run_budget(run, policy),
+            spent(run, now + policy.capacity_retry_seconds),
+            price_per_hour=last.price_per_hour if last else None,
+            boot_seconds=policy.boot_seconds,
+        )
+    except BudgetExhausted as exc:
+        return Stop(
+            reason=Reason.BUDGET_EXHAUSTED,
+            detail=f"{detail}; not waiting for capacity: {exc}",
+            run_version=run.version,
+            finish=_has_checkpoint(run),
+        )
+    return Retry(
+        reason=Reason.NO_CAPACITY,
+        detail=f"{detail}; trying again in {policy.capacity_retry_seconds:.0f} s",
+        run_version=run.version,
+        after_seconds=policy.capacity_retry_seconds,
+    )
+
+
+# -- applying and writing -------------------------------------------------------------------------
+
+
+def apply(run: Run, decision: Decision, now: float) -> str | None:
+    """Write `decision` into the run record (in memory). Returns the task token the state machine
+    waits on, which the caller must answer (Replace, Stop), after the record is saved.
+
+    Replace: the current segment is marked as ending (its instance stays until it saved and is
+    terminated, which records `ended_at`), the run goes back to PROVISIONING.
+    Stop: finish -> FINISHING (collect the outcome); otherwise FAILED with the detail.
+    Retry and Ignore change nothing.
+    """
+    if decision.run_version != run.version:
+        raise RunRecordConflict(
+            f"run {run.run_id}: decision made on version {decision.run_version}, record is {run.version}"
+        )
+    if isinstance(decision, Retry | Ignore):
+        return None
+    token = run.task_token
+    segment = run.current_segment
+    if isinstance(decision, Replace):
+        assert segment is not None and segment.index == decision.segment_index
+        segment.end_reason = decision.end_reason
+        run.move_to(RunState.PROVISIONING, now)
+        run.awaiting, run.task_token = None, None
+        return token
+    if segment is not None and decision.segment_index == segment.index:
+        segment.end_reason = segment.end_reason or decision.end_reason
+    if decision.finish and run.state == RunState.RUNNING:
+        run.move_to(RunState.FINISHING, now)
+        run.awaiting, run.task_token = None, None
+    else:
+        run.fail(decision.end_reason, now)
+    return token
+
+
+class Step(_Model):
+    """Where the state machine goes next, read from the record (not from the event that woke it):
+    after a lost race the loser's decision is Ignore, but the record says what the winner decided.
+
+    wait: keep waiting for the current instance; replace: (save,) terminate, provision the next
+    segment; retry: provision again (after a wait); finish: collect the outcome; fail: record it.
+    """
+
+    action: Literal["wait", "replace", "retry", "finish", "fail"]
+    save_first: bool = False
+    reason: str | None = None
+
+
+_TRAINING_HOST_STATES = frozenset({HostState.STARTED.value, HostState.SAVING.value})  # work to save
+
+
+def next_step(run: Run) -> Step:
+    segment = run.current_segment
+    if run.state == RunState.FAILED:
+        return Step(action="fail", reason=run.failure)
+    if run.state in (RunState.FINISHING, RunState.SUCCEEDED):
+        return Step(action="finish", reason=segment.end_reason if segment else None)
+    if run.state == RunState.PROVISIONING:
+        if segment is None or segment.end_reason is None:
+            return Step(action="retry")
+        spot_loss = reason_of(segment.end_reason) in POOL_LOSS_REASONS
+        saving = spot_loss and segment.ended_at is None and segment.host_state in _TRAINING_HOST_STATES
+        return Step(action="replace", save_first=saving, reason=segment.end_reason)
+    return Step(action="wait")
+
+
+@dataclass(frozen=True)
+class Resolved:
+    decision: Decision
+    run: Run  # the record as saved (or as read, when nothing changed)
+    task_token: str | None  # the wait to answer, when the decision ended one
+
+
+def resolve(
+    event: RunEvent,
+    *,
+    load: Callable[[], Run],
+    save: Callable[[Run], Run],
+    now: float,
+    policy: RecoveryPolicy,
+    attempts: int = 3,
+) -> Resolved:
+    """Read the record, decide, apply, and write it conditionally on the version read; when
+    another writer came first (RunRecordConflict), read again and decide again. The event that
+    loses a race about the same instance finds the segment ending and is ignored."""
+    for _ in range(attempts):
+        run = load()
+        decision = decide(run, event, now, policy)
+        if isinstance(decision, Retry | Ignore):
+            return Resolved(decision, run, None)
+        token = apply(run, decision, now)
+        try:
+            saved = save(run)
+        except RunRecordConflict:
+            continue
+        return Resolved(decision, saved, token)
+    raise RunRecordConflict(f"{event.kind.value}: the run record kept changing over {attempts} attempts")

@@ -1,0 +1,102 @@
+"""The reaper's rule: which Pitwall-tagged instances to terminate, and why."""
+
+from __future__ import annotations
+
+import pytest
+
+from pitwall import layout, reaper
+from pitwall.reaper import ReaperPolicy, TaggedInstance
+from pitwall.runs import Run, RunKind, RunRequest, RunState, Segment
+
+T0 = 1_790_000_000.0
+POLICY = ReaperPolicy(grace_seconds=600, launch_grace_seconds=600)
+
+
+def segment(index: int, launched_at: float, **fields: object) -> Segment:
+    values: dict[str, object] = {
+        "index": index,
+        "model_prefix": layout.segment_model_prefix("reaped-car", index),
+        "deadline_epoch": launched_at + 4 * 3600,
+        "instance_id": f"i-{index}",
+        "launched_at": launched_at,
+    }
+    values.update(fields)
+    return Segment.model_validate(values)
+
+
+def run(*segments: Segment, state: RunState = RunState.RUNNING, run_id: str = "run-r") -> Run:
+    return Run(
+        run_id=run_id,
+        kind=RunKind.TRAIN,
+        request=RunRequest(model_name="reaped-car", track="reInvent2019_track"),
+        state=state,
+        created_at=T0,
+        updated_at=T0,
+        custom_files_prefix=f"runs/{run_id}/custom_files",
+        segments=list(segments),
+    )
+
+
+def instance(instance_id: str, run_id: str | None = "run-r", launched_at: float = T0, state: str = "running"):
+    return TaggedInstance(instance_id=instance_id, run_id=run_id, launched_at=launched_at, state=state)
+
+
+def reasons(instances: list[TaggedInstance], runs: dict[str, Run], now: float) -> dict[str, str]:
+    return {t.instance_id: t.reason for t in reaper.instances_to_terminate(instances, runs, now, POLICY)}
+
+
+def test_the_current_instance_of_a_live_run_within_its_budget_stays():
+    live = run(segment(0, T0))
+    assert reasons([instance("i-0")], {"run-r": live}, T0 + 3600) == {}
+
+
+def test_an_instance_without_a_live_run_goes():
+    ended = run(segment(0, T0), state=RunState.FAILED)
+    found = reasons(
+        [instance("i-0"), instance("i-9", run_id="run-gone"), instance("i-8", run_id="")],
+        {"run-r": ended},
+        T0 + 3600,
+    )
+    assert found == {
+        "i-0": "its run run-r ended (failed)",
+        "i-9": "no run run-gone in the runs table",
+        "i-8": "its pitwall:run-id tag is empty",
+    }
+
+
+def test_an_old_segments_instance_goes_but_a_just_launched_one_waits_for_the_record():
+    now = T0 + 2 * 3600
+    replaced = run(segment(0, T0, ended_at=T0 + 3600, end_reason="stall: x"), segment(1, T0 + 3700))
+    found = reasons(
+        [instance("i-0"), instance("i-1", launched_at=T0 + 3700), instance("i-new", launched_at=now - 60)],
+        {"run-r": replaced},
+        now,
+    )
+    assert found == {"i-0": "it belongs to segment 0 of run run-r; the run is on segment 1"}
+
+    later = reasons([instance("i-new", launched_at=now - 60)], {"run-r": replaced}, now + 600)
+    assert later == {"i-new": "it is not in run run-r's record (the run is on i-1)"}
+
+
+def test_an_instance_past_its_deadline_plus_grace_goes():
+    live = run(segment(0, T0, deadline_epoch=T0 + 3600))
+    assert reasons([instance("i-0")], {"run-r": live}, T0 + 3600 + 600) == {}
+    found = reasons([instance("i-0")], {"run-r": live}, T0 + 3600 + 601)
+    assert found["i-0"].startswith("it runs 10 min past the deadline of run run-r")
+
+
+def test_an_instance_whose_segment_ended_long_ago_goes():
+    finished = run(segment(0, T0, ended_at=T0 + 3600, end_reason=None), state=RunState.FINISHING)
+    assert reasons([instance("i-0")], {"run-r": finished}, T0 + 3600 + 300) == {}
+    found = reasons([instance("i-0")], {"run-r": finished}, T0 + 3600 + 900)
+    assert found == {"i-0": "segment 0 of run run-r ended 15 min ago (finished) and the instance still runs"}
+
+
+@pytest.mark.parametrize("state", ["shutting-down", "terminated"])
+def test_instances_that_are_already_going_are_left_alone(state):
+    assert reasons([instance("i-0", run_id="run-gone", state=state)], {}, T0 + 86_400) == {}
+
+
+def test_negative_grace_is_refused_by_name():
+    with pytest.raises(ValueError, match="launch_grace_seconds"):
+        ReaperPolicy(launch_grace_seconds=-1)
