@@ -44,7 +44,9 @@ def test_each_broken_set_is_rejected_naming_the_file_and_the_problem(case: Path)
     # Then it is rejected, with the expected file and message, and the folder is untouched
     assert not report.ok, report.render()
     found = report.warnings if expected.get("warning") else report.problems
-    matching = [item for item in found if item.file == expected["file"] and expected["message"] in item.render()]
+    matching = [
+        item for item in found if item.file == expected["file"] and expected["message"] in item.render()
+    ]
     assert matching, f"expected {expected} in:\n{report.render()}"
     assert tree_hash(case) == before
 
@@ -67,7 +69,9 @@ def test_cli_exits_zero_on_a_good_set_and_one_on_a_broken_set(capsys: pytest.Cap
     assert "first failing params" in output and '"progress":' in output
 
 
-def test_cli_reads_the_tracks_folder_from_the_setting(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys):
+def test_cli_reads_the_tracks_folder_from_the_setting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+):
     # Given a tracks folder holding one track, named by PITWALL_TRACKS_DIR
     import numpy as np
 
