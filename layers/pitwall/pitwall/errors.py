@@ -20,3 +20,27 @@ class BudgetExhausted(PitwallError):
 
 class RunNotFound(PitwallError):
     """No run record under that id."""
+
+
+class HostFailed(PitwallError):
+    """The host reported that DRFC failed (a command failed, a container died, ...)."""
+
+
+class RunRecordConflict(PitwallError):
+    """Another writer changed the run record first (conditional write lost); retry reads it again."""
+
+
+class InvalidRunRequest(PitwallError):
+    """A run request (inbox upload, CLI, event) breaks a rule; the message names the field."""
+
+
+class InvalidTransition(PitwallError):
+    """A run was asked to move to a state it cannot reach from where it is."""
+
+
+class NothingToContinueFrom(PitwallError):
+    """An increment or evaluation names a run that has no trained checkpoint."""
+
+
+class RunAlreadyStarted(PitwallError):
+    """A second execution was started for a run id that another execution owns."""

@@ -1,0 +1,20 @@
+"""Register the state machine's task token until the host reports started or finished."""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pitwall.lifecycle.await_host import await_host
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import AwaitInput
+from pitwall.observability import logger, metrics, tracer
+from pitwall.settings import Settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = Deps.from_settings(Settings.from_environ(os.environ))
+    return await_host(AwaitInput.model_validate(event), deps).model_dump(mode="json")

@@ -1,0 +1,20 @@
+"""Record how a run ended, notify the racer and emit the chaining event."""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import NotifyInput
+from pitwall.lifecycle.notify import notify_run
+from pitwall.observability import logger, metrics, tracer
+from pitwall.settings import Settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = Deps.from_settings(Settings.from_environ(os.environ))
+    return notify_run(NotifyInput.model_validate(event), deps).model_dump(mode="json")

@@ -1,0 +1,126 @@
+"""EC2: where the subnets are, live spot prices, launching into one pool, terminating."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pitwall import aws, pools
+from pitwall.runs import Pool
+
+RUN_TAG = "pitwall:run-id"
+SEGMENT_TAG = "pitwall:segment"
+
+
+class PoolUnavailable(Exception):
+    """EC2 said this pool has no capacity (or price) for us now; the next pool may."""
+
+    def __init__(self, pool: Pool, code: str, message: str) -> None:
+        super().__init__(f"{pool.label}: {code}: {message}")
+        self.pool = pool
+        self.code = code
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    image_id: str
+    security_group_id: str
+    instance_profile_arn: str
+    user_data: str
+    run_id: str
+    segment: int
+
+
+@dataclass(frozen=True)
+class Ec2:
+    region: str
+
+    @property
+    def _ec2(self) -> Any:
+        return aws.client("ec2", self.region)
+
+    def subnet_zones(self, subnet_ids: Sequence[str]) -> dict[str, str]:
+        answer = self._ec2.describe_subnets(SubnetIds=list(subnet_ids))
+        zones = {subnet["SubnetId"]: subnet["AvailabilityZone"] for subnet in answer["Subnets"]}
+        return {subnet: zones[subnet] for subnet in subnet_ids}  # the configured order
+
+    def spot_prices(self, instance_types: Sequence[str]) -> dict[tuple[str, str], float]:
+        """The latest Linux spot price per (type, AZ)."""
+        answer = self._ec2.describe_spot_price_history(
+            InstanceTypes=list(instance_types), ProductDescriptions=["Linux/UNIX"], MaxResults=1000
+        )
+        latest: dict[tuple[str, str], tuple[Any, float]] = {}
+        for entry in answer.get("SpotPriceHistory", []):
+            key = (entry["InstanceType"], entry["AvailabilityZone"])
+            if key not in latest or entry["Timestamp"] > latest[key][0]:
+                latest[key] = (entry["Timestamp"], float(entry["SpotPrice"]))
+        return {key: price for key, (_, price) in latest.items()}
+
+    def launch(self, pool: Pool, spec: LaunchSpec) -> str:
+        """Launch one instance in `pool`; PoolUnavailable on a capacity or price error.
+
+        The client token makes a retried launch of the same run, segment and pool return the
+        same instance instead of a second one."""
+        token = hashlib.sha256(f"{spec.run_id}/{spec.segment}/{pool.label}".encode()).hexdigest()[:64]
+        tags = [
+            {"Key": RUN_TAG, "Value": spec.run_id},
+            {"Key": SEGMENT_TAG, "Value": str(spec.segment)},
+            {"Key": "Name", "Value": f"pitwall-{spec.run_id}-{spec.segment}"},
+        ]
+        request: dict[str, Any] = {
+            "ImageId": spec.image_id,
+            "InstanceType": pool.instance_type,
+            "MinCount": 1,
+            "MaxCount": 1,
+            "SubnetId": pool.subnet_id,
+            "SecurityGroupIds": [spec.security_group_id],
+            "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
+            "UserData": base64.b64encode(spec.user_data.encode()).decode(),
+            "InstanceInitiatedShutdownBehavior": "terminate",
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
+            "ClientToken": token,
+        }
+        if pool.market == "spot":
+            request["InstanceMarketOptions"] = {
+                "MarketType": "spot",
+                "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
+            }
+        try:
+            answer = self._ec2.run_instances(**request)
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if pools.is_capacity_error(code):
+                raise PoolUnavailable(pool, code, exc.response["Error"].get("Message", "")) from exc
+            raise
+        return str(answer["Instances"][0]["InstanceId"])
+
+    def terminate(self, instance_id: str) -> bool:
+        """Terminate; True when it was still alive. Unknown or gone instances are fine."""
+        try:
+            answer = self._ec2.terminate_instances(InstanceIds=[instance_id])
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in {"InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"}:
+                return False
+            raise
+        previous = answer["TerminatingInstances"][0]["PreviousState"]["Name"]
+        return previous not in {"shutting-down", "terminated"}
+
+
+def run_of_instance(region: str, instance_id: str) -> tuple[str, int] | None:
+    """(run id, segment) from a Pitwall instance's tags; None for an instance that is not ours."""
+    answer = aws.client("ec2", region).describe_tags(
+        Filters=[
+            {"Name": "resource-id", "Values": [instance_id]},
+            {"Name": "key", "Values": [RUN_TAG, SEGMENT_TAG]},
+        ]
+    )
+    tags = {tag["Key"]: tag["Value"] for tag in answer.get("Tags", [])}
+    if RUN_TAG not in tags:
+        return None
+    return tags[RUN_TAG], int(tags.get(SEGMENT_TAG, "0"))

@@ -1,0 +1,35 @@
+"""Step Functions task tokens: complete, fail or keep alive a waiting task."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from pitwall import aws
+
+# The token's task already ended (succeeded, failed, timed out): nothing to do, not an error.
+_GONE = {"TaskTimedOut", "InvalidToken", "TaskDoesNotExist"}
+
+
+def _call(method: str, **kwargs: Any) -> bool:
+    try:
+        getattr(aws.client("stepfunctions"), method)(**kwargs)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] in _GONE:
+            return False
+        raise
+    return True
+
+
+def succeed(token: str, output: dict[str, Any]) -> bool:
+    return _call("send_task_success", taskToken=token, output=json.dumps(output))
+
+
+def fail(token: str, error: str, cause: str) -> bool:
+    return _call("send_task_failure", taskToken=token, error=error, cause=cause[:32_000])
+
+
+def heartbeat(token: str) -> bool:
+    return _call("send_task_heartbeat", taskToken=token)

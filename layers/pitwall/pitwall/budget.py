@@ -1,0 +1,61 @@
+"""THE budget rule: what a run has left (time and money) and what its next segment may use.
+
+Time is wall-clock time since the run's first launch; money is what its instances cost at the
+prices actually paid. A segment may run until the earlier of the time left and what the money
+left buys at the new pool's price, and must have at least `minimum_segment_seconds` of useful
+training after booting, or it is not worth launching.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pitwall.errors import BudgetExhausted
+
+MINIMUM_SEGMENT_SECONDS = 5 * 60
+
+
+@dataclass(frozen=True)
+class Budget:
+    time_seconds: float
+    money_usd: float | None = None  # None: no money limit, only time
+
+
+@dataclass(frozen=True)
+class Spent:
+    elapsed_seconds: float  # since the run's first launch (0 before it)
+    cost_usd: float
+
+
+@dataclass(frozen=True)
+class Left:
+    time_seconds: float
+    money_usd: float | None
+
+
+def left(budget: Budget, spent: Spent) -> Left:
+    money = None if budget.money_usd is None else budget.money_usd - spent.cost_usd
+    return Left(time_seconds=budget.time_seconds - spent.elapsed_seconds, money_usd=money)
+
+
+def segment_seconds(
+    budget: Budget,
+    spent: Spent,
+    *,
+    price_per_hour: float | None,
+    boot_seconds: float,
+    minimum_segment_seconds: float = MINIMUM_SEGMENT_SECONDS,
+) -> float:
+    """How long the next segment may run, boot included; BudgetExhausted when too little is left."""
+    remaining = left(budget, spent)
+    allowed = remaining.time_seconds
+    if remaining.money_usd is not None and price_per_hour:
+        allowed = min(allowed, remaining.money_usd / price_per_hour * 3600.0)
+    if allowed - boot_seconds < minimum_segment_seconds:
+        raise BudgetExhausted(
+            f"{max(0.0, remaining.time_seconds) / 60:.1f} min and "
+            + ("no money limit" if remaining.money_usd is None else f"${max(0.0, remaining.money_usd):.2f}")
+            + f" left: under {minimum_segment_seconds / 60:.0f} min of training after a "
+            f"{boot_seconds / 60:.0f} min boot"
+        )
+    return allowed

@@ -1,0 +1,48 @@
+"""Collect a training run's outcome from S3 over its whole lineage of segments: last and best
+checkpoint (of the latest segment), episodes, mean completion, laps completed."""
+
+from __future__ import annotations
+
+from pitwall import layout
+from pitwall.lifecycle import metrics
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import CollectOutput, RunRef
+from pitwall.runs import TrainingOutcome
+
+MAX_WORKERS = 8
+
+
+def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
+    run = deps.runs.get(task.run_id)
+    episodes: list[metrics.Episode] = []
+    for segment in run.segments:
+        model = layout.ModelKeys(segment.model_prefix)
+        segment_episodes = 0
+        for worker in range(min(run.request.workers, MAX_WORKERS)):
+            found = metrics.training_episodes(
+                metrics.episodes_of(deps.store.get_json(model.training_metrics(worker)))
+            )
+            episodes += found
+            segment_episodes += len(found)
+        segment.episodes = max(segment.episodes, segment_episodes)
+    latest = run.current_segment
+    checkpoints = (
+        metrics.checkpoints_of(deps.store.get_json(layout.ModelKeys(latest.model_prefix).checkpoints_json))
+        if latest
+        else metrics.checkpoints_of(None)
+    )
+    if latest and checkpoints.last:
+        latest.last_checkpoint = checkpoints.last
+    completion = [e.completion_percentage for e in episodes]
+    outcome = TrainingOutcome(
+        last_checkpoint=checkpoints.last,
+        best_checkpoint=checkpoints.best,
+        best_metric=checkpoints.best_metric,
+        episodes=len(episodes),
+        mean_completion_percent=round(sum(completion) / len(completion), 2) if completion else 0.0,
+        lap_completions=sum(1 for e in episodes if e.status == metrics.LAP_COMPLETE),
+    )
+    run.outcome = outcome
+    run.updated_at = deps.clock.now()
+    deps.runs.save(run)  # a RunRecordConflict is retried by the state machine: read again
+    return CollectOutput(run_id=run.run_id, outcome=outcome)

@@ -1,0 +1,112 @@
+"""Heartbeats: S3 object-created events for a run's heartbeat keys (`layout.classify_heartbeat`).
+
+- the host's status: record it, and answer the waiting task when the host got where it waits
+  (started / finished) or failed;
+- TrainingMetrics.json (rewritten each episode) and deepracer_checkpoints.json: keep the waiting
+  task alive, and record the progress at most every quarter window (a run record write per
+  episode would cost more than the rest of the controller).
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote_plus
+
+from pitwall import layout
+from pitwall.adapters import tasks
+from pitwall.errors import RunNotFound
+from pitwall.host.protocol import HostStatus
+from pitwall.lifecycle import metrics
+from pitwall.lifecycle.await_host import host_report
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
+from pitwall.lifecycle.progress import Verdict, apply_host_status, apply_training_progress
+from pitwall.lifecycle.records import update_run
+from pitwall.observability import logger
+from pitwall.runs import Run
+
+
+def _host_status(key: str, prefix: str, deps: Deps, out: HeartbeatOutput) -> None:
+    run_id = prefix[len(layout.RUNS_PREFIX) :].rstrip("/")
+    body = deps.store.get_bytes(key)
+    if body is None:
+        out.ignored += 1
+        return
+    status = HostStatus.from_json(body)
+    now = deps.clock.now()
+
+    def record(run: Run) -> tuple[bool, tuple[Verdict, str | None]]:
+        token = run.task_token
+        verdict = apply_host_status(run, status, now)
+        if verdict.changed and token and (verdict.settle or verdict.fail_error):
+            run.awaiting, run.task_token = None, None
+        return verdict.changed, (verdict, token)
+
+    try:
+        run, (verdict, token) = update_run(deps, run_id, record)
+    except RunNotFound:
+        out.ignored += 1
+        return
+    if not verdict.changed:
+        out.ignored += 1
+        return
+    out.recorded += 1
+    if token and verdict.fail_error:
+        tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
+        out.settled += 1
+    elif token and verdict.settle:
+        tasks.succeed(token, host_report(run, status).model_dump(mode="json"))
+        out.settled += 1
+
+
+def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
+    for run in deps.runs.by_model_prefix(model_prefix):
+        if not run.is_terminal and run.model_prefix == model_prefix:
+            return run
+    return None
+
+
+def _training_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput) -> None:
+    run = _live_run_of(beat.prefix, deps)
+    if run is None:
+        out.ignored += 1
+        return
+    if run.task_token and tasks.heartbeat(run.task_token):
+        out.kept_alive += 1
+    now = deps.clock.now()
+    segment = run.current_segment
+    assert segment is not None
+    quarter_window = deps.settings.heartbeat_window_seconds / 4
+    due = segment.last_heartbeat_at is None or now - segment.last_heartbeat_at >= quarter_window
+    if beat.kind == layout.HeartbeatKind.TRAINING_METRICS and not due:
+        return
+    document = deps.store.get_json(key)
+    if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
+        episodes, checkpoint = None, metrics.checkpoints_of(document).last
+    else:
+        episodes, checkpoint = metrics.episode_count(document), None
+
+    def record(latest: Run) -> tuple[bool, None]:
+        changed = apply_training_progress(
+            latest, beat.prefix, episodes=episodes, checkpoint=checkpoint, at=now
+        )
+        return changed, None
+
+    update_run(deps, run.run_id, record)
+    out.recorded += 1
+
+
+def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:
+    out = HeartbeatOutput()
+    for record in event.Records:
+        key = unquote_plus(record.s3.object.key)
+        beat = layout.classify_heartbeat(key)
+        if beat is None:
+            out.ignored += 1
+        elif beat.kind == layout.HeartbeatKind.HOST_STATUS:
+            _host_status(key, beat.prefix, deps, out)
+        elif beat.worker == 0:
+            _training_progress(key, beat, deps, out)
+        else:
+            out.ignored += 1  # worker k>0 metrics: worker 0 already beats
+    logger.debug("heartbeats", extra=out.model_dump())
+    return out

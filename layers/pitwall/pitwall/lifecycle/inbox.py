@@ -1,0 +1,77 @@
+"""The upload inbox: `inbox/<name>/` holding the three custom files and `run-request.json`.
+Uploading the request validates the folder; a valid one becomes a "Training requested" event
+(the Train machine starts), an invalid one gets `validation-report.json` beside it and starts
+nothing. Run ids are derived from the request object's version, so a redelivered event starts
+no second run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from urllib.parse import unquote_plus
+
+from pydantic import ValidationError
+
+from pitwall import layout
+from pitwall.adapters import messaging
+from pitwall.errors import InvalidCustomFiles
+from pitwall.lifecycle import events
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import InboxOutput, S3Notification, TrainInput
+from pitwall.lifecycle.validate import problems_of, read_custom_files
+from pitwall.runs import RunRequest
+
+
+def _run_id(folder: str, request_body: bytes) -> str:
+    name = folder[len(layout.INBOX_PREFIX) :].strip("/")
+    safe = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:60].strip("-") or "run"
+    return f"{safe}-{hashlib.sha256(request_body).hexdigest()[:8]}"
+
+
+def _report(deps: Deps, folder: str, problems: list[str]) -> None:
+    deps.store.put_json(
+        folder + layout.VALIDATION_REPORT_FILE,
+        {"ok": False, "folder": folder, "problems": problems, "text": "\n".join(problems)},
+    )
+
+
+def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]]:
+    """The Train input of an inbox folder, or the problems that stop it."""
+    body = deps.store.get_bytes(folder + layout.RUN_REQUEST_FILE) or b""
+    try:
+        request = RunRequest.model_validate(json.loads(body))
+    except ValueError as exc:  # JSON or pydantic
+        if isinstance(exc, ValidationError):
+            return None, [
+                f"{layout.RUN_REQUEST_FILE}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                for e in exc.errors()
+            ]
+        return None, [f"{layout.RUN_REQUEST_FILE}: not JSON ({exc})"]
+    try:
+        problems = problems_of(read_custom_files(deps.store, folder), request)
+    except InvalidCustomFiles as exc:
+        problems = str(exc)
+    if problems:
+        return None, problems.splitlines()
+    return TrainInput(
+        run_id=_run_id(folder, body), request=request, custom_files_prefix=folder.rstrip("/")
+    ), []
+
+
+def start_from_inbox(event: S3Notification, deps: Deps) -> InboxOutput:
+    out = InboxOutput()
+    for record in event.Records:
+        folder = layout.inbox_request_folder(unquote_plus(record.s3.object.key))
+        if folder is None:
+            continue
+        train, problems = check_request(folder, deps)
+        if train is None:
+            _report(deps, folder, problems)
+            out.rejected.append(folder)
+            continue
+        deps.store.put_json(
+            folder + layout.VALIDATION_REPORT_FILE, {"ok": True, "run_id": train.run_id, "problems": []}
+        )
+        messaging.put_event(deps.settings.event_bus, events.TRAINING_REQUESTED, train.model_dump(mode="json"))
+        out.started.append(train.run_id)
+    return out

@@ -1,0 +1,78 @@
+"""Record a run's ending (succeeded, or failed with the reason), tell the racer (SNS) and emit the
+event that may start the next lifecycle (EventBridge)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from pitwall.adapters import messaging
+from pitwall.errors import RunNotFound
+from pitwall.lifecycle import events
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
+from pitwall.runs import Run, RunKind, RunState, summarize
+
+
+def failure_reason(task: NotifyInput) -> str | None:
+    if task.error is None:
+        return None
+    cause = task.error.Cause
+    with contextlib.suppress(ValueError, AttributeError):  # a Lambda error's cause: JSON, errorMessage
+        cause = json.loads(cause).get("errorMessage", cause)
+    return f"{task.error.Error}: {cause}".strip().rstrip(":")
+
+
+def _event_of(run: Run) -> tuple[str, dict[str, object]]:
+    if run.state == RunState.FAILED:
+        return events.RUN_FAILED, {"run_id": run.run_id, "kind": run.kind.value, "reason": run.failure}
+    if run.kind == RunKind.EVALUATE:
+        return events.MODEL_EVALUATED, {
+            "run_id": run.run_id,
+            "source_run_id": run.source_run_id,
+            "result": run.evaluations[-1].model_dump(mode="json") if run.evaluations else None,
+        }
+    wanted = run.request.evaluate_after
+    evaluation = (
+        EvaluateInput(source_run_id=run.run_id, evaluation=wanted).model_dump(mode="json") if wanted else None
+    )
+    return events.MODEL_TRAINED, {
+        "run_id": run.run_id,
+        "model_name": run.request.model_name,
+        "model_prefix": run.model_prefix,
+        "outcome": run.outcome.model_dump(mode="json") if run.outcome else None,
+        "evaluation_requested": evaluation is not None,
+        "evaluation": evaluation,
+    }
+
+
+def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
+    settings = deps.settings
+    reason = failure_reason(task)
+    now = deps.clock.now()
+    try:
+        run = deps.runs.get(task.run_id)
+    except RunNotFound:
+        # e.g. invalid custom files: the run never got a record
+        message_id = messaging.notify(
+            settings.topic_arn, f"Pitwall run {task.run_id} rejected", reason or "rejected"
+        )
+        return NotifyOutput(
+            run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
+        )
+    if reason is not None:
+        run.fail(reason, now)
+    elif not run.is_terminal:
+        if run.state == RunState.RUNNING:
+            run.move_to(RunState.FINISHING, now)
+        run.move_to(RunState.SUCCEEDED, now)
+    run.awaiting, run.task_token = None, None
+    run = deps.runs.save(run)
+    summary = summarize(run, now)
+    subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
+    message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))
+    detail_type, detail = _event_of(run)
+    messaging.put_event(settings.event_bus, detail_type, detail)
+    return NotifyOutput(
+        run_id=run.run_id, state=run.state, reason=run.failure or "", message_id=message_id, event=detail_type
+    )

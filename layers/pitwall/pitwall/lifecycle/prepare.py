@@ -1,0 +1,122 @@
+"""Prepare a run: its record (once per run id), its custom files and DRFC settings in S3."""
+
+from __future__ import annotations
+
+from pitwall import layout
+from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyStarted, RunNotFound
+from pitwall.lifecycle import drfc
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import EvaluatePlan, Plan, PrepareEvaluationInput, PrepareInput
+from pitwall.lifecycle.validate import custom_file_key
+from pitwall.runs import Run, RunKind, RunState
+
+# Beyond the run's time budget, how long the work wait may last before Step Functions gives up
+# (the host's own shutdown timer and the budget end training before).
+WORK_TIMEOUT_GRACE_SECONDS = 30 * 60
+
+
+def _plan(run: Run, deps: Deps, work_seconds: float) -> Plan:
+    settings = deps.settings
+    return Plan(
+        run_id=run.run_id,
+        kind=run.kind,
+        boot_timeout_seconds=settings.wall_seconds(settings.boot_timeout_seconds),
+        heartbeat_seconds=settings.wall_seconds(settings.heartbeat_window_seconds),
+        work_timeout_seconds=settings.wall_seconds(work_seconds + WORK_TIMEOUT_GRACE_SECONDS),
+    )
+
+
+def time_budget_seconds(run: Run, deps: Deps) -> float:
+    minutes = run.request.time_budget_minutes or deps.settings.default_time_budget_minutes
+    return minutes * 60.0
+
+
+def _exists(run_id: str, deps: Deps) -> bool:
+    try:
+        deps.runs.get(run_id)
+    except RunNotFound:
+        return False
+    return True
+
+
+def _claim(run: Run, deps: Deps) -> Run:
+    """Create the record, or return it when this very execution created it before (a retry)."""
+    if deps.runs.create(run):
+        return run
+    existing = deps.runs.get(run.run_id)
+    if existing.execution_id != run.execution_id:
+        raise RunAlreadyStarted(f"run {run.run_id} belongs to execution {existing.execution_id}")
+    return existing
+
+
+def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
+    now = deps.clock.now()
+    first_prefix = layout.segment_model_prefix(task.request.model_name, 0)
+    run = Run(
+        run_id=task.run_id,
+        kind=RunKind.TRAIN,
+        request=task.request,
+        created_at=now,
+        updated_at=now,
+        execution_id=task.execution_id,
+        custom_files_prefix=layout.RunKeys(task.run_id).custom_files_prefix,
+    )
+    if not _exists(run.run_id, deps) and deps.store.list_keys(first_prefix + "/"):
+        raise InvalidRunRequest(
+            f"run request of {task.run_id}: model_name {task.request.model_name!r} is taken "
+            f"(s3://{deps.settings.model_bucket}/{first_prefix}/ holds data); choose a new model_name"
+        )
+    run = _claim(run, deps)
+    if run.state == RunState.PREPARED:
+        keys = run.keys
+        for name in layout.CUSTOM_FILES:
+            source = custom_file_key(task.custom_files_prefix, name)
+            if source != keys.custom_file(name):
+                deps.store.copy(source, keys.custom_file(name))
+        deps.store.put_json(keys.prefix + "run-request.json", task.request.model_dump(mode="json"))
+    return _plan(run, deps, time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
+
+
+def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
+    """An evaluation is a run of its own (kind evaluate) over the source's last model prefix."""
+    source = deps.runs.get(task.source_run_id)
+    segment = source.current_segment
+    if source.kind != RunKind.TRAIN or segment is None or segment.last_checkpoint is None:
+        raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
+    now = deps.clock.now()
+    run = Run(
+        run_id=task.evaluation_id,
+        kind=RunKind.EVALUATE,
+        request=source.request.model_copy(update={"evaluate_after": None, "pretrained": None}),
+        created_at=now,
+        updated_at=now,
+        execution_id=task.execution_id,
+        custom_files_prefix=source.custom_files_prefix,
+        evaluation=task.evaluation,
+        source_run_id=source.run_id,
+    )
+    run = _claim(run, deps)
+    if run.state == RunState.PREPARED:
+        for name in layout.CUSTOM_FILES:
+            deps.store.copy(source.keys.custom_file(name), run.keys.custom_file(name))
+    # an evaluation gets the default time budget; trials end it long before
+    plan = _plan(run, deps, deps.settings.default_time_budget_minutes * 60.0)
+    return EvaluatePlan(**plan.model_dump(), source_run_id=source.run_id)
+
+
+def segment_prefix_for(run: Run, deps: Deps) -> str:
+    """A new segment's model prefix: a new, empty one for training; the source's for evaluation."""
+    if run.kind == RunKind.EVALUATE:
+        source = deps.runs.get(run.source_run_id or "")
+        if source.model_prefix is None:
+            raise NothingToContinueFrom(f"run {source.run_id} has no model prefix")
+        return source.model_prefix
+    return layout.segment_model_prefix(run.request.model_name, len(run.segments))
+
+
+def render_settings_files(
+    run: Run, run_settings: dict[str, str], system_settings: dict[str, str], deps: Deps
+) -> None:
+    """run.env and system.env beside the run's spec, for the racer to read (the host renders its own)."""
+    deps.store.put_text(run.keys.run_env, drfc.render_env(run_settings))
+    deps.store.put_text(run.keys.system_env, drfc.render_env(system_settings))

@@ -1,0 +1,73 @@
+"""What a heartbeat or a host report changes in a run record: pure rules, no AWS.
+
+A report counts only when it is about the run's current instance and newer than every report
+seen from it (HostStatus.sequence); duplicated, late and out-of-order events change nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pitwall.host.protocol import HostState, HostStatus
+from pitwall.runs import Awaiting, Run, RunState
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What to do with the waiting task after a report."""
+
+    changed: bool
+    settle: bool = False  # answer the task token with success
+    fail_error: str | None = None  # answer it with this error instead
+
+
+def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
+    segment = run.current_segment
+    if run.is_terminal or segment is None or segment.instance_id != status.instance_id:
+        return Verdict(changed=False)
+    if status.segment != segment.index or status.sequence <= segment.host_sequence:
+        return Verdict(changed=False)
+    segment.host_sequence = status.sequence
+    segment.host_state = status.state.value
+    segment.last_heartbeat_at = max(segment.last_heartbeat_at or 0.0, status.at_epoch)
+    if status.checkpoint:
+        segment.last_checkpoint = status.checkpoint
+    if status.state == HostState.STARTED:
+        segment.started_at = segment.started_at or status.at_epoch
+        if run.state == RunState.BOOTING:
+            run.move_to(RunState.RUNNING, now)
+    elif status.state in (HostState.FINISHED, HostState.SAVED):
+        segment.ended_at = segment.ended_at or status.at_epoch
+        if run.state == RunState.BOOTING:
+            run.move_to(RunState.RUNNING, now)
+        if run.state == RunState.RUNNING:
+            run.move_to(RunState.FINISHING, now)
+    run.updated_at = now
+    if status.state == HostState.FAILED:
+        return Verdict(changed=True, fail_error="HostFailed")
+    return Verdict(changed=True, settle=reached(run.awaiting, status.state))
+
+
+def reached(awaiting: Awaiting | None, state: HostState) -> bool:
+    """Whether a host in `state` has got where the waiting task waits for it to get."""
+    if awaiting == Awaiting.STARTED:
+        return state in (HostState.STARTED, HostState.FINISHED, HostState.SAVED)
+    if awaiting == Awaiting.FINISHED:
+        return state in (HostState.FINISHED, HostState.SAVED)
+    return False
+
+
+def apply_training_progress(
+    run: Run, model_prefix: str, *, episodes: int | None, checkpoint: str | None, at: float
+) -> bool:
+    """Record progress read from the model prefix; False when the prefix is not the run's current one."""
+    segment = run.current_segment
+    if run.is_terminal or segment is None or segment.model_prefix != model_prefix:
+        return False
+    segment.last_heartbeat_at = max(segment.last_heartbeat_at or 0.0, at)
+    if episodes is not None:
+        segment.episodes = max(segment.episodes, episodes)
+    if checkpoint:
+        segment.last_checkpoint = checkpoint
+    run.updated_at = at
+    return True

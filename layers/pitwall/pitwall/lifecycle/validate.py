@@ -1,0 +1,42 @@
+"""Validate a run's custom files with the project's one validator (`pitwall.customfiles`)."""
+
+from __future__ import annotations
+
+from pitwall import layout
+from pitwall.adapters.store import ObjectStore
+from pitwall.customfiles.validate import validate_custom_files as check_files
+from pitwall.errors import InvalidCustomFiles
+from pitwall.lifecycle import drfc
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import TrainInput, ValidationOutput
+from pitwall.runs import RunRequest
+
+
+def custom_file_key(folder: str, name: str) -> str:
+    return f"{folder.rstrip('/')}/{name}"
+
+
+def read_custom_files(store: ObjectStore, folder: str) -> dict[str, bytes]:
+    files = {name: store.get_bytes(custom_file_key(folder, name)) for name in layout.CUSTOM_FILES}
+    missing = [name for name, body in files.items() if body is None]
+    if missing:
+        raise InvalidCustomFiles(
+            f"{folder}: missing {', '.join(missing)}; a run needs all of {', '.join(layout.CUSTOM_FILES)}"
+        )
+    return {name: body for name, body in files.items() if body is not None}
+
+
+def problems_of(files: dict[str, bytes], request: RunRequest) -> str | None:
+    """The validator's report as text when the files break a rule; None when they are fine."""
+    report = check_files(files, run_settings=drfc.render_env(drfc.run_settings_preview(request)))
+    return None if report.ok else report.render()
+
+
+def validate_custom_files(task: TrainInput, deps: Deps) -> ValidationOutput:
+    files = read_custom_files(deps.store, task.custom_files_prefix)
+    problems = problems_of(files, task.request)
+    if problems:
+        raise InvalidCustomFiles(f"{task.custom_files_prefix}: {problems}")
+    return ValidationOutput(
+        run_id=task.run_id, files=sorted(files), summary=f"{len(files)} custom files valid"
+    )

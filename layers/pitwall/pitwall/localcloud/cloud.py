@@ -1,0 +1,210 @@
+"""`LocalCloud`: template.yaml deployed into moto, with in-process Lambdas, relayed events and
+simulated hosts, on an accelerated clock. A context manager:
+
+    with LocalCloud(time_scale=240) as cloud:
+        arn = cloud.start("Train", train_input)
+        cloud.wait(arn)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+from moto import mock_aws
+
+from pitwall import aws, layout
+from pitwall.adapters.runs_table import RunsTable
+from pitwall.adapters.store import ObjectStore
+from pitwall.clock import Clock
+from pitwall.host.backends.simulated import SimulatedPace
+from pitwall.localcloud.deployer import DeployedStack, Deployer
+from pitwall.localcloud.instances import HostFaults, InstanceRunner, LaunchFaults, hooked_instances
+from pitwall.localcloud.moto_lambda_shim import LambdaShim, lambdas_in_process
+from pitwall.localcloud.relay import Relay, relayed_events
+from pitwall.localcloud.template import translated_template
+from pitwall.settings import anchored_clock
+
+REPO_ROOT = Path(__file__).resolve().parents[4]
+MACHINES = ("Train", "Evaluate", "Increment")
+TERMINAL_EXECUTION = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+class LocalCloud:
+    def __init__(
+        self,
+        *,
+        time_scale: float = 240.0,
+        region: str = "us-east-1",
+        stack_name: str = "pitwall",
+        parameters: dict[str, Any] | None = None,
+        launch_faults: LaunchFaults | None = None,
+        host_faults: HostFaults | None = None,
+        pace: SimulatedPace | None = None,
+        root: Path = REPO_ROOT,
+    ) -> None:
+        self.time_scale = time_scale
+        self.region = region
+        self.stack_name = stack_name
+        self.extra_parameters = parameters or {}
+        self.launch_faults = launch_faults or LaunchFaults()
+        self.host_faults = host_faults
+        self.pace = pace
+        self.root = root
+        self.anchor = time.time()
+        self._exit = ExitStack()
+        self.stack: DeployedStack
+        self.shim: LambdaShim
+        self.relay: Relay
+        self.runner: InstanceRunner
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def __enter__(self) -> LocalCloud:
+        template = translated_template(self.root)  # before moto starts: it runs a subprocess
+        self._exit.enter_context(_environment({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}))
+        self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
+        aws.reset_clients()
+        self._exit.callback(aws.reset_clients)
+        self.relay = self._exit.enter_context(relayed_events(Relay(self.region)))
+        self.shim = LambdaShim({})
+        self._exit.enter_context(lambdas_in_process(self.shim))
+        self.stack = Deployer(
+            template, stack_name=self.stack_name, region=self.region, root=self.root
+        ).deploy(self._parameters())
+        self.shim.function_code.update(self.stack.function_code)
+        self.runner = InstanceRunner(
+            region=self.region,
+            bucket=self.bucket,
+            clock_factory=self.clock,
+            host_faults=self.host_faults,
+            pace=self.pace,
+        )
+        self._exit.enter_context(hooked_instances(self.runner, self.launch_faults))
+        self._exit.callback(self.runner.stop_all)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._exit.close()
+
+    def _parameters(self) -> dict[str, Any]:
+        ec2 = aws.client("ec2", self.region)
+        vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+        subnets = sorted(
+            ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
+            key=lambda s: s["AvailabilityZone"],
+        )[:3]
+        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        return {
+            "VpcId": vpc,
+            "SubnetIds": [s["SubnetId"] for s in subnets],
+            "HostImageId": image,
+            "InstanceTypes": "g4dn.2xlarge,g5.2xlarge",
+            "DefaultTimeBudgetMinutes": 30,
+            "BootTimeoutSeconds": 1200,
+            "HeartbeatWindowSeconds": 1200,
+            "HostPollSeconds": 5,
+            "TimeScale": self.time_scale,
+            "TimeAnchorEpoch": self.anchor,
+            **self.extra_parameters,
+        }
+
+    def clock(self) -> Clock:
+        """The controller's and the hosts' shared, accelerated clock."""
+        return anchored_clock(self.time_scale, self.anchor)
+
+    # -- the deployed resources -------------------------------------------------------------
+
+    @property
+    def bucket(self) -> str:
+        return str(self.stack.outputs["ModelBucketName"])
+
+    @property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.bucket)
+
+    @property
+    def runs(self) -> RunsTable:
+        return RunsTable(str(self.stack.outputs["RunsTableName"]))
+
+    def machine_arn(self, machine: str) -> str:
+        return str(self.stack.outputs[f"{machine}StateMachineArn"])
+
+    # -- driving it -------------------------------------------------------------------------
+
+    def start(self, machine: str, payload: dict[str, Any], name: str | None = None) -> str:
+        request: dict[str, Any] = {"stateMachineArn": self.machine_arn(machine), "input": json.dumps(payload)}
+        if name:
+            request["name"] = name
+        return str(aws.client("stepfunctions", self.region).start_execution(**request)["executionArn"])
+
+    def describe(self, execution_arn: str) -> dict[str, Any]:
+        return dict(aws.client("stepfunctions", self.region).describe_execution(executionArn=execution_arn))
+
+    def wait(self, execution_arn: str, timeout: float = 60.0, poll: float = 0.05) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.describe(execution_arn)
+            if answer["status"] in TERMINAL_EXECUTION:
+                return answer
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{execution_arn} still {answer['status']} after {timeout} s")
+            time.sleep(poll)
+
+    def executions(self, machine: str) -> list[dict[str, Any]]:
+        answer = aws.client("stepfunctions", self.region).list_executions(
+            stateMachineArn=self.machine_arn(machine)
+        )
+        return sorted(answer["executions"], key=lambda e: e["startDate"])
+
+    def wait_for_execution_of(
+        self, machine: str, count: int = 1, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Executions started by events (not by this object): wait until `count` exist."""
+        deadline = time.monotonic() + timeout
+        while len(found := self.executions(machine)) < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{machine}: {len(found)} execution(s), expected {count}")
+            time.sleep(0.05)
+        return found
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        client = aws.client("stepfunctions", self.region)
+        return list(client.get_execution_history(executionArn=execution_arn, maxResults=1000)["events"])
+
+    def upload_custom_files(self, folder: str, files: dict[str, bytes]) -> None:
+        for name, body in files.items():
+            self.store.put_bytes(f"{folder.rstrip('/')}/{name}", body)
+
+    def upload_inbox_request(self, name: str, files: dict[str, bytes], request: dict[str, Any]) -> str:
+        folder = f"{layout.INBOX_PREFIX}{name}/"
+        self.upload_custom_files(folder, files)
+        self.store.put_json(folder + layout.RUN_REQUEST_FILE, request)  # the trigger: uploaded last
+        return folder
+
+    def instance_states(self) -> dict[str, str]:
+        answer = aws.client("ec2", self.region).describe_instances()
+        return {
+            instance["InstanceId"]: instance["State"]["Name"]
+            for reservation in answer["Reservations"]
+            for instance in reservation["Instances"]
+        }

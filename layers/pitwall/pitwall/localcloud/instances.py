@@ -1,0 +1,173 @@
+"""The local cloud's instances: a simulated DRFC host for every instance the controller launches,
+and the EC2 fault hook.
+
+Both wrap moto's EC2 instance backend (`run_instances`, `terminate_instances`), below the
+project's EC2 adapter, so the controller's own code runs unchanged:
+- `LaunchFaults` makes chosen launches fail with an EC2 capacity error, as AWS answers them
+  (moto's spot pools never run out);
+- `InstanceRunner` starts the host agent (`pitwall.host.agent.HostAgent`) with the simulated
+  DRFC backend in a thread when an instance is launched, on the controller's accelerated clock,
+  stops it when the instance is terminated, and terminates the instance when the host powers
+  itself off (instances are launched with InstanceInitiatedShutdownBehavior=terminate).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.instances import InstanceBackend
+
+from pitwall import aws
+from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG
+from pitwall.clock import Clock
+from pitwall.host.agent import HostAgent
+from pitwall.host.backends.simulated import SimulatedDrfc, SimulatedFaults, SimulatedPace
+from pitwall.observability import logger
+
+
+class CapacityError(EC2ClientError):
+    def __init__(self, code: str, pool: str) -> None:
+        super().__init__(code, f"There is no {pool} capacity available at this time (local cloud fault).")
+
+
+@dataclass
+class LaunchFaults:
+    """Launches to refuse: the next `fail_next` attempts, and any in `unavailable` (type, AZ)."""
+
+    fail_next: int = 0
+    unavailable: set[tuple[str, str]] = field(default_factory=set)
+    code: str = "InsufficientInstanceCapacity"
+    attempts: list[tuple[str, str, bool]] = field(default_factory=list)  # (type, AZ, launched)
+
+    def check(self, instance_type: str, zone: str) -> None:
+        refused = self.fail_next > 0 or (instance_type, zone) in self.unavailable
+        self.attempts.append((instance_type, zone, not refused))
+        if refused:
+            self.fail_next = max(0, self.fail_next - 1)
+            raise CapacityError(self.code, f"{instance_type} in {zone}")
+
+
+HostFaults = Callable[[str, int], SimulatedFaults | None]  # (run id, segment) -> faults
+
+
+@dataclass
+class HostThread:
+    instance_id: str
+    run_id: str
+    segment: int
+    agent: HostAgent
+    backend: SimulatedDrfc
+    thread: threading.Thread
+
+
+class InstanceRunner:
+    def __init__(
+        self,
+        *,
+        region: str,
+        bucket: str,
+        clock_factory: Callable[[], Clock],
+        host_faults: HostFaults | None = None,
+        pace: SimulatedPace | None = None,
+    ) -> None:
+        self.region = region
+        self.bucket = bucket
+        self.clock_factory = clock_factory
+        self.host_faults = host_faults or (lambda run_id, segment: None)
+        self.pace = pace
+        self.hosts: dict[str, HostThread] = {}
+        self.launched: list[str] = []
+        self.terminated: list[str] = []
+        self._lock = threading.Lock()
+
+    def on_launch(self, instance_id: str, tags: dict[str, str]) -> None:
+        with self._lock:
+            self.launched.append(instance_id)
+        if RUN_TAG not in tags:
+            return
+        run_id, segment = tags[RUN_TAG], int(tags.get(SEGMENT_TAG, "0"))
+        clock = self.clock_factory()
+        s3 = aws.client("s3", self.region)
+        backend = SimulatedDrfc(
+            s3=s3,
+            clock=clock,
+            seed=len(self.launched),
+            faults=self.host_faults(run_id, segment),
+            pace=self.pace,
+            on_shutdown=lambda: self._power_off(instance_id),
+        )
+        agent = HostAgent(
+            s3=s3, bucket=self.bucket, run_id=run_id, instance_id=instance_id, backend=backend, clock=clock
+        )
+        thread = threading.Thread(target=self._run, args=(agent,), name=f"host-{instance_id}", daemon=True)
+        with self._lock:
+            self.hosts[instance_id] = HostThread(instance_id, run_id, segment, agent, backend, thread)
+        thread.start()
+
+    @staticmethod
+    def _run(agent: HostAgent) -> None:
+        try:
+            agent.run()
+        except Exception:  # the agent reports its own failures; this is a bug in the simulation
+            logger.exception("simulated host crashed")
+
+    def on_terminate(self, instance_ids: list[str]) -> None:
+        for instance_id in instance_ids:
+            with self._lock:
+                host = self.hosts.get(instance_id)
+                if instance_id not in self.terminated:
+                    self.terminated.append(instance_id)
+            if host is not None:
+                host.agent.stop()
+
+    def _power_off(self, instance_id: str) -> None:
+        aws.client("ec2", self.region).terminate_instances(InstanceIds=[instance_id])
+
+    def host_of_run(self, run_id: str, segment: int = 0) -> HostThread | None:
+        with self._lock:
+            return next((h for h in self.hosts.values() if h.run_id == run_id and h.segment == segment), None)
+
+    def stop_all(self, timeout: float = 5.0) -> None:
+        with self._lock:
+            hosts = list(self.hosts.values())
+        for host in hosts:
+            host.agent.stop()
+        for host in hosts:
+            host.thread.join(timeout)
+
+
+@contextmanager
+def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[InstanceRunner]:
+    """While active, moto's launches go through `faults` and start hosts; terminations stop them."""
+    original_run = InstanceBackend.run_instances
+    original_terminate = InstanceBackend.terminate_instances
+
+    def run_instances(
+        self: Any, image_id: str, count: int, user_data: Any, security_group_names: Any, **kwargs: Any
+    ) -> Any:
+        subnet_id = kwargs.get("subnet_id")
+        zone = self.get_subnet(subnet_id).availability_zone if subnet_id else self.region_name + "a"
+        faults.check(str(kwargs.get("instance_type")), zone)
+        reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        tags = kwargs.get("tags", {}).get("instance", {})
+        for instance in reservation.instances:
+            runner.on_launch(instance.id, dict(tags))
+        return reservation
+
+    def terminate_instances(self: Any, instance_ids: list[str]) -> Any:
+        result = original_terminate(self, instance_ids)
+        runner.on_terminate(list(instance_ids))
+        return result
+
+    InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
+    InstanceBackend.terminate_instances = terminate_instances  # type: ignore[method-assign]
+    try:
+        yield runner
+    finally:
+        InstanceBackend.run_instances = original_run  # type: ignore[method-assign]
+        InstanceBackend.terminate_instances = original_terminate  # type: ignore[method-assign]

@@ -1,0 +1,261 @@
+"""The run record: one item per run in the runs table, written with a version number so that two
+writers never both win (conditional writes, `RunStore.save(run, expected_version)`).
+
+A run is a lineage of segments. Each segment is one instance's work under its own, new model
+prefix (`layout.segment_model_prefix`); a segment after the first continues from the previous
+segment's checkpoint. Issue 4 (stall recovery, spot interruptions) adds segments to a run; the
+racer still sees one model.
+
+Pure domain: no boto3, no environment.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from pitwall import layout
+from pitwall.errors import InvalidTransition
+
+
+class RunKind(StrEnum):
+    TRAIN = "train"
+    EVALUATE = "evaluate"
+
+
+class RunState(StrEnum):
+    PREPARED = "prepared"  # record created, DRFC settings and custom files in S3
+    PROVISIONING = "provisioning"  # looking for an instance in the pools
+    BOOTING = "booting"  # instance launched; waiting for the host to report "started"
+    RUNNING = "running"  # DRFC trains (or evaluates); heartbeats arrive
+    FINISHING = "finishing"  # the host is done; collecting the outcome, terminating
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+TERMINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED})
+
+# Where a run may go from each state. FAILED is reachable from every live state. BOOTING and
+# RUNNING may go back to PROVISIONING: that is a new segment (issue 4: stalls, interruptions).
+_NEXT: dict[RunState, frozenset[RunState]] = {
+    RunState.PREPARED: frozenset({RunState.PROVISIONING}),
+    RunState.PROVISIONING: frozenset({RunState.BOOTING}),
+    RunState.BOOTING: frozenset({RunState.RUNNING, RunState.PROVISIONING}),
+    RunState.RUNNING: frozenset({RunState.FINISHING, RunState.PROVISIONING}),
+    RunState.FINISHING: frozenset({RunState.SUCCEEDED}),
+    RunState.SUCCEEDED: frozenset(),
+    RunState.FAILED: frozenset(),
+}
+
+
+def can_move(source: RunState, target: RunState) -> bool:
+    if target == RunState.FAILED:
+        return source not in TERMINAL_STATES
+    return target in _NEXT[source]
+
+
+Checkpoint = Literal["best", "last"]
+MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"  # what DRoA accepts as a model name
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PretrainedSource(_Model):
+    """Where an increment starts from: a trained segment's prefix and which checkpoint."""
+
+    model_prefix: str
+    checkpoint: Checkpoint = "last"
+
+
+class EvaluationRequest(_Model):
+    checkpoint: Checkpoint = "best"
+    trials: int = Field(default=3, ge=1, le=20)
+    track: str | None = None  # None: the track the model trained on
+
+
+class RunRequest(_Model):
+    """What a racer asks for: which model, where, how long, what next. The custom files (the
+    three DRFC files) sit beside it in S3."""
+
+    model_name: str = Field(pattern=MODEL_NAME_PATTERN)
+    track: str = Field(min_length=1, description="DR_WORLD_NAME, without .npy")
+    time_budget_minutes: int | None = Field(default=None, gt=0, le=7 * 24 * 60)
+    money_budget_usd: float | None = Field(default=None, gt=0)
+    allow_on_demand: bool = False
+    workers: int = Field(default=1, ge=1, le=8)
+    run_settings: dict[str, str] = Field(default_factory=dict, description="extra run.env values")
+    evaluate_after: EvaluationRequest | None = None
+    pretrained: PretrainedSource | None = None
+
+
+class Pool(_Model):
+    """Where an instance can come from: an instance type in one AZ (subnet), spot or on demand."""
+
+    instance_type: str
+    availability_zone: str
+    subnet_id: str
+    market: Literal["spot", "on-demand"] = "spot"
+
+    @property
+    def label(self) -> str:
+        return f"{self.instance_type}/{self.availability_zone}/{self.market}"
+
+
+class Segment(_Model):
+    index: int = Field(ge=0)
+    model_prefix: str
+    pretrained: PretrainedSource | None = None
+    deadline_epoch: float
+    instance_id: str | None = None
+    pool: Pool | None = None
+    price_per_hour: float | None = None
+    launched_at: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    host_state: str | None = None
+    host_sequence: int = -1  # the highest HostStatus.sequence seen from this segment's instance
+    last_heartbeat_at: float | None = None
+    episodes: int = 0
+    last_checkpoint: str | None = None
+    pools_tried: list[str] = Field(default_factory=list)
+    end_reason: str | None = None
+
+    def cost_usd(self, now: float) -> float:
+        if self.launched_at is None or self.price_per_hour is None:
+            return 0.0
+        end = self.ended_at if self.ended_at is not None else now
+        return max(0.0, end - self.launched_at) / 3600.0 * self.price_per_hour
+
+    def paid_seconds(self, now: float) -> float:
+        if self.launched_at is None:
+            return 0.0
+        end = self.ended_at if self.ended_at is not None else now
+        return max(0.0, end - self.launched_at)
+
+
+class TrainingOutcome(_Model):
+    last_checkpoint: str | None
+    best_checkpoint: str | None
+    best_metric: float | None
+    episodes: int
+    mean_completion_percent: float
+    lap_completions: int
+
+
+class EvaluationResult(_Model):
+    evaluation_run_id: str
+    checkpoint: Checkpoint
+    track: str
+    trials: int
+    lap_times_seconds: list[float]
+    mean_completion_percent: float
+    off_track_count: int
+    crash_count: int
+    completed_laps: int
+
+    @property
+    def best_lap_seconds(self) -> float | None:
+        return min(self.lap_times_seconds) if self.lap_times_seconds else None
+
+
+class Awaiting(StrEnum):
+    """What the state machine's current task-token wait is for."""
+
+    STARTED = "started"
+    FINISHED = "finished"
+
+
+class Run(_Model):
+    run_id: str
+    kind: RunKind
+    request: RunRequest
+    state: RunState = RunState.PREPARED
+    version: int = 0
+    created_at: float
+    updated_at: float
+    execution_id: str | None = None
+    custom_files_prefix: str
+    segments: list[Segment] = Field(default_factory=list)
+    awaiting: Awaiting | None = None
+    task_token: str | None = None
+    outcome: TrainingOutcome | None = None
+    evaluation: EvaluationRequest | None = None  # EVALUATE runs: what to evaluate
+    source_run_id: str | None = None  # EVALUATE runs: the trained run under test
+    evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
+    failure: str | None = None
+
+    @property
+    def keys(self) -> layout.RunKeys:
+        return layout.RunKeys(self.run_id)
+
+    @property
+    def current_segment(self) -> Segment | None:
+        return self.segments[-1] if self.segments else None
+
+    @property
+    def model_prefix(self) -> str | None:
+        segment = self.current_segment
+        return segment.model_prefix if segment else None
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.state in TERMINAL_STATES
+
+    def move_to(self, target: RunState, now: float) -> None:
+        if not can_move(self.state, target):
+            raise InvalidTransition(f"run {self.run_id}: cannot move from {self.state} to {target}")
+        self.state = target
+        self.updated_at = now
+
+    def fail(self, reason: str, now: float) -> None:
+        """Record why the run failed; a run that already ended keeps its first ending."""
+        if self.is_terminal:
+            return
+        self.move_to(RunState.FAILED, now)
+        self.failure = reason
+        self.awaiting = None
+        self.task_token = None
+
+    def cost_usd(self, now: float) -> float:
+        return sum(segment.cost_usd(now) for segment in self.segments)
+
+    def paid_seconds(self, now: float) -> float:
+        return sum(segment.paid_seconds(now) for segment in self.segments)
+
+    def episodes(self) -> int:
+        return sum(segment.episodes for segment in self.segments)
+
+
+class RunSummary(_Model):
+    """What `pitwall runs` lists and notifications carry."""
+
+    run_id: str
+    kind: RunKind
+    model_name: str
+    state: RunState
+    segments: int
+    instance_id: str | None
+    episodes: int
+    last_checkpoint: str | None
+    cost_usd: float
+    failure: str | None
+
+
+def summarize(run: Run, now: float) -> RunSummary:
+    segment = run.current_segment
+    return RunSummary(
+        run_id=run.run_id,
+        kind=run.kind,
+        model_name=run.request.model_name,
+        state=run.state,
+        segments=len(run.segments),
+        instance_id=segment.instance_id if segment else None,
+        episodes=run.episodes(),
+        last_checkpoint=segment.last_checkpoint if segment else None,
+        cost_usd=round(run.cost_usd(now), 4),
+        failure=run.failure,
+    )

@@ -1,0 +1,79 @@
+"""The Lambda settings: one model, validated once at the start of an invocation from the
+environment (`Settings.from_environ(os.environ)` in the handler) and passed down. Every function
+shares the same variables (template.yaml, Globals). A missing or malformed variable is an error
+that names it."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from pitwall.clock import Clock, ScaledClock, SystemClock
+
+
+def anchored_clock(scale: float, anchor_epoch: float) -> ScaledClock:
+    """A clock that reads `anchor + (wall - anchor) * scale`: every process that builds it with
+    the same anchor and scale agrees on the time (the controller and the simulated hosts)."""
+    wall = time.time()
+    return ScaledClock(scale, start_epoch=anchor_epoch + (wall - anchor_epoch) * scale)
+
+
+def _split_list(value: object) -> object:
+    if isinstance(value, str):
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+    return value
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    region: str = Field(alias="AWS_REGION", min_length=1)
+    model_bucket: str = Field(alias="PITWALL_MODEL_BUCKET", min_length=3)
+    runs_table: str = Field(alias="PITWALL_RUNS_TABLE", min_length=1)
+    topic_arn: str = Field(alias="PITWALL_TOPIC_ARN", min_length=1)
+    event_bus: str = Field(alias="PITWALL_EVENT_BUS", min_length=1)
+    instance_types: tuple[str, ...] = Field(alias="PITWALL_INSTANCE_TYPES", min_length=1)
+    subnet_ids: tuple[str, ...] = Field(alias="PITWALL_SUBNET_IDS", min_length=1)
+    security_group_id: str = Field(alias="PITWALL_SECURITY_GROUP_ID", min_length=1)
+    image_id: str = Field(alias="PITWALL_IMAGE_ID", min_length=1)
+    instance_profile_arn: str = Field(alias="PITWALL_INSTANCE_PROFILE_ARN", min_length=1)
+    default_time_budget_minutes: int = Field(alias="PITWALL_DEFAULT_TIME_BUDGET_MINUTES", gt=0)
+    heartbeat_window_seconds: int = Field(alias="PITWALL_HEARTBEAT_WINDOW_SECONDS", gt=0)
+    boot_timeout_seconds: int = Field(alias="PITWALL_BOOT_TIMEOUT_SECONDS", gt=0)
+    host_poll_seconds: float = Field(alias="PITWALL_HOST_POLL_SECONDS", gt=0)
+    # Simulation only (the local cloud): controller time runs `clock_scale` times faster than the
+    # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
+    clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)
+    clock_anchor_epoch: float = Field(alias="PITWALL_CLOCK_ANCHOR_EPOCH", ge=0)
+
+    _lists = field_validator("instance_types", "subnet_ids", mode="before")(_split_list)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> Settings:
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
+            raise ValueError(f"Lambda environment is incomplete or malformed: {problems}") from exc
+
+    def clock(self) -> Clock:
+        if self.clock_scale == 1:
+            return SystemClock()
+        return anchored_clock(self.clock_scale, self.clock_anchor_epoch)
+
+    def wall_seconds(self, seconds: float) -> int:
+        """A duration of controller time as wall-clock seconds (Step Functions timeouts), >= 1."""
+        return max(1, math.ceil(seconds / self.clock_scale))
+
+    def as_environ(self) -> dict[str, str]:
+        """The environment variables that give these settings (the local cloud and tests use it)."""
+        values = self.model_dump(by_alias=True)
+        return {
+            name: ",".join(value) if isinstance(value, tuple) else str(value)
+            for name, value in values.items()
+        }
