@@ -203,7 +203,9 @@ _END = b""
 class _Run:
     """One runner process: its input queue and writer thread, and what it has been sent."""
 
-    def __init__(self, interpreter: Interpreter, source: str, per_call_timeout: float) -> None:
+    def __init__(
+        self, interpreter: Interpreter, source: str, per_call_timeout: float, flush_each_call: bool = False
+    ) -> None:
         self.interpreter = interpreter
         self.process = subprocess.Popen(
             [interpreter.path, "-I", str(RUNNER)],
@@ -217,7 +219,8 @@ class _Run:
         self.sent = 0  # call lines written to the process
         self.dead = False  # the process stopped reading (it failed, or was killed)
         self.writer = threading.Thread(target=self._write, daemon=True)
-        first = json.dumps({"source": source, "per_call_timeout": per_call_timeout}).encode() + b"\n"
+        options = {"source": source, "per_call_timeout": per_call_timeout, "flush_each_call": flush_each_call}
+        first = json.dumps(options).encode() + b"\n"
         self.queue.put((first, 0))
         self.writer.start()
 
@@ -281,10 +284,56 @@ def run_reward_function(
     feeder.start()
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
         results = list(pool.map(lambda run: _collect(run, encoded, per_call_timeout, deadline), runs))
-    feeder.join()
-    if feeding_error:
-        raise feeding_error[0]
+        feeder.join()
+        if feeding_error:
+            raise feeding_error[0]
+        retried = [
+            pool.submit(_pinpoint, source, result, interpreter, encoded, per_call_timeout, deadline)
+            for result, interpreter in zip(results, chosen, strict=True)
+            if _needs_pinpointing(result)
+        ]
+        for future in retried:
+            future.result()
     return results
+
+
+def _needs_pinpointing(result: DynamicResult) -> bool:
+    """A crash or a hang seen from outside may have lost the runner's last unflushed answers,
+    so the case it names may be early."""
+    failure = result.failure
+    return (
+        failure is not None
+        and failure.stage == "call"
+        and failure.kind in {"crash", "timeout"}
+        and failure.case_number is not None
+        and "whole validation run" not in failure.message
+    )
+
+
+def _pinpoint(
+    source: str,
+    result: DynamicResult,
+    interpreter: Interpreter,
+    encoded: EncodedCases,
+    per_call_timeout: float,
+    deadline: float,
+) -> None:
+    """Run again from the first unconfirmed case, answers flushed after every call, to name
+    the exact case that crashed or hung. Updates `result.failure` in place."""
+    assert result.failure is not None and result.failure.case_number is not None
+    start = result.failure.case_number
+    first_line = encoded.call_lines[start]
+    lines = [
+        line
+        for index, line in enumerate(encoded.lines)
+        if index >= first_line or not line.startswith(b'{"i"')
+    ]
+    run = _Run(interpreter, source, per_call_timeout, flush_each_call=True)
+    _send([run], lines)
+    run.finish_input()
+    again = _collect(run, encoded, per_call_timeout, deadline, first_case=start)
+    if again.failure is not None and again.failure.case_number is not None:
+        result.failure = again.failure
 
 
 def _feed(cases: Iterable[Case], encoded: EncodedCases, runs: list[_Run], error: list[BaseException]) -> None:
@@ -317,12 +366,14 @@ def _send(runs: list[_Run], lines: list[bytes]) -> None:
             run.put(chunk, calls)
 
 
-def _collect(run: _Run, encoded: EncodedCases, per_call_timeout: float, deadline: float) -> DynamicResult:
+def _collect(
+    run: _Run, encoded: EncodedCases, per_call_timeout: float, deadline: float, first_case: int = 0
+) -> DynamicResult:
     result = DynamicResult(interpreter=run.interpreter.label)
     started = time.monotonic()
     times: list[float] = []
     try:
-        _read_results(run, result, encoded, times, per_call_timeout, deadline)
+        _read_results(run, result, encoded, times, per_call_timeout, deadline, first_case)
     finally:
         stderr = run.stop()
         run.writer.join(timeout=5)
@@ -333,7 +384,7 @@ def _collect(run: _Run, encoded: EncodedCases, per_call_timeout: float, deadline
             kind="crash",
             message=f"the process ended after {result.calls} calls: {stderr.strip()[-500:] or 'no output'}",
         )
-        _attach_case(result.failure, encoded, result.calls)
+        _attach_case(result.failure, encoded, first_case + result.calls)
     result.seconds = round(time.monotonic() - started, 4)
     _fill_timing(result, times)
     return result
@@ -346,6 +397,7 @@ def _read_results(
     times: list[float],
     per_call_timeout: float,
     deadline: float,
+    first_case: int,
 ) -> None:
     stdout = run.process.stdout
     assert stdout is not None
@@ -365,7 +417,7 @@ def _read_results(
                 message = "the whole validation run exceeded its time limit"
             stage = "call" if result.python_version else "load"
             result.failure = CallFailure(stage=stage, kind="timeout", message=message)
-            _attach_case(result.failure, encoded, result.calls)
+            _attach_case(result.failure, encoded, first_case + result.calls)
             return
         if not selector.select(timeout=min(0.5, max(0.0, deadline - now))):
             continue

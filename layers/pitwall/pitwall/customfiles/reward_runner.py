@@ -5,7 +5,7 @@ MUST STAY Python 3.8 compatible and standard-library only: it runs under the pro
 and under a real Python 3.8 (the simapp 5.x runtime), where nothing else is installed.
 
 Protocol, one JSON document per line:
-  stdin   {"source": "<reward_function.py>", "per_call_timeout": 5.0}      first line
+  stdin   {"source": "<reward_function.py>", "per_call_timeout": 5.0, "flush_each_call": false}
           {"w": <id>, "waypoints": [[x, y], ...]}                           a waypoints table
           {"i": <n>, "w": <id or null>, "params": {...}}                    one call
   stdout  {"loaded": true} | {"failed": "load", "kind": ..., "message": ...}
@@ -26,7 +26,7 @@ import traceback
 
 MAX_ABS_REWARD = 1e5
 FILENAME = "reward_function.py"
-FLUSH_SECONDS = 0.2  # so the parent sees progress (and which call hangs) without a flush per call
+FLUSH_SECONDS = 0.2  # the parent sees progress without a flush per call ("flush_each_call" for exactness)
 
 
 class CallTimeout(BaseException):
@@ -92,6 +92,7 @@ def main():
 
     first = json.loads(sys.stdin.readline())
     timeout = float(first["per_call_timeout"])
+    flush_seconds = 0.0 if first.get("flush_each_call") else FLUSH_SECONDS
     try:
         reward_function = _load(first["source"], timeout)
     except CallTimeout:
@@ -140,7 +141,7 @@ def main():
             _emit(protocol, {"i": number, "failed": "call", "kind": "value", "message": problem})
             return 0
         protocol.write("%d %.9f\n" % (number, elapsed))
-        if start - last_flush > FLUSH_SECONDS:
+        if start - last_flush >= flush_seconds:
             protocol.flush()
             last_flush = start
     protocol.flush()

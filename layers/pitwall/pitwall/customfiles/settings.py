@@ -406,5 +406,5 @@ def _same_value(model: type[_DrfcSettings], key: str, current: str, wanted: str)
 def _field_adapter(model: type[_DrfcSettings], name: str) -> TypeAdapter[Any]:
     info = model.model_fields[name]
     if not info.metadata:
-        return TypeAdapter(info.annotation)
+        return TypeAdapter(info.annotation)  # type: ignore[arg-type]
     return TypeAdapter(Annotated[info.annotation, *info.metadata])  # type: ignore[arg-type]
