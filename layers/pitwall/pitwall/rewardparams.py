@@ -103,7 +103,12 @@ def params_at(
     objects: Sequence[PlacedObject] | None = None,
 ) -> dict[str, Any]:
     """The params of the car's front point at `waypoint` (of the driving direction), `offset`
-    metres left of the centre line, heading `heading_offset` degrees off the track's heading."""
+    metres left of the centre line (across the corner's bisector), heading `heading_offset`
+    degrees off the track's heading there.
+
+    `reversed` is relative to the track file's order (the simapp's REVERSE_DIR), whichever
+    view of the track is passed in. `start_waypoint` is where the episode started: progress
+    counts from there."""
     driven = _driven(track, reversed)
     state = CarState(
         waypoint=waypoint,
