@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from pitwall import layout, reaper
@@ -100,3 +102,15 @@ def test_instances_that_are_already_going_are_left_alone(state):
 def test_negative_grace_is_refused_by_name():
     with pytest.raises(ValueError, match="launch_grace_seconds"):
         ReaperPolicy(launch_grace_seconds=-1)
+
+
+def test_a_described_instance_becomes_a_tagged_instance():
+    described = {
+        "InstanceId": "i-0abc",
+        "LaunchTime": datetime.fromtimestamp(T0, tz=UTC),
+        "State": {"Code": 16, "Name": "running"},
+        "Tags": [{"Key": "Name", "Value": "pitwall"}, {"Key": "pitwall:run-id", "Value": "run-r"}],
+    }
+    assert reaper.tagged_instance(described, "pitwall:run-id") == instance("i-0abc")
+    untagged = {**described, "Tags": [{"Key": "pitwall:run-id", "Value": ""}]}
+    assert reaper.tagged_instance(untagged, "pitwall:run-id").run_id is None

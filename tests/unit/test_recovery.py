@@ -9,7 +9,8 @@ from pitwall import budget, layout, recovery
 from pitwall.errors import RunRecordConflict
 from pitwall.pools import PricedPool
 from pitwall.recovery import EventKind, Ignore, Reason, Replace, Retry, RunEvent, Stop
-from pitwall.runs import Pool, PretrainedSource, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.runs import Awaiting, Pool, PretrainedSource, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.settings import Settings
 
 T0 = 1_790_000_000.0
 HOUR = 3600.0
@@ -461,3 +462,53 @@ def test_resolve_gives_up_when_the_record_never_stops_changing():
             now=T0 + HOUR,
             policy=POLICY,
         )
+
+
+# -- what the Lambdas feed in ---------------------------------------------------------------------
+
+
+def test_eventbridge_and_step_functions_names_map_to_event_kinds():
+    assert recovery.event_kind_of_detail_type("EC2 Spot Instance Interruption Warning") == (
+        EventKind.INTERRUPTION_WARNING
+    )
+    assert recovery.event_kind_of_detail_type("EC2 Instance Rebalance Recommendation") == (
+        EventKind.REBALANCE_RECOMMENDATION
+    )
+    assert recovery.event_kind_of_detail_type("EC2 Instance State-change Notification") is None
+
+    assert (
+        recovery.event_kind_of_error("States.HeartbeatTimeout", Awaiting.FINISHED)
+        == EventKind.HEARTBEAT_TIMEOUT
+    )
+    assert recovery.event_kind_of_error("States.Timeout", Awaiting.STARTED) == EventKind.BOOT_TIMEOUT
+    assert recovery.event_kind_of_error("States.Timeout", Awaiting.FINISHED) is None  # the budget ended
+    assert recovery.event_kind_of_error("HostFailed", Awaiting.FINISHED) == EventKind.HOST_FAILED
+    assert recovery.event_kind_of_error("SpotCapacityUnavailable", None) == EventKind.NO_CAPACITY
+    assert recovery.event_kind_of_error(Replace.task_error, Awaiting.FINISHED) is None
+
+
+def test_the_policy_of_the_lambdas_comes_from_their_settings():
+    settings = Settings.model_validate(
+        {
+            "AWS_REGION": "us-east-1",
+            "PITWALL_MODEL_BUCKET": "models-bucket",
+            "PITWALL_RUNS_TABLE": "runs",
+            "PITWALL_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:pitwall",
+            "PITWALL_EVENT_BUS": "default",
+            "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge,g5.2xlarge",
+            "PITWALL_SUBNET_IDS": "subnet-a",
+            "PITWALL_SECURITY_GROUP_ID": "sg-1",
+            "PITWALL_IMAGE_ID": "ami-1",
+            "PITWALL_INSTANCE_PROFILE_ARN": "arn:aws:iam::123456789012:instance-profile/pitwall",
+            "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "90",
+            "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",
+            "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
+            "PITWALL_HOST_POLL_SECONDS": "5",
+            "PITWALL_CLOCK_SCALE": "1",
+            "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+        }
+    )
+    policy = recovery.RecoveryPolicy.from_settings(settings, max_relaunches_per_hour=2)
+    assert (policy.boot_seconds, policy.heartbeat_window_seconds) == (900, 600)
+    assert policy.default_time_budget_seconds == 90 * 60
+    assert policy.breaker.max_relaunches == 2

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from pitwall.runs import Run
 
@@ -33,6 +35,19 @@ class TaggedInstance:
     run_id: str | None  # the value of the run tag; None or "" when it is missing
     launched_at: float  # epoch seconds
     state: str  # the EC2 state name
+
+
+def tagged_instance(description: Mapping[str, Any], run_tag: str) -> TaggedInstance:
+    """A TaggedInstance from one `Instances` entry of EC2 DescribeInstances."""
+    tags = {tag["Key"]: tag["Value"] for tag in description.get("Tags", [])}
+    launch = description["LaunchTime"]
+    launched_at = launch.timestamp() if isinstance(launch, datetime) else float(launch)
+    return TaggedInstance(
+        instance_id=description["InstanceId"],
+        run_id=tags.get(run_tag) or None,
+        launched_at=launched_at,
+        state=description["State"]["Name"],
+    )
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ from pitwall import breaker, budget, layout
 from pitwall.errors import BudgetExhausted, RunRecordConflict
 from pitwall.host.protocol import HostState
 from pitwall.pools import PricedPool
-from pitwall.runs import PretrainedSource, Run, RunKind, RunState, Segment
+from pitwall.runs import Awaiting, PretrainedSource, Run, RunKind, RunState, Segment
+from pitwall.settings import Settings
 
 
 class EventKind(StrEnum):
@@ -50,6 +51,36 @@ class EventKind(StrEnum):
 
 
 SPOT_EVENTS = frozenset({EventKind.INTERRUPTION_WARNING, EventKind.REBALANCE_RECOMMENDATION})
+
+# EventBridge `detail-type` of the EC2 events about one instance.
+_DETAIL_TYPES = {
+    "EC2 Spot Instance Interruption Warning": EventKind.INTERRUPTION_WARNING,
+    "EC2 Instance Rebalance Recommendation": EventKind.REBALANCE_RECOMMENDATION,
+}
+
+
+def event_kind_of_detail_type(detail_type: str) -> EventKind | None:
+    """The event kind of an EventBridge EC2 event, or None for any other detail-type."""
+    return _DETAIL_TYPES.get(detail_type)
+
+
+def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | None:
+    """The event kind of a Step Functions error caught around the host waits and provisioning,
+    or None when the error is no recovery matter (a failure to record, or a decision already in
+    the record such as SegmentReplaced: follow `next_step`).
+
+    `awaiting`: what the failed wait waited for; a plain States.Timeout of the "started" wait is
+    a boot timeout, of the "finished" wait the end of the time budget (not a recovery).
+    """
+    if error == "States.HeartbeatTimeout":
+        return EventKind.HEARTBEAT_TIMEOUT
+    if error == "States.Timeout" and awaiting == Awaiting.STARTED:
+        return EventKind.BOOT_TIMEOUT
+    if error == "HostFailed":
+        return EventKind.HOST_FAILED
+    if error == "SpotCapacityUnavailable":
+        return EventKind.NO_CAPACITY
+    return None
 
 
 class Reason(StrEnum):
@@ -130,6 +161,19 @@ class RecoveryPolicy(_Model):
     @property
     def breaker(self) -> breaker.BreakerSettings:
         return breaker.BreakerSettings(max_relaunches=self.max_relaunches_per_hour)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: float) -> RecoveryPolicy:
+        """The policy of the Lambdas: boot timeout, heartbeat window and default budget from the
+        settings, the rest at their defaults unless overridden."""
+        return cls.model_validate(
+            {
+                "boot_seconds": settings.boot_timeout_seconds,
+                "heartbeat_window_seconds": settings.heartbeat_window_seconds,
+                "default_time_budget_seconds": settings.default_time_budget_minutes * 60.0,
+                **overrides,
+            }
+        )
 
 
 class _Decision(_Model):
