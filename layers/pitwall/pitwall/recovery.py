@@ -155,7 +155,6 @@ class RecoveryPolicy(_Model):
     pool_cooldown_seconds: float = Field(default=3600.0, ge=0)
     capacity_retry_seconds: float = Field(default=300.0, gt=0)
     max_capacity_wait_seconds: float = Field(default=2 * 3600.0, gt=0)
-    save_timeout_seconds: float = Field(default=100.0, gt=0, description="within the 2-minute warning")
     max_relaunches_per_hour: int = Field(default=breaker.DEFAULT_MAX_RELAUNCHES, ge=0)
 
     @property
