@@ -30,6 +30,15 @@ class ObjectStore:
                 return None
             raise
 
+    def exists(self, key: str) -> bool:
+        try:
+            self._s3.head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] in _MISSING:
+                return False
+            raise
+        return True
+
     def get_json(self, key: str) -> Any | None:
         body = self.get_bytes(key)
         return None if body is None else json.loads(body)

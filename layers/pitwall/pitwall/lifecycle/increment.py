@@ -71,7 +71,8 @@ def increment_model(increment: IncrementInput, deps: Deps) -> TrainInput:
         deps.store.put_bytes(target.custom_file(name), body)
     request = source.request.model_copy(
         update={
-            "model_name": task.model_name or f"{source.request.model_name}-{increment.run_id[-6:]}"[:64],
+            "model_name": task.model_name or increment.run_id[:64],
+            "evaluate_after": task.evaluate_after,
             "time_budget_minutes": task.time_budget_minutes or source.request.time_budget_minutes,
             "pretrained": PretrainedSource(model_prefix=segment.model_prefix, checkpoint=task.checkpoint),
         }

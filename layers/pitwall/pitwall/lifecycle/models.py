@@ -195,6 +195,7 @@ class IncrementRequest(_Model):
     speed_factor: float = Field(default=1.0, gt=0, le=4)
     time_budget_minutes: int | None = Field(default=None, gt=0)
     custom_files: dict[str, str] = Field(default_factory=dict, description="file name -> new content")
+    evaluate_after: EvaluationRequest | None = None
 
 
 class IncrementInput(_Model):

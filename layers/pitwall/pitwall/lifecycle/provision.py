@@ -11,7 +11,7 @@ from pitwall.lifecycle import drfc
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for, time_budget_seconds
-from pitwall.lifecycle.userdata import user_data_for
+from pitwall.lifecycle.userdata import ensure_agent_archive, user_data_for
 from pitwall.runs import PretrainedSource, Run, RunKind, RunState, Segment
 
 
@@ -83,6 +83,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     system_values = drfc.system_settings(settings, run.request)
     render_settings_files(run, run_values, system_values, deps)
     budget_seconds = time_budget_seconds(run, deps)
+    agent_archive = ensure_agent_archive(deps.store)
     failures: list[str] = []
     for priced in ranked:
         allowed = budget.segment_seconds(
@@ -109,7 +110,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             image_id=settings.image_id,
             security_group_id=settings.security_group_id,
             instance_profile_arn=settings.instance_profile_arn,
-            user_data=user_data_for(spec, run.keys.run_spec),
+            user_data=user_data_for(spec, agent_archive, now),
             run_id=run.run_id,
             segment=segment.index,
         )

@@ -1,21 +1,31 @@
-"""The user data of a launched instance: the host agent's boot script (`pitwall.host.userdata`)."""
+"""The user data of a launched instance: the host's boot script (`pitwall.host.userdata`), with
+the host agent's archive uploaded to the bucket first (keyed by its digest, so once per version)."""
 
 from __future__ import annotations
 
+import math
+
+from pitwall.adapters.store import ObjectStore
+from pitwall.host.packaging import archive_key, build_agent_archive
 from pitwall.host.protocol import RunSpec
+from pitwall.host.userdata import MAX_FALLBACK_MINUTES, render_user_data
 
 
-def user_data_for(spec: RunSpec, run_spec_key: str) -> str:
-    try:
-        from pitwall.host import userdata
-    except ImportError:
-        # TODO(helper D): replace by pitwall.host.userdata once it lands
-        return "\n".join(
-            [
-                "#!/bin/bash",
-                "set -euo pipefail",
-                f"# Pitwall host for run {spec.run_id}, segment {spec.segment}: s3://{spec.bucket}/{run_spec_key}",
-                f"shutdown -h +{max(1, int((spec.deadline_epoch - 0) // 60))} || true",
-            ]
-        )
-    return str(userdata.render(spec))
+def ensure_agent_archive(store: ObjectStore) -> str:
+    """The S3 key of the current host agent archive, uploaded if it is not there yet."""
+    archive = build_agent_archive()
+    key = archive_key(archive)
+    if not store.exists(key):
+        store.put_bytes(key, archive, "application/zip")
+    return key
+
+
+def user_data_for(spec: RunSpec, agent_archive_key: str, now: float) -> str:
+    minutes = math.ceil((spec.deadline_epoch - now) / 60)
+    return render_user_data(
+        run_id=spec.run_id,
+        bucket=spec.bucket,
+        region=spec.region,
+        agent_archive_key=agent_archive_key,
+        fallback_shutdown_minutes=min(MAX_FALLBACK_MINUTES, max(1, minutes)),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
@@ -113,7 +114,7 @@ class LocalCloud:
             ec2.describe_subnets(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["Subnets"],
             key=lambda s: s["AvailabilityZone"],
         )[:3]
-        image = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image = ec2.register_image(Name="pitwall-local-gpu-host", RootDeviceName="/dev/xvda")["ImageId"]
         return {
             "VpcId": vpc,
             "SubnetIds": [s["SubnetId"] for s in subnets],
@@ -152,10 +153,12 @@ class LocalCloud:
     # -- driving it -------------------------------------------------------------------------
 
     def start(self, machine: str, payload: dict[str, Any], name: str | None = None) -> str:
-        request: dict[str, Any] = {"stateMachineArn": self.machine_arn(machine), "input": json.dumps(payload)}
-        if name:
-            request["name"] = name
-        return str(aws.client("stepfunctions", self.region).start_execution(**request)["executionArn"])
+        answer = aws.client("stepfunctions", self.region).start_execution(
+            stateMachineArn=self.machine_arn(machine),
+            name=name or str(uuid.uuid4()),
+            input=json.dumps(payload),
+        )
+        return str(answer["executionArn"])
 
     def describe(self, execution_arn: str) -> dict[str, Any]:
         return dict(aws.client("stepfunctions", self.region).describe_execution(executionArn=execution_arn))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import copy
 import json
 import threading
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -65,8 +66,9 @@ class Relay:
         service = parse_arn(arn).service
         self.delivered.append((str(event.get("detail-type")), arn))
         if service == "states":
+            # EventBridge names the execution at random (moto would leave it None)
             aws.client("stepfunctions", self.region).start_execution(
-                stateMachineArn=arn, input=json.dumps(payload)
+                stateMachineArn=arn, name=str(uuid.uuid4()), input=json.dumps(payload)
             )
         elif service == "lambda":
             thread = threading.Thread(target=self._invoke, args=(arn, payload), daemon=True)
