@@ -64,25 +64,28 @@ def _json(record):
     return json.dumps(record)
 
 
-def test_setup_installs_drfc_writes_the_settings_pulls_the_pinned_simapp_and_starts_training(
-    s3, clock, tmp_path
-):
-    # Given DRFC cloned but never initialised
+def test_a_fresh_drfc_is_prepared_then_rebooted_then_initialised_and_training_starts(s3, clock, tmp_path):
+    # Given DRFC cloned but never prepared nor initialised
     fake = FakeDrfc(tmp_path, initialised=False)
     spec = make_spec(deadline_after=600, run_settings={"DR_CAR_NAME": "Pitwall"})
     put_run(s3, spec)
     recorder = StatusRecorder(s3)
-    # When the agent runs
-    agent_for(s3, clock, spec, fake).run()
-    # Then DRFC was prepared and initialised for AWS on a GPU, the image pulled, training started
-    calls = fake.calls()
-    assert calls[:4] == [
-        "bin/prepare.sh ",
+    # When the agent runs: bin/prepare.sh, then a reboot (which stops the agent's service)
+    first = agent_for(s3, clock, spec, fake)
+    clock.at(START + 20, first.stop)
+    assert first.run() is HostState.BOOTING
+    assert fake.calls() == ["bin/prepare.sh ", "shutdown -r now"]
+    # and after the reboot the agent's service starts it again
+    second = agent_for(s3, clock, spec, fake)
+    assert second.run() is HostState.FINISHED  # at the end of its 10-minute budget
+    # Then DRFC was initialised for AWS on a GPU, the pinned image pulled, training started
+    assert fake.calls()[2:5] == [
         "bin/init.sh -c aws -a gpu",
         "docker pull -q awsdeepracercommunity/deepracer-simapp:5.3.3-gpu",
         "dr-start-training -w -q",
     ]
-    assert recorder.states[:2] == ["booting", "started"]
+    assert recorder.states == ["booting", "booting", "started", "finished"]
+    assert [status["sequence"] for status in recorder.statuses] == [1, 2, 3, 4]
     # run.env keeps DRFC's defaults and comments, and carries the segment's settings
     run_env = (fake.drfc_dir / "run.env").read_text().splitlines()
     assert run_env[0] == "# run.env from DRFC defaults"
@@ -94,7 +97,16 @@ def test_setup_installs_drfc_writes_the_settings_pulls_the_pinned_simapp_and_sta
     assert f"DR_LOCAL_S3_BUCKET={BUCKET}" in system_env and "DR_DOCKER_STYLE=swarm" in system_env
     # the custom files are in DRFC's folder; already at the custom files prefix, so no upload
     assert (fake.drfc_dir / "custom_files" / "reward_function.py").read_bytes() == REWARD_FUNCTION
-    assert "dr-upload-custom-files" not in calls
+    assert "dr-upload-custom-files" not in fake.calls()
+
+
+def test_a_reboot_that_never_comes_is_a_clear_failure(s3, clock, tmp_path):
+    fake = FakeDrfc(tmp_path, initialised=False)
+    spec = make_spec()
+    put_run(s3, spec)
+    recorder = StatusRecorder(s3)
+    assert agent_for(s3, clock, spec, fake, reboot_wait_seconds=120).run() is HostState.FAILED
+    assert "did not reboot within 120 s" in recorder.statuses[-1]["detail"]
 
 
 def test_custom_files_are_uploaded_when_drfc_reads_them_elsewhere(s3, clock, fake):

@@ -1,7 +1,9 @@
 """The real backend: DeepRacer-for-Cloud on the instance, driven through its own commands.
 
 - setup: DRFC must be in `drfc_dir` (the user data clones it at a pinned version). When it is
-  not yet initialised there, `bin/prepare.sh` then `bin/init.sh -c aws -a gpu|cpu`. Then
+  not yet initialised there: `bin/prepare.sh` (drivers, docker), which needs a reboot; the
+  agent runs as a systemd service, so it starts again after the reboot and goes on with
+  `bin/init.sh -c aws -a gpu|cpu`. Then
   run.env / system.env get the segment's settings (other lines kept), the pinned simapp image
   (DR_SIMAPP_SOURCE:DR_SIMAPP_VERSION) is pulled, and the custom files are fetched into
   custom_files/ (and `dr-upload-custom-files` copies them to DR_LOCAL_S3_CUSTOM_FILES_PREFIX
@@ -40,6 +42,7 @@ from pitwall.layout import ModelKeys
 DEFAULT_DRFC_DIR = Path("/home/ubuntu/deepracer-for-cloud")
 DEFAULT_SIMAPP_SOURCE = "awsdeepracercommunity/deepracer-simapp"
 OUTPUT_TAIL_LINES = 20
+PREPARED_MARKER = ".pitwall-prepared"  # bin/prepare.sh has run on this instance
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,8 @@ class RealDrfc:
         clock: Clock,
         drfc_dir: Path = DEFAULT_DRFC_DIR,
         shutdown_command: Sequence[str] = ("shutdown", "-h", "now"),
+        reboot_command: Sequence[str] = ("shutdown", "-r", "now"),
+        reboot_wait_seconds: float = 300.0,
         command_timeout_seconds: float = 3600.0,
         container_start_seconds: float = 600.0,
         upload_wait_seconds: float = 90.0,
@@ -78,6 +83,8 @@ class RealDrfc:
         self.clock = clock
         self.drfc_dir = Path(drfc_dir)
         self.shutdown_command = tuple(shutdown_command)
+        self.reboot_command = tuple(reboot_command)
+        self.reboot_wait_seconds = reboot_wait_seconds
         self.command_timeout_seconds = command_timeout_seconds
         self.container_start_seconds = container_start_seconds
         self.upload_wait_seconds = upload_wait_seconds
@@ -95,6 +102,8 @@ class RealDrfc:
         run_settings = drfc_settings.run_settings(spec)
         system_settings = drfc_settings.system_settings(spec)
         self._install_if_needed(system_settings)
+        if self._stopped:  # rebooting to finish the install; the agent starts again after it
+            return
         self._write_env("system.env", system_settings)
         self._write_env("run.env", run_settings)
         self._pull_simapp(system_settings)
@@ -186,13 +195,31 @@ class RealDrfc:
             )
         if (self.drfc_dir / "run.env").is_file() and (self.drfc_dir / "system.env").is_file():
             return
+        if not (self.drfc_dir / PREPARED_MARKER).is_file():
+            self._run(["bash", "bin/prepare.sh"], "bin/prepare.sh")
+            (self.drfc_dir / PREPARED_MARKER).write_text("bin/prepare.sh done; reboot requested\n")
+            self._reboot()
+            return
         architecture = (
             "cpu" if system_settings.get(drfc_settings.SIMAPP_VERSION, "").endswith("-cpu") else "gpu"
         )
-        self._run(["bash", "bin/prepare.sh"], "bin/prepare.sh")
         self._run(
             ["bash", "bin/init.sh", "-c", "aws", "-a", architecture], f"bin/init.sh -c aws -a {architecture}"
         )
+
+    def _reboot(self) -> None:
+        """Reboot to load the drivers bin/prepare.sh installed, and wait to be stopped by it."""
+        label = " ".join(self.reboot_command)
+        self._run(list(self.reboot_command), label, in_drfc_dir=False)
+        waited = 0.0
+        while not self._stopped and waited < self.reboot_wait_seconds:
+            self.clock.sleep(1.0)
+            waited += 1.0
+        if not self._stopped:
+            raise HostError(
+                f"bin/prepare.sh needs a reboot; `{label}` was run but the instance did not reboot "
+                f"within {self.reboot_wait_seconds:.0f} s"
+            )
 
     def _write_env(self, name: str, settings: Mapping[str, str]) -> None:
         path = self.drfc_dir / name

@@ -1,0 +1,205 @@
+"""The user data of a run's instance: a bash script, rendered per segment by the controller.
+
+It holds no secret (the instance profile grants exactly what the run needs, see `host.iam`)
+and talks to the metadata service with IMDSv2 tokens only. In order, it:
+1. schedules a power-off at the run's deadline (`shutdown -h +N`), so the instance never
+   outlives its run whatever happens next, and powers off at once if the bootstrap fails;
+2. finds a Python >= 3.12 (installs python3.12 when the image has none) and, in a virtual
+   environment, boto3 at the version the project pins;
+3. fetches the host agent archive and the run spec from the run's bucket;
+4. clones DeepRacer-for-Cloud at a pinned version when the image lacks it (the agent then runs
+   bin/prepare.sh and bin/init.sh; the simapp image version is pinned in the spec's
+   system settings);
+5. installs and starts the agent (`python3 -m pitwall.host ...`) as a systemd service, so it
+   comes back after the reboot DRFC's install needs; each start re-arms the deadline's
+   power-off, and the instance powers off when the agent ends.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pitwall.layout import RunKeys
+
+DRFC_REPOSITORY = "https://github.com/aws-deepracer-community/deepracer-for-cloud.git"
+DEFAULT_DRFC_VERSION = "v6.0.4"  # a DRFC release tag (simapp 6.0.4); every instance runs the same scripts
+DEFAULT_DRFC_DIR = "/home/ubuntu/deepracer-for-cloud"
+INSTANCE_BOTO3_VERSION = "1.44.5"  # the boto3 pin of pyproject.toml (a test keeps them equal)
+PITWALL_HOME = "/opt/pitwall"
+BOOTSTRAP_LOG = "/var/log/pitwall-bootstrap.log"
+AGENT_LOG = "/var/log/pitwall-agent.log"
+MAX_FALLBACK_MINUTES = 7 * 24 * 60
+
+_RULES = {
+    "run_id": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"), "letters, digits, '.', '_', '-'"),
+    "bucket": (re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$"), "an S3 bucket name"),
+    "region": (re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$"), "an AWS region such as us-east-1"),
+    "agent_archive_key": (
+        re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]*$"),
+        "an S3 key of letters, digits, . _ - /",
+    ),
+    "drfc_version": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), "a git tag or branch such as v5.3.3"),
+    "drfc_dir": (re.compile(r"^/[A-Za-z0-9._/-]+$"), "an absolute path of letters, digits, . _ - /"),
+}
+
+_TEMPLATE = r"""#!/bin/bash
+# Pitwall host bootstrap for run __RUN_ID__. Rendered per run by the controller; it holds no
+# secret (the instance profile grants what the run needs). IMDSv2 only.
+set -Eeuo pipefail
+exec >>__BOOTSTRAP_LOG__ 2>&1
+
+readonly RUN_ID='__RUN_ID__'
+readonly BUCKET='__BUCKET__'
+readonly REGION='__REGION__'
+readonly AGENT_ARCHIVE_KEY='__AGENT_ARCHIVE_KEY__'
+readonly RUN_SPEC_KEY='__RUN_SPEC_KEY__'
+readonly DRFC_DIR='__DRFC_DIR__'
+readonly DRFC_REPOSITORY='__DRFC_REPOSITORY__'
+readonly DRFC_VERSION='__DRFC_VERSION__'
+readonly BOTO3_VERSION='__BOTO3_VERSION__'
+readonly PITWALL_HOME='__PITWALL_HOME__'
+readonly FALLBACK_MINUTES='__FALLBACK_MINUTES__'
+readonly IMDS='http://169.254.169.254'
+
+# 1. The instance never outlives its run: power off at the run's deadline, whatever happens
+#    below (it is launched to terminate on shutdown), and at once if this script fails.
+DEADLINE_EPOCH="$(( $(date +%s) + FALLBACK_MINUTES * 60 ))"
+shutdown -h "+${FALLBACK_MINUTES}" "pitwall: run ${RUN_ID} reached its deadline"
+trap 'echo "pitwall: bootstrap failed at line ${LINENO}"; shutdown -h now' ERR
+
+imds_get() {
+  local token
+  token="$(curl -sSf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 300' "${IMDS}/latest/api/token")"
+  curl -sSf -H "X-aws-ec2-metadata-token: ${token}" "${IMDS}/latest/meta-data/$1"
+}
+INSTANCE_ID="$(imds_get instance-id)"
+echo "pitwall: run ${RUN_ID} on ${INSTANCE_ID}, $(date -u +%FT%TZ)"
+
+# 2. A Python >= 3.12, and boto3 at the project's pinned version in a virtual environment.
+PYTHON=''
+for candidate in python3.13 python3.12 python3; do
+  if command -v "${candidate}" >/dev/null \
+    && "${candidate}" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
+    PYTHON="$(command -v "${candidate}")"
+    break
+  fi
+done
+if [ -z "${PYTHON}" ]; then
+  apt-get update -q
+  apt-get install -y -q python3.12 python3.12-venv
+  PYTHON="$(command -v python3.12)"
+fi
+mkdir -p "${PITWALL_HOME}"
+"${PYTHON}" -m venv "${PITWALL_HOME}/venv"
+"${PITWALL_HOME}/venv/bin/pip" install -q "boto3==${BOTO3_VERSION}"
+
+# 3. The host agent and the run spec, read with the instance role's credentials.
+export BUCKET REGION AGENT_ARCHIVE_KEY RUN_SPEC_KEY PITWALL_HOME
+"${PITWALL_HOME}/venv/bin/python" - <<'PYTHON'
+import os
+
+import boto3
+
+s3 = boto3.session.Session().client("s3", region_name=os.environ["REGION"])
+home = os.environ["PITWALL_HOME"]
+s3.download_file(os.environ["BUCKET"], os.environ["AGENT_ARCHIVE_KEY"], f"{home}/pitwall-agent.zip")
+s3.download_file(os.environ["BUCKET"], os.environ["RUN_SPEC_KEY"], f"{home}/run-spec.json")
+PYTHON
+
+# 4. DeepRacer-for-Cloud at its pinned version, unless the image already has it.
+if [ ! -f "${DRFC_DIR}/bin/activate.sh" ]; then
+  git clone --quiet --depth 1 --branch "${DRFC_VERSION}" "${DRFC_REPOSITORY}" "${DRFC_DIR}"
+fi
+
+# 5. The agent runs as a service: it starts again after the reboot that DRFC's install needs.
+#    Each start re-arms the deadline's power-off (a reboot cancels it); when the agent ends,
+#    the instance powers off, unless it is already going down.
+cat >"${PITWALL_HOME}/arm-deadline.sh" <<ARM
+#!/bin/bash
+left=\$(( (${DEADLINE_EPOCH} - \$(date +%s) + 59) / 60 ))
+if [ "\${left}" -lt 1 ]; then shutdown -h now; else shutdown -h "+\${left}"; fi
+ARM
+cat >"${PITWALL_HOME}/after-agent.sh" <<'AFTER'
+#!/bin/bash
+if [ "$(systemctl is-system-running || true)" != stopping ]; then shutdown -h now; fi
+AFTER
+chmod 0755 "${PITWALL_HOME}/arm-deadline.sh" "${PITWALL_HOME}/after-agent.sh"
+cat >/etc/systemd/system/pitwall-agent.service <<UNIT
+[Unit]
+Description=Pitwall host agent of run ${RUN_ID}
+After=network-online.target docker.service
+Wants=network-online.target
+
+[Service]
+Type=simple
+Environment=PYTHONPATH=${PITWALL_HOME}/pitwall-agent.zip
+ExecStartPre=${PITWALL_HOME}/arm-deadline.sh
+ExecStart=${PITWALL_HOME}/venv/bin/python -m pitwall.host --run-id ${RUN_ID} --bucket ${BUCKET} \
+  --region ${REGION} --drfc-dir ${DRFC_DIR} --instance-id ${INSTANCE_ID}
+ExecStopPost=${PITWALL_HOME}/after-agent.sh
+StandardOutput=append:__AGENT_LOG__
+StandardError=append:__AGENT_LOG__
+TimeoutStopSec=100
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+systemctl daemon-reload
+systemctl enable pitwall-agent.service
+trap - ERR
+systemctl start --no-block pitwall-agent.service
+echo "pitwall: agent service started, $(date -u +%FT%TZ)"
+"""
+
+
+def render_user_data(
+    *,
+    run_id: str,
+    bucket: str,
+    region: str,
+    agent_archive_key: str,
+    fallback_shutdown_minutes: int,
+    drfc_version: str = DEFAULT_DRFC_VERSION,
+    drfc_dir: str = DEFAULT_DRFC_DIR,
+) -> str:
+    """The user data script of one segment's instance. `fallback_shutdown_minutes`: minutes
+    from boot until the instance powers itself off regardless (the run's remaining budget)."""
+    values = {
+        "run_id": run_id,
+        "bucket": bucket,
+        "region": region,
+        "agent_archive_key": agent_archive_key,
+        "drfc_version": drfc_version,
+        "drfc_dir": drfc_dir,
+    }
+    for name, value in values.items():
+        pattern, allowed = _RULES[name]
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError(f"render_user_data: {name} {value!r} is not allowed; allowed: {allowed}")
+    if (
+        not isinstance(fallback_shutdown_minutes, int)
+        or not 1 <= fallback_shutdown_minutes <= MAX_FALLBACK_MINUTES
+    ):
+        raise ValueError(
+            f"render_user_data: fallback_shutdown_minutes {fallback_shutdown_minutes!r} is not allowed; "
+            f"allowed: an integer from 1 to {MAX_FALLBACK_MINUTES}"
+        )
+    replacements = {
+        "__RUN_ID__": run_id,
+        "__BUCKET__": bucket,
+        "__REGION__": region,
+        "__AGENT_ARCHIVE_KEY__": agent_archive_key,
+        "__RUN_SPEC_KEY__": RunKeys(run_id).run_spec,
+        "__DRFC_DIR__": drfc_dir,
+        "__DRFC_REPOSITORY__": DRFC_REPOSITORY,
+        "__DRFC_VERSION__": drfc_version,
+        "__BOTO3_VERSION__": INSTANCE_BOTO3_VERSION,
+        "__PITWALL_HOME__": PITWALL_HOME,
+        "__FALLBACK_MINUTES__": str(fallback_shutdown_minutes),
+        "__BOOTSTRAP_LOG__": BOOTSTRAP_LOG,
+        "__AGENT_LOG__": AGENT_LOG,
+    }
+    script = _TEMPLATE
+    for placeholder, value in replacements.items():
+        script = script.replace(placeholder, value)
+    return script
