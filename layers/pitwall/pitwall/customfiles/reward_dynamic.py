@@ -133,12 +133,13 @@ class DynamicResult(BaseModel):
 
 @dataclass
 class EncodedCases:
-    """The cases as the lines sent to a runner, encoded once for every interpreter."""
+    """Cases as the lines sent to a runner, encoded once for every interpreter. A run's whole
+    stream is one; a batch encoded elsewhere (another process) is one too, and is appended."""
 
     lines: list[bytes] = field(default_factory=list)  # waypoint tables and calls, in order
     labels: list[str] = field(default_factory=list)  # case number -> label
     call_lines: list[int] = field(default_factory=list)  # case number -> index into `lines`
-    tables: dict[int, Any] = field(default_factory=dict)  # table id -> the waypoints object
+    tables: dict[str, Any] = field(default_factory=dict)  # table id -> the waypoints object
     complete: bool = False  # every case has been generated
 
     def params(self, number: int) -> dict[str, Any]:
@@ -147,6 +148,13 @@ class EncodedCases:
         if message["w"] is not None:
             params["waypoints"] = json.loads(json.dumps(self.tables[message["w"]], default=_plain))
         return params
+
+    def extend(self, batch: EncodedCases) -> None:
+        offset = len(self.lines)
+        self.lines += batch.lines
+        self.labels += batch.labels
+        self.call_lines += [offset + index for index in batch.call_lines]
+        self.tables.update(batch.tables)
 
 
 def _plain(value: Any) -> Any:
@@ -160,40 +168,45 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"cannot send {type(value).__name__} to the reward function")
 
 
-class _Encoder:
-    """Turns cases into runner lines, remembering each line (to show a failing case's params)."""
+_CALL_PREFIX = b'{"params"'
 
-    def __init__(self, encoded: EncodedCases) -> None:
+
+class _Encoder:
+    """Turns cases into runner lines, remembering each line (to show a failing case's params).
+    Each distinct waypoints object becomes one table, sent once; `prefix` keeps table ids of
+    batches encoded apart from colliding."""
+
+    def __init__(self, encoded: EncodedCases, prefix: str = "") -> None:
         self.encoded = encoded
-        self._table_ids: dict[int, int] = {}  # id(waypoints) -> table id; encoded.tables keeps it alive
+        self.prefix = prefix
+        self._table_ids: dict[int, str] = {}  # id(waypoints) -> table id; encoded.tables keeps it alive
         self._dumps = json.JSONEncoder(default=_plain, allow_nan=True, separators=(",", ":")).encode
 
-    def lines_for(self, label: str, params: dict[str, Any]) -> list[bytes]:
-        encoded, lines = self.encoded, []
+    def add(self, label: str, params: dict[str, Any]) -> None:
+        encoded = self.encoded
         waypoints = params.get("waypoints")
         table = None
         if waypoints is not None:
             table = self._table_ids.get(id(waypoints))
             if table is None:
-                table = len(encoded.tables)
+                table = f"{self.prefix}{len(self._table_ids)}"
                 self._table_ids[id(waypoints)] = table
                 encoded.tables[table] = waypoints
-                lines.append(self._dumps({"w": table, "waypoints": waypoints}).encode() + b"\n")
-                encoded.lines.append(lines[-1])
+                encoded.lines.append(self._dumps({"table": table, "waypoints": waypoints}).encode() + b"\n")
             params = {key: value for key, value in params.items() if key != "waypoints"}
-        number = len(encoded.labels)
-        lines.append(self._dumps({"i": number, "w": table, "params": params}).encode() + b"\n")
-        encoded.lines.append(lines[-1])
+        encoded.lines.append(self._dumps({"params": params, "w": table}).encode() + b"\n")
         encoded.call_lines.append(len(encoded.lines) - 1)
         encoded.labels.append(label)
-        return lines
 
 
-def encode_cases(cases: Iterable[Case]) -> EncodedCases:
+def encode_cases(cases: Iterable[Case], prefix: str = "") -> EncodedCases:
+    """Encode cases ahead of a run (e.g. in another process); the result may be passed to
+    `run_reward_function` among its cases."""
     encoded = EncodedCases()
-    encoder = _Encoder(encoded)
+    encoder = _Encoder(encoded, prefix)
     for label, params in cases:
-        encoder.lines_for(label, params)
+        encoder.add(label, params)
+    encoded.complete = True
     return encoded
 
 
@@ -204,7 +217,12 @@ class _Run:
     """One runner process: its input queue and writer thread, and what it has been sent."""
 
     def __init__(
-        self, interpreter: Interpreter, source: str, per_call_timeout: float, flush_each_call: bool = False
+        self,
+        interpreter: Interpreter,
+        source: str,
+        per_call_timeout: float,
+        flush_each_call: bool = False,
+        first_case: int = 0,
     ) -> None:
         self.interpreter = interpreter
         self.process = subprocess.Popen(
@@ -219,7 +237,12 @@ class _Run:
         self.sent = 0  # call lines written to the process
         self.dead = False  # the process stopped reading (it failed, or was killed)
         self.writer = threading.Thread(target=self._write, daemon=True)
-        options = {"source": source, "per_call_timeout": per_call_timeout, "flush_each_call": flush_each_call}
+        options = {
+            "source": source,
+            "per_call_timeout": per_call_timeout,
+            "flush_each_call": flush_each_call,
+            "first_case": first_case,
+        }
         first = json.dumps(options).encode() + b"\n"
         self.queue.put((first, 0))
         self.writer.start()
@@ -265,14 +288,15 @@ class _Run:
 
 def run_reward_function(
     source: str,
-    cases: Iterable[Case],
+    cases: Iterable[Case | EncodedCases],
     interpreters: Sequence[Interpreter] | None = None,
     *,
     per_call_timeout: float = PER_CALL_TIMEOUT,
     overall_timeout: float = OVERALL_TIMEOUT,
 ) -> list[DynamicResult]:
     """Call the reward function on every case under each interpreter, all in parallel: the
-    cases are generated, encoded and streamed while the runners already work on them."""
+    cases are generated, encoded and streamed while the runners already work on them.
+    `cases` holds (label, params) pairs and/or batches already encoded by `encode_cases`."""
     chosen = list(interpreters) if interpreters is not None else available_interpreters()
     if not chosen:
         return []
@@ -326,9 +350,9 @@ def _pinpoint(
     lines = [
         line
         for index, line in enumerate(encoded.lines)
-        if index >= first_line or not line.startswith(b'{"i"')
+        if index >= first_line or not line.startswith(_CALL_PREFIX)
     ]
-    run = _Run(interpreter, source, per_call_timeout, flush_each_call=True)
+    run = _Run(interpreter, source, per_call_timeout, flush_each_call=True, first_case=start)
     _send([run], lines)
     run.finish_input()
     again = _collect(run, encoded, per_call_timeout, deadline, first_case=start)
@@ -336,18 +360,23 @@ def _pinpoint(
         result.failure = again.failure
 
 
-def _feed(cases: Iterable[Case], encoded: EncodedCases, runs: list[_Run], error: list[BaseException]) -> None:
-    encoder = _Encoder(encoded)
+def _feed(
+    cases: Iterable[Case | EncodedCases], encoded: EncodedCases, runs: list[_Run], error: list[BaseException]
+) -> None:
+    encoder = _Encoder(encoded, prefix="f")
     try:
-        pending: list[bytes] = []
-        for label, params in cases:
-            pending.extend(encoder.lines_for(label, params))
-            if len(pending) >= CHUNK_LINES:
+        sent = 0  # lines of `encoded` already sent
+        for item in cases:
+            if isinstance(item, EncodedCases):
+                encoded.extend(item)
+            else:
+                encoder.add(*item)
+            if len(encoded.lines) - sent >= CHUNK_LINES:
                 if all(run.dead for run in runs):
                     break  # every runner has stopped: no need to make more cases
-                _send(runs, pending)
-                pending = []
-        _send(runs, pending)
+                _send(runs, encoded.lines[sent:])
+                sent = len(encoded.lines)
+        _send(runs, encoded.lines[sent:])
     except BaseException as exc:  # re-raised in the caller's thread
         error.append(exc)
         for run in runs:
@@ -361,7 +390,7 @@ def _feed(cases: Iterable[Case], encoded: EncodedCases, runs: list[_Run], error:
 def _send(runs: list[_Run], lines: list[bytes]) -> None:
     if lines:
         chunk = b"".join(lines)
-        calls = sum(1 for line in lines if line.startswith(b'{"i"'))
+        calls = sum(1 for line in lines if line.startswith(_CALL_PREFIX))
         for run in runs:
             run.put(chunk, calls)
 

@@ -5,9 +5,11 @@ MUST STAY Python 3.8 compatible and standard-library only: it runs under the pro
 and under a real Python 3.8 (the simapp 5.x runtime), where nothing else is installed.
 
 Protocol, one JSON document per line:
-  stdin   {"source": "<reward_function.py>", "per_call_timeout": 5.0, "flush_each_call": false}
-          {"w": <id>, "waypoints": [[x, y], ...]}                           a waypoints table
-          {"i": <n>, "w": <id or null>, "params": {...}}                    one call
+  stdin   {"source": "<reward_function.py>", "per_call_timeout": 5.0,     first line
+           "flush_each_call": false, "first_case": 0}
+          {"table": <id>, "waypoints": [[x, y], ...]}                       a waypoints table
+          {"params": {...}, "w": <table id or null>}                        one call, numbered
+                                                                            on from first_case
   stdout  {"loaded": true} | {"failed": "load", "kind": ..., "message": ...}
           <n> <seconds>                                     a good call (plain text: cheap)
           {"i": <n>, "failed": "call", "kind": ..., "message": ..., "value": <repr>}  then exit
@@ -114,17 +116,19 @@ def main():
     _emit(protocol, {"loaded": True, "python": sys.version.split()[0]})
 
     tables = {}
+    next_case = int(first.get("first_case", 0))
     clock = time.perf_counter
     last_flush = clock()
     for line in sys.stdin:
         message = json.loads(line)
-        if "waypoints" in message:
-            tables[message["w"]] = [tuple(point) for point in message["waypoints"]]
+        if "table" in message:
+            tables[message["table"]] = [tuple(point) for point in message["waypoints"]]
             continue
         params = message["params"]
-        if message.get("w") is not None:
+        if message["w"] is not None:
             params["waypoints"] = tables[message["w"]]
-        number = message["i"]
+        number = next_case
+        next_case += 1
         start = clock()
         try:
             value = _timed(timeout, reward_function, params)
