@@ -159,3 +159,25 @@ def test_track_name_is_the_file_stem(tmp_path):
     rows = builtin_tracks()["oval"].rows
     np.save(tmp_path / "my_track_cw.npy", rows)
     assert list(load_tracks(tmp_path)) == ["my_track_cw"]
+
+
+def test_oval_geometry_is_what_it_was_drawn_as():
+    oval = builtin_tracks()["oval"]  # 10 m straights, 2.6 m radius, from (0, 0) heading east
+    assert oval.length == pytest.approx(20.0 + 2 * np.pi * 2.6, abs=0.02)
+    assert oval.cumulative_distance[0] == 0.0 and oval.cumulative_distance[-1] == pytest.approx(oval.length)
+    assert oval.waypoint_heading(0) == pytest.approx(0.0)
+    assert np.allclose(oval.left_normals[0], [0.0, 1.0], atol=0.05)  # where the last arc meets
+    on_back_straight = int(np.argmin(np.hypot(*(oval.center.points - [5.0, 5.2]).T)))
+    assert abs(oval.waypoint_heading(on_back_straight)) == pytest.approx(180.0)
+    assert np.all(np.abs(oval.segment_headings) <= 180.0) and np.all(oval.segment_headings > -180.0)
+    back = oval.reversed_view()
+    assert back.waypoint_heading(0) == pytest.approx(180.0)  # leaving waypoint 0 westwards
+    assert np.allclose(back.left_normals[0], [0.0, -1.0], atol=0.05)
+
+
+def test_open_track_ends_use_their_own_segments():
+    sprint = builtin_tracks()["sprint"]
+    last = sprint.waypoint_count - 1
+    assert not sprint.is_loop
+    assert sprint.waypoint_heading(last) == pytest.approx(float(sprint.segment_headings[-1]))
+    assert np.allclose(sprint.waypoints_around([0.0, 1.0]), [[0, 1], [last, 0]])
