@@ -459,3 +459,14 @@ def test_stop_from_another_thread_ends_a_running_training_promptly_and_writes_st
     assert keys_under(s3, spec.model_prefix) == before
     assert read_json(s3, model.training_metrics()) == metrics
     assert not backend.shut_down  # the terminated instance needs no shutdown
+
+
+def test_the_log_reaches_s3_while_the_work_runs(s3, clock):
+    spec = make_spec(deadline_after=1800)
+    put_run(s3, spec, hyperparameters())
+    key = RunKeys(spec.run_id).host_instance_log("i-0001")
+    seen = []
+    clock.at(START + 600, lambda: seen.append(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()))
+    agent_for(s3, clock, spec, SimulatedDrfc(s3=s3, clock=clock)).run()
+    assert b"status started" in seen[0]
+    assert b"status finished" not in seen[0]

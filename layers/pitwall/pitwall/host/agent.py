@@ -70,6 +70,7 @@ class HostAgent:
         self._sequence = 0
         self._log_lines: list[str] = []
         self._log_shipped_at = clock.now()
+        self._log_lines_shipped = 0
 
     # -- public -----------------------------------------------------------------------------
 
@@ -270,6 +271,7 @@ class HostAgent:
 
     def _ship_log(self) -> None:
         self._log_shipped_at = self.clock.now()
+        self._log_lines_shipped = len(self._log_lines)
         key = self.keys.host_instance_log(self.instance_id)
         try:
             s3objects.write_text(self.s3, self.bucket, key, "\n".join(self._log_lines) + "\n")
@@ -277,7 +279,8 @@ class HostAgent:
             logger.warning("could not ship the agent log to %s: %s", key, exc)
 
     def _ship_log_if_due(self) -> None:
-        if self.clock.now() - self._log_shipped_at >= self._log_ship_seconds:
+        due = self.clock.now() - self._log_shipped_at >= self._log_ship_seconds
+        if due and len(self._log_lines) != self._log_lines_shipped:
             self._ship_log()
 
     # -- the end ----------------------------------------------------------------------------
