@@ -309,6 +309,8 @@ def run_reward_function(
     with ThreadPoolExecutor(max_workers=len(runs)) as pool:
         results = list(pool.map(lambda run: _collect(run, encoded, per_call_timeout, deadline), runs))
         feeder.join()
+        for run in runs:
+            run.writer.join()
         if feeding_error:
             raise feeding_error[0]
         retried = [
@@ -404,8 +406,7 @@ def _collect(
     try:
         _read_results(run, result, encoded, times, per_call_timeout, deadline, first_case)
     finally:
-        stderr = run.stop()
-        run.writer.join(timeout=5)
+        stderr = run.stop()  # its writer drains whatever the feeder still sends, then ends
     result.cases = len(encoded.labels)
     if result.failure is None and result.skipped is None and result.calls < run.sent:
         result.failure = CallFailure(
