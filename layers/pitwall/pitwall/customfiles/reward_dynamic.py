@@ -32,7 +32,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, computed_field
 
 RUNNER = Path(__file__).with_name("reward_runner.py")
 PER_CALL_TIMEOUT = 5.0  # seconds, as the console's validator
@@ -122,6 +122,7 @@ class DynamicResult(BaseModel):
     failure: CallFailure | None = None
     skipped: str | None = None  # why this interpreter could not judge the function (not its fault)
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return self.failure is None

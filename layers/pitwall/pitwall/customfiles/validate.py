@@ -17,7 +17,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from pitwall.customfiles.envfile import EnvFile
 from pitwall.customfiles.hyperparameters import HyperParameters, problems_with_metadata
@@ -51,6 +51,7 @@ class ValidationReport(BaseModel):
     reward_runs: list[DynamicResult] = Field(default_factory=list)  # one per interpreter
     seconds: float = 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def ok(self) -> bool:
         return not self.problems
