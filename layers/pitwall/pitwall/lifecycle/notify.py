@@ -14,10 +14,12 @@ from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
 
 
-def failure_reason(task: NotifyInput) -> str | None:
+def failure_reason(task: NotifyInput, run: Run | None) -> str | None:
+    """`Error: cause`; when the cause got lost on the way, what the run's segment recorded."""
     if task.error is None:
         return None
-    cause = task.error.Cause
+    segment = run.current_segment if run else None
+    cause = task.error.Cause or (segment.end_reason if segment and segment.end_reason else "") or ""
     with contextlib.suppress(ValueError, AttributeError):  # a Lambda error's cause: JSON, errorMessage
         cause = json.loads(cause).get("errorMessage", cause)
     return f"{task.error.Error}: {cause}".strip().rstrip(":")
@@ -48,18 +50,19 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
 
 def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     settings = deps.settings
-    reason = failure_reason(task)
     now = deps.clock.now()
     try:
         run = deps.runs.get(task.run_id)
     except RunNotFound:
         # e.g. invalid custom files: the run never got a record
+        reason = failure_reason(task, None)
         message_id = messaging.notify(
             settings.topic_arn, f"Pitwall run {task.run_id} rejected", reason or "rejected"
         )
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
         )
+    reason = failure_reason(task, run)
     if reason is not None:
         run.fail(reason, now)
     elif not run.is_terminal:

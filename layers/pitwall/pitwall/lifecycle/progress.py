@@ -42,6 +42,9 @@ def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
             run.move_to(RunState.RUNNING, now)
         if run.state == RunState.RUNNING:
             run.move_to(RunState.FINISHING, now)
+    elif status.state == HostState.FAILED:
+        segment.ended_at = segment.ended_at or status.at_epoch
+        segment.end_reason = segment.end_reason or f"host failed: {status.detail or 'no detail'}"
     run.updated_at = now
     if status.state == HostState.FAILED:
         return Verdict(changed=True, fail_error="HostFailed")

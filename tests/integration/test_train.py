@@ -1,0 +1,109 @@
+"""The Train machine (statemachines/train.asl.json) on the local cloud: the happy path, invalid
+custom files, capacity errors, a host that fails mid-training."""
+
+from __future__ import annotations
+
+import json
+
+from pitwall import layout
+from pitwall.examples import example_files
+from pitwall.host.backends.simulated import SimulatedFaults
+from pitwall.host.protocol import RunSpec
+from pitwall.localcloud.cloud import LocalCloud
+from pitwall.runs import RunState
+
+
+def test_train_happy_path_trains_collects_terminates_and_records(cloud: LocalCloud, helpers) -> None:
+    # Given valid custom files
+    run_id = helpers.new_run_id("happy")
+    # When the Train machine runs
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    # Then it succeeds with checkpoints, episodes and the instance gone
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    run = cloud.runs.get(run_id)
+    assert run.state == RunState.SUCCEEDED
+    assert run.outcome is not None
+    assert run.outcome.last_checkpoint is not None
+    assert run.outcome.episodes > 0
+    assert 0 < run.outcome.mean_completion_percent <= 100
+    segment = run.segments[0]
+    assert segment.model_prefix == layout.segment_model_prefix(run_id, 0)
+    assert segment.end_reason == "completed"
+    assert cloud.instance_states()[segment.instance_id] == "terminated"
+    # the spec the host read names this segment and its DRFC settings
+    spec = RunSpec.from_json(cloud.store.get_bytes(run.keys.run_spec) or b"")
+    assert spec.model_prefix == segment.model_prefix
+    assert spec.run_settings["DR_WORLD_NAME"] == "reInvent2019_track"
+    assert cloud.store.get_bytes(layout.ModelKeys(segment.model_prefix).checkpoints_json) is not None
+
+
+def test_invalid_custom_files_fail_the_execution_with_the_problems_and_launch_nothing(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given a model_metadata.json whose speed is out of range
+    files = example_files()
+    metadata = json.loads(files[layout.MODEL_METADATA_FILE])
+    metadata["action_space"][0]["speed"] = 9.0
+    files[layout.MODEL_METADATA_FILE] = json.dumps(metadata).encode()
+    run_id = helpers.new_run_id("invalid")
+    attempts_before = len(cloud.launch_faults.attempts)
+    # When the Train machine runs
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id, files), name=run_id))
+    # Then it fails naming the problem, and not a single launch was attempted
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "InvalidCustomFiles"
+    assert "speed" in execution["cause"]
+    assert "model_metadata.json" in execution["cause"]
+    assert len(cloud.launch_faults.attempts) == attempts_before
+    assert helpers.instances_of_run(cloud, run_id) == []
+
+
+def test_capacity_errors_in_two_pools_then_the_third_pool_launches(cloud: LocalCloud, helpers) -> None:
+    # Given the first two pools have no capacity
+    cloud.launch_faults.fail_next = 2
+    run_id = helpers.new_run_id("capacity")
+    attempts_before = len(cloud.launch_faults.attempts)
+    # When the Train machine runs
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    # Then the third pool launched and the run succeeded
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    attempts = cloud.launch_faults.attempts[attempts_before:]
+    assert [launched for _, _, launched in attempts] == [False, False, True]
+    assert len({(type_, zone) for type_, zone, _ in attempts}) == 3  # three different pools
+    segment = cloud.runs.get(run_id).segments[0]
+    assert len(segment.pools_tried) == 3
+    assert segment.pool is not None and segment.pools_tried[-1] == segment.pool.label
+
+
+def test_capacity_errors_in_every_pool_fail_the_run_with_the_pools_tried(cloud: LocalCloud, helpers) -> None:
+    cloud.launch_faults.fail_next = 1000
+    run_id = helpers.new_run_id("nocapacity")
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    assert execution["status"] == "FAILED"
+    run = cloud.runs.get(run_id)
+    assert run.state == RunState.FAILED
+    assert run.failure is not None and "SpotCapacityUnavailable" in run.failure
+    assert "on-demand fallback not allowed" in run.failure
+    assert helpers.instances_of_run(cloud, run_id) == []
+
+
+def test_a_host_that_fails_mid_training_ends_terminated_and_the_run_failed_with_the_reason(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given a host whose simulator container dies 10 simulated minutes into training
+    run_id = helpers.new_run_id("crash")
+    cloud.runner.host_faults = lambda rid, segment: (
+        SimulatedFaults(crash_after_seconds=600) if rid == run_id else None
+    )
+    # When the Train machine runs
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    # Then the run failed with the host's reason and its instance is terminated
+    assert execution["status"] == "FAILED"
+    assert execution["error"] == "TrainingFailed"
+    run = cloud.runs.get(run_id)
+    assert run.state == RunState.FAILED
+    assert run.failure is not None and run.failure.startswith("HostFailed")
+    assert "exited" in run.failure
+    segment = run.segments[0]
+    assert segment.host_state == "failed"
+    assert cloud.instance_states()[segment.instance_id] == "terminated"
