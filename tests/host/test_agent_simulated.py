@@ -278,7 +278,7 @@ def test_a_crashed_container_is_reported_failed_at_the_next_poll(s3, clock):
 
 
 def test_a_frozen_simulator_stops_writing_but_looks_alive_until_the_deadline(s3, clock):
-    spec = make_spec(deadline_after=2 * 3600)
+    spec = make_spec(deadline_after=3600)
     recorder = StatusRecorder(s3)
     final, _ = train(s3, clock, spec, max_episodes=0, faults=SimulatedFaults(freeze_after_seconds=600))
     model = ModelKeys(spec.model_prefix)
@@ -307,7 +307,7 @@ def test_a_save_request_uploads_the_latest_checkpoint_and_stops_inside_the_windo
         request = ControlRequest("save-1", ControlAction.SAVE, "i-0001", clock.now())
         s3.put_object(Bucket=BUCKET, Key=RunKeys(spec.run_id).host_control, Body=request.to_json())
 
-    clock.at(START + 3000, request_save_during_an_upload)
+    clock.at(START + 400, request_save_during_an_upload)
     recorder = StatusRecorder(s3)
     final = agent_for(s3, clock, spec, backend).run()
     # Then the agent reported saving, then saved with the checkpoint that was being uploaded
@@ -370,7 +370,7 @@ def test_the_spot_notice_in_the_metadata_is_a_second_save_signal(s3, clock):
     put_run(s3, spec, hyperparameters())
     recorder = StatusRecorder(s3)
     agent = agent_for(
-        s3, clock, spec, SimulatedDrfc(s3=s3, clock=clock), metadata=SpotNoticeAfter(clock, START + 2400)
+        s3, clock, spec, SimulatedDrfc(s3=s3, clock=clock), metadata=SpotNoticeAfter(clock, START + 900)
     )
     assert agent.run() is HostState.SAVED
     assert recorder.statuses[-1]["extra"]["request_id"] == "spot-2026-09-21T12:02:00Z"

@@ -1,0 +1,207 @@
+"""The rendered user data, executed: bash runs it with fake `curl` (an IMDSv2 that wants its
+token), `shutdown`, `systemctl`, `git` and Python/pip on PATH, the machine's paths moved under
+a temporary folder, and S3 reads served from a folder. What it did is then checked."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from pitwall.host.userdata import DEFAULT_DRFC_VERSION, INSTANCE_BOTO3_VERSION, render_user_data
+from pitwall.layout import RunKeys, agent_archive_key
+
+RUN_ID = "run-42"
+BUCKET = "pitwall-models"
+ARCHIVE_KEY = agent_archive_key("feedbeef00000000")
+INSTANCE_ID = "i-0bootstrap000001"
+
+FAKES = {
+    "curl": """#!/bin/bash
+echo "curl $*" >> "$FAKE_STATE/calls"
+[ -f "$FAKE_STATE/imds-down" ] && { echo "curl: (7) Failed to connect" >&2; exit 7; }
+case "$*" in
+  *"-X PUT"*"X-aws-ec2-metadata-token-ttl-seconds: 300"*/latest/api/token*) echo -n "token-123" ;;
+  *"X-aws-ec2-metadata-token: token-123"*/latest/meta-data/instance-id*) echo -n "%(instance)s" ;;
+  *) echo "401 Unauthorized" >&2; exit 22 ;;
+esac
+""",
+    "shutdown": '#!/bin/bash\necho "shutdown $*" >> "$FAKE_STATE/calls"\n',
+    "systemctl": """#!/bin/bash
+echo "systemctl $*" >> "$FAKE_STATE/calls"
+[ "$1" = is-system-running ] && echo "${FAKE_SYSTEM_STATE:-running}"
+exit 0
+""",
+    "git": """#!/bin/bash
+echo "git $*" >> "$FAKE_STATE/calls"
+target="${@: -1}"
+mkdir -p "$target/bin" && touch "$target/bin/activate.sh"
+""",
+    "python3.13": """#!/bin/bash
+case "$1" in
+  -c) exit 0 ;;  # the version check: this is a Python >= 3.12
+  -m) venv="$3"; mkdir -p "$venv/bin"
+      printf '#!/bin/bash\\necho "pip $*" >> "$FAKE_STATE/calls"\\n' > "$venv/bin/pip"
+      printf '#!/bin/bash\\nPYTHONPATH="$FAKE_STUBS" exec "$REAL_PYTHON" "$@"\\n' > "$venv/bin/python"
+      chmod +x "$venv/bin/pip" "$venv/bin/python" ;;
+esac
+""",
+}
+
+BOTO3_STUB = '''"""boto3 as the bootstrap uses it, reading "S3" from a folder."""
+import os
+import shutil
+
+
+class _S3:
+    def download_file(self, bucket, key, filename):
+        shutil.copyfile(os.path.join(os.environ["FAKE_S3_DIR"], bucket, key), filename)
+
+
+class _Session:
+    def client(self, service, region_name=None):
+        assert service == "s3" and region_name
+        return _S3()
+
+
+class session:
+    Session = _Session
+'''
+
+
+class Machine:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.bin = root / "fake-bin"
+        self.state = root / "state"
+        self.stubs = root / "stubs"
+        self.s3 = root / "s3"
+        self.home = root / "opt" / "pitwall"
+        self.units = root / "etc" / "systemd"
+        self.logs = root / "log"
+        self.drfc = root / "drfc"
+        for folder in (self.bin, self.state, self.stubs / "boto3", self.units, self.logs):
+            folder.mkdir(parents=True)
+        for name, text in FAKES.items():
+            (self.bin / name).write_text(text % {"instance": INSTANCE_ID} if name == "curl" else text)
+            (self.bin / name).chmod(0o755)
+        (self.stubs / "boto3" / "__init__.py").write_text(BOTO3_STUB)
+        for key, body in ((ARCHIVE_KEY, b"PK-agent"), (RunKeys(RUN_ID).run_spec, b'{"run_id": "run-42"}')):
+            path = self.s3 / BUCKET / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(body)
+
+    def script(self) -> str:
+        text = render_user_data(
+            run_id=RUN_ID,
+            bucket=BUCKET,
+            region="us-west-2",
+            agent_archive_key=ARCHIVE_KEY,
+            fallback_shutdown_minutes=90,
+            drfc_dir=str(self.drfc),
+        )
+        return (
+            text.replace("/etc/systemd/system/", f"{self.units}/")
+            .replace("/var/log/", f"{self.logs}/")
+            .replace("readonly PITWALL_HOME='/opt/pitwall'", f"readonly PITWALL_HOME='{self.home}'")
+        )
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {
+            **os.environ,
+            "PATH": f"{self.bin}:{os.environ['PATH']}",
+            "FAKE_STATE": str(self.state),
+            "FAKE_STUBS": str(self.stubs),
+            "FAKE_S3_DIR": str(self.s3),
+            "REAL_PYTHON": sys.executable,
+            **extra,
+        }
+
+    def run(self, path: Path, **extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["bash", str(path)], env=self.env(**extra), capture_output=True, text=True, timeout=60
+        )
+
+    def calls(self) -> list[str]:
+        path = self.state / "calls"
+        return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.fixture
+def machine(tmp_path) -> Machine:
+    return Machine(tmp_path)
+
+
+def test_the_bootstrap_installs_and_starts_the_agent_service(machine):
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)
+    assert result.returncode == 0, (machine.logs / "pitwall-bootstrap.log").read_text()
+    calls = machine.calls()
+    # the deadline power-off comes first, then IMDSv2 (token, then a GET that carries it)
+    assert calls[0] == f"shutdown -h +90 pitwall: run {RUN_ID} reached its deadline"
+    assert calls[1].startswith("curl -sSf -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 300")
+    assert calls[2].startswith("curl -sSf -H X-aws-ec2-metadata-token: token-123")
+    assert f"pip install -q boto3=={INSTANCE_BOTO3_VERSION}" in calls
+    assert any(
+        call.startswith(f"git clone --quiet --depth 1 --branch {DEFAULT_DRFC_VERSION}") for call in calls
+    )
+    assert calls[-3:] == [
+        "systemctl daemon-reload",
+        "systemctl enable pitwall-agent.service",
+        "systemctl start --no-block pitwall-agent.service",
+    ]
+    # the agent archive and the run spec came from the run's bucket
+    assert (machine.home / "pitwall-agent.zip").read_bytes() == b"PK-agent"
+    assert (machine.home / "run-spec.json").read_bytes() == b'{"run_id": "run-42"}'
+    # the service runs the agent from its archive with this run's arguments
+    unit = (machine.units / "pitwall-agent.service").read_text().splitlines()
+    assert f"Environment=PYTHONPATH={machine.home}/pitwall-agent.zip" in unit
+    assert (
+        f"ExecStart={machine.home}/venv/bin/python -m pitwall.host --run-id {RUN_ID} --bucket {BUCKET}"
+        f"   --region us-west-2 --drfc-dir {machine.drfc} --instance-id {INSTANCE_ID}"
+    ) in unit
+    assert f"ExecStartPre={machine.home}/arm-deadline.sh" in unit
+    assert f"ExecStopPost={machine.home}/after-agent.sh" in unit
+
+
+def test_the_deadline_is_re_armed_at_each_agent_start_and_the_agent_end_powers_off(machine):
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    assert machine.run(script).returncode == 0
+    (machine.state / "calls").write_text("")
+    assert machine.run(machine.home / "arm-deadline.sh").returncode == 0
+    (rearm,) = machine.calls()
+    assert rearm in ("shutdown -h +90", "shutdown -h +89")  # minutes left of the same deadline
+    (machine.state / "calls").write_text("")
+    assert machine.run(machine.home / "after-agent.sh").returncode == 0
+    assert machine.calls() == ["systemctl is-system-running", "shutdown -h now"]
+    # during the reboot that finishes DRFC's install, the agent's end must not power off
+    (machine.state / "calls").write_text("")
+    assert machine.run(machine.home / "after-agent.sh", FAKE_SYSTEM_STATE="stopping").returncode == 0
+    assert machine.calls() == ["systemctl is-system-running"]
+
+
+def test_a_failing_bootstrap_powers_off_at_once(machine):
+    (machine.state / "imds-down").write_text("")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)
+    assert result.returncode != 0
+    calls = machine.calls()
+    assert calls[0].startswith("shutdown -h +90")
+    assert calls[-1] == "shutdown -h now"
+    assert "pitwall: bootstrap failed at line" in (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert not (machine.units / "pitwall-agent.service").exists()
+
+
+def test_an_image_with_drfc_is_not_cloned_again(machine):
+    (machine.drfc / "bin").mkdir(parents=True)
+    (machine.drfc / "bin" / "activate.sh").write_text("")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    assert machine.run(script).returncode == 0
+    assert not any(call.startswith("git ") for call in machine.calls())
