@@ -234,24 +234,20 @@ def params_for_states(
             "is_crashed": bool(state.is_crashed),
             "is_offtrack": none_on[k],
             "sim_time": float(state.steps) / STEP_HZ,
+            # the object keys as the simapp leaves them in a race without objects
+            "closest_objects": [0, 0],
+            "objects_location": [],
+            "objects_left_of_center": [],
+            "object_in_camera": False,
+            "objects_speed": [],
+            "objects_heading": [],
+            "objects_distance_from_center": [],
+            "objects_distance": [],
         }
-        params.update(_no_objects() if scene is None else scene.params_for(origin[k], heading, along))
+        if scene is not None:
+            params.update(scene.params_for(origin[k], heading, along))
         result.append(params)
     return result
-
-
-def _no_objects() -> dict[str, Any]:
-    """The object keys as the simapp leaves them in a race without objects (fresh lists)."""
-    return {
-        "closest_objects": [0, 0],
-        "objects_location": [],
-        "objects_left_of_center": [],
-        "object_in_camera": False,
-        "objects_speed": [],
-        "objects_heading": [],
-        "objects_distance_from_center": [],
-        "objects_distance": [],
-    }
 
 
 @dataclass(frozen=True)
@@ -368,12 +364,12 @@ def params_cases(
     for reversed in (False, True):
         driven = _driven(track, reversed)
         objects = _objects_for(driven, race)
-        labelled = list(_states(driven, actions, objects))
+        labelled = [*_states(driven, actions, objects), _lap_complete(driven, actions)]
         all_params = params_for_states(driven, [state for _, state in labelled], objects)
+        all_params[-1]["progress"] = 100.0  # the simapp reports 100 on a lap's last step
         direction = "reversed" if reversed else "forward"
         for (label, _), params in zip(labelled, all_params, strict=True):
             yield f"{track.name} {direction}: {label}", params
-        yield from _lap_complete(driven, actions, objects, direction)
 
 
 def _objects_for(track: Track, race: RaceType) -> list[PlacedObject]:
@@ -444,12 +440,7 @@ def _states(
         )
 
 
-def _lap_complete(
-    track: Track, actions: list[Action], objects: list[PlacedObject], direction: str
-) -> Iterator[tuple[str, dict[str, Any]]]:
-    """The last step of a lap: the simapp reports progress 100 there."""
-    last = track.waypoint_count - 1
+def _lap_complete(track: Track, actions: list[Action]) -> tuple[str, CarState]:
+    """The last step of a lap (at the last waypoint; its progress is set to 100 afterwards)."""
     steer, speed = actions[0]
-    (params,) = params_for_states(track, [CarState(last, 0.0, 0.0, speed, steer, steps=1000.0)], objects)
-    params["progress"] = 100.0
-    yield f"{track.name} {direction}: lap complete", params
+    return "lap complete", CarState(track.waypoint_count - 1, 0.0, 0.0, speed, steer, steps=1000.0)

@@ -63,26 +63,40 @@ class Polyline:
         return len(self.points) - 1
 
     @cached_property
-    def _chunks(self) -> tuple[FloatArray, FloatArray, IntArray]:
-        """Runs of CHUNK_SEGMENTS segments: their bounding boxes and segment indices (the last
-        run padded with its own last segment)."""
+    def _segments(self) -> tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+        """Each segment's start (x, y), step (dx, dy) and 1 / length^2 (0 for a zero-length one)."""
+        start = self.points[:-1]
+        step = self.points[1:] - start
+        length2 = step[:, 0] ** 2 + step[:, 1] ** 2
+        inverse = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0.0)
+        return start[:, 0].copy(), start[:, 1].copy(), step[:, 0].copy(), step[:, 1].copy(), inverse
+
+    @cached_property
+    def _chunks(self) -> tuple[FloatArray, FloatArray, FloatArray, IntArray]:
+        """Runs of CHUNK_SEGMENTS segments: a circle around each (centre x, y, radius) and the
+        run's segment indices (the last run padded with its own last segment)."""
         count = self.segment_count
         first = np.arange(0, count, CHUNK_SEGMENTS)
         segments = np.minimum(first[:, None] + np.arange(CHUNK_SEGMENTS)[None, :], count - 1)
         ends = np.concatenate([self.points[:-1][segments], self.points[1:][segments]], axis=1)
-        return ends.min(axis=1), ends.max(axis=1), segments
+        centre = (ends.min(axis=1) + ends.max(axis=1)) / 2
+        radius = np.hypot(*(ends - centre[:, None, :]).transpose(2, 0, 1)).max(axis=1)
+        return centre[:, 0].copy(), centre[:, 1].copy(), radius, segments
 
-    def _candidates(self, p: FloatArray, segments: IntArray) -> tuple[IntArray, FloatArray, FloatArray]:
+    def _candidates(
+        self, x: FloatArray, y: FloatArray, segments: IntArray
+    ) -> tuple[IntArray, FloatArray, FloatArray]:
         """The best of `segments` ((M|1, C) indices, ascending) for each point."""
-        start = self.points[:-1][segments]  # (M|1, C, 2)
-        step = self.points[1:][segments] - start
-        step_len2 = np.einsum("mkj,mkj->mk", step, step)
-        rel = p[:, None, :] - start
-        t = np.clip(np.einsum("mkj,mkj->mk", rel, step) / np.where(step_len2 > 0.0, step_len2, 1.0), 0.0, 1.0)
-        offset = rel - t[:, :, None] * step
-        gap2 = np.einsum("mkj,mkj->mk", offset, offset)
+        start_x, start_y, step_x, step_y, inverse = self._segments
+        rel_x = x[:, None] - start_x[segments]
+        rel_y = y[:, None] - start_y[segments]
+        sx, sy = step_x[segments], step_y[segments]
+        t = np.clip((rel_x * sx + rel_y * sy) * inverse[segments], 0.0, 1.0)
+        off_x = rel_x - t * sx
+        off_y = rel_y - t * sy
+        gap2 = off_x * off_x + off_y * off_y
         best = np.argmin(gap2, axis=1)  # the first of equals: the lowest segment index
-        rows = np.arange(len(p))
+        rows = np.arange(len(x))
         segment = np.broadcast_to(segments, gap2.shape)[rows, best]
         return segment, t[rows, best], np.sqrt(gap2[rows, best])
 
@@ -90,28 +104,27 @@ class Polyline:
         """Nearest point on the line of each of `points` (M, 2); ties go to the first segment,
         as GEOS does.
 
-        Exact and cheap: each point is matched against the segments of its NEAREST_CHUNKS
-        nearest runs of segments (by bounding box); where the next run's box is not farther
-        than the match, the point is matched against every segment instead."""
+        Exact and cheap: each point is matched against the segments of the NEAREST_CHUNKS runs
+        of segments whose enclosing circles come nearest; where the next run's circle is not
+        farther than the match, the point is matched against every segment instead."""
         p = np.atleast_2d(np.asarray(points, dtype=np.float64))
-        low, high, chunk_segments = self._chunks
-        outside = np.maximum(
-            np.maximum(low[None, :, :] - p[:, None, :], p[:, None, :] - high[None, :, :]), 0.0
-        )
-        box_gap = np.hypot(outside[:, :, 0], outside[:, :, 1])  # (M, chunks)
-        if box_gap.shape[1] <= NEAREST_CHUNKS:
-            segment, t, gap = self._candidates(p, np.arange(self.segment_count)[None, :])
+        x, y = p[:, 0], p[:, 1]
+        centre_x, centre_y, radius, chunk_segments = self._chunks
+        if len(radius) <= NEAREST_CHUNKS:
+            segment, t, gap = self._candidates(x, y, np.arange(self.segment_count)[None, :])
         else:
-            order = np.argsort(box_gap, axis=1)
+            bound = np.hypot(x[:, None] - centre_x, y[:, None] - centre_y) - radius  # (M, chunks)
+            order = np.argpartition(bound, NEAREST_CHUNKS, axis=1)
             chosen = chunk_segments[order[:, :NEAREST_CHUNKS]].reshape(len(p), -1)
-            segment, t, gap = self._candidates(p, np.sort(chosen, axis=1))
-            next_box = np.take_along_axis(box_gap, order[:, NEAREST_CHUNKS : NEAREST_CHUNKS + 1], axis=1)[
-                :, 0
-            ]
-            unproven = np.flatnonzero(next_box <= gap)
+            chosen.sort(axis=1)
+            segment, t, gap = self._candidates(x, y, chosen)
+            next_bound = bound[np.arange(len(p)), order[:, NEAREST_CHUNKS]]
+            unproven = np.flatnonzero(next_bound <= gap)
             if unproven.size:
-                full = self._candidates(p[unproven], np.arange(self.segment_count)[None, :])
-                segment[unproven], t[unproven], gap[unproven] = full
+                every = np.arange(self.segment_count)[None, :]
+                segment[unproven], t[unproven], gap[unproven] = self._candidates(
+                    x[unproven], y[unproven], every
+                )
         start = self.points[:-1][segment]
         nearest = start + t[:, None] * (self.points[1:][segment] - start)
         distance = self.cumulative[segment] + t * self.segment_lengths[segment]
@@ -245,6 +258,7 @@ class Track:
     def _reversed(self) -> Track:
         reversed_track = Track(self.name, np.ascontiguousarray(self.rows[::-1]), not self.is_reversed)
         reversed_track.__dict__["_reversed"] = self
+        reversed_track.__dict__["widths"] = np.ascontiguousarray(self.widths[::-1])  # the same road
         return reversed_track
 
     # -- queries about points --------------------------------------------------------------
