@@ -70,6 +70,22 @@ def test_field_problems_name_the_field_and_what_is_allowed(changes, field, allow
     ]
 
 
+def test_rules_are_reported_beside_field_problems():
+    text = metadata_with(
+        sensor=["LEFT_CAMERA", "FRONT_FACING_CAMERA"],
+        training_algorithm="sac",
+        action_space=[{"steering_angle": 0, "speed": 9}, {"steering_angle": 0, "speed": 1}],
+    )
+
+    _, problems = ModelMetadata.check(text)
+
+    assert [problem.field for problem in problems] == [
+        "action_space[0].speed",
+        "sensor",
+        "training_algorithm",
+    ]
+
+
 def test_cross_field_rules_are_each_reported():
     text = metadata_with(
         training_algorithm="sac", sensor=["LEFT_CAMERA", "FRONT_FACING_CAMERA", "LIDAR", "SECTOR_LIDAR"]
@@ -92,8 +108,10 @@ def test_continuous_bounds_are_checked_and_low_must_be_below_high():
 
     _, problems = ModelMetadata.check(json.dumps(data))
 
+    # a bad field does not hide a broken rule elsewhere
     assert [(problem.field, problem.allowed) for problem in problems] == [
-        ("action_space.steering_angle.low", "-30..0 degrees")
+        ("action_space.steering_angle.low", "-30..0 degrees"),
+        ("action_space.speed", "low < high"),
     ]
     data["action_space"]["steering_angle"] = {"low": -10, "high": 10}
     _, problems = ModelMetadata.check(json.dumps(data))

@@ -51,7 +51,17 @@ class JsonDocument(BaseModel):
         try:
             return cls.from_json(text), []
         except ValidationError as error:
-            return None, problems_from_validation_error(cls.FILE, error, cls.ALLOWED)
+            problems = problems_from_validation_error(cls.FILE, error, cls.ALLOWED)
+        seen = {(problem.field, problem.message) for problem in problems}
+        more = [
+            problem for problem in cls.raw_rule_problems(data) if (problem.field, problem.message) not in seen
+        ]
+        return None, problems + more
+
+    @classmethod
+    def raw_rule_problems(cls, data: dict[str, Any]) -> list[Problem]:
+        """Cross-field rules checked on raw data when field validation failed (by default none)."""
+        return []
 
     def to_data(self) -> Any:
         """The JSON value: fields as read (unset defaults are not added), in the order read."""

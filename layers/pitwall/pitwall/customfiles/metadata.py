@@ -5,12 +5,12 @@ expect to be told about before they pay for an instance."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self, TypeGuard
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from pitwall.customfiles.jsonfile import JsonDocument
-from pitwall.customfiles.problems import rule_error
+from pitwall.customfiles.problems import Problem, rule_error
 from pitwall.layout import MODEL_METADATA_FILE
 
 MIN_STEERING, MAX_STEERING = -30, 30
@@ -116,45 +116,77 @@ class ModelMetadata(JsonDocument):
 
     @model_validator(mode="after")
     def _cross_field_rules(self) -> Self:
-        violations = _sensor_violations(self.sensor) + self._action_space_violations()
-        if self.training_algorithm == "sac" and self.action_space_type != "continuous":
-            violations.append(
-                {
-                    "field": "training_algorithm",
-                    "value": "sac",
-                    "message": f"SAC needs a continuous action space, not {self.action_space_type}",
-                    "allowed": "clipped_ppo with discrete; clipped_ppo or sac with continuous",
-                }
-            )
+        space = self.model_dump(include={"action_space"})["action_space"]
+        violations = rule_violations(self.sensor, self.training_algorithm, self.action_space_type, space)
         if violations:
             raise rule_error(violations)
         return self
 
-    def _action_space_violations(self) -> list[dict[str, Any]]:
-        space = self.action_space
-        shape = "discrete" if isinstance(space, list) else "continuous"
-        if shape != self.action_space_type:
-            return [
-                {
-                    "field": "action_space",
-                    "message": f"is a {shape} action space but action_space_type is {self.action_space_type}",
-                    "allowed": "a list of actions for discrete, {low, high} bounds for continuous",
-                }
-            ]
-        if isinstance(space, list):
-            return []
-        violations = []
-        for name, bounds in (("steering_angle", space.steering_angle), ("speed", space.speed)):
-            if not bounds.low < bounds.high:
+    @classmethod
+    def raw_rule_problems(cls, data: dict[str, Any]) -> list[Problem]:
+        """The cross-field rules on data that failed field validation, as far as its fields
+        allow (so a bad speed does not hide two cameras)."""
+        sensor = data.get("sensor", ["FRONT_FACING_CAMERA"])
+        if not (isinstance(sensor, list) and all(isinstance(name, str) for name in sensor)):
+            sensor = ["FRONT_FACING_CAMERA"]
+        algorithm = data.get("training_algorithm", "clipped_ppo")
+        space_type = data.get("action_space_type", "discrete")
+        if space_type not in ("discrete", "continuous"):
+            space_type = None
+        violations = rule_violations(sensor, algorithm, space_type, data.get("action_space"))
+        return [Problem(file=cls.FILE, **violation) for violation in violations]
+
+
+def rule_violations(
+    sensor: Sequence[str], training_algorithm: Any, action_space_type: str | None, action_space: Any
+) -> list[dict[str, Any]]:
+    """Every cross-field rule of model_metadata.json that fails, on plain JSON values (a rule
+    whose fields are unusable is skipped). Each violation holds Problem fields."""
+    violations = _sensor_violations(sensor)
+    if training_algorithm == "sac" and action_space_type == "discrete":
+        violations.append(
+            {
+                "field": "training_algorithm",
+                "value": "sac",
+                "message": f"SAC needs a continuous action space, not {action_space_type}",
+                "allowed": "clipped_ppo with discrete; clipped_ppo or sac with continuous",
+            }
+        )
+    shape = (
+        "discrete"
+        if isinstance(action_space, list)
+        else "continuous"
+        if isinstance(action_space, dict)
+        else None
+    )
+    if shape is not None and action_space_type is not None and shape != action_space_type:
+        violations.append(
+            {
+                "field": "action_space",
+                "message": f"is a {shape} action space but action_space_type is {action_space_type}",
+                "allowed": "a list of actions for discrete, {low, high} bounds for continuous",
+            }
+        )
+    elif shape == "continuous":
+        for name in ("steering_angle", "speed"):
+            bounds = action_space.get(name)
+            if not isinstance(bounds, dict):
+                continue
+            low, high = bounds.get("low"), bounds.get("high")
+            if _is_number(low) and _is_number(high) and not low < high:
                 violations.append(
                     {
                         "field": f"action_space.{name}",
-                        "value": {"low": bounds.low, "high": bounds.high},
+                        "value": {"low": low, "high": high},
                         "message": "low must be below high",
                         "allowed": "low < high",
                     }
                 )
-        return violations
+    return violations
+
+
+def _is_number(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _sensor_violations(sensors: Sequence[str]) -> list[dict[str, Any]]:
