@@ -200,6 +200,13 @@ def test_a_bad_action_space_is_a_clear_error(bad):
         actions_of(bad)
 
 
+def test_an_unknown_race_type_is_a_clear_error():
+    with pytest.raises(
+        ValueError, match=r"race_type: 'RALLY' \(allowed: TIME_TRIAL, OBJECT_AVOIDANCE, HEAD_TO_BOT\)"
+    ):
+        next(params_cases(builtin_tracks()["oval"], DISCRETE, "RALLY"))
+
+
 def test_a_waypoint_outside_the_track_is_a_clear_error():
     track = builtin_tracks()["oval"]
     with pytest.raises(

@@ -359,7 +359,11 @@ def params_cases(
 
     At most about 2 x waypoints + 150 cases per track (the longest real track has 401 rows).
     """
-    race = RaceType(race_type)
+    try:
+        race = RaceType(race_type)
+    except ValueError:
+        allowed = ", ".join(RaceType)
+        raise ValueError(f"race_type: {race_type!r} (allowed: {allowed})") from None
     actions = actions_of(action_space)
     for reversed in (False, True):
         driven = _driven(track, reversed)

@@ -11,7 +11,7 @@ Pure code: numpy only.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -153,7 +153,7 @@ class Track:
     """
 
     name: str
-    rows: FloatArray
+    rows: FloatArray = field(repr=False)
     is_reversed: bool = False
 
     # -- the three lines -------------------------------------------------------------------
