@@ -25,8 +25,10 @@ Approximations (the simapp reads them from the physics engine): the wheel positi
 width", `object_in_camera` as "the next object lies inside the camera's field of view and
 range", and `sim_time` as steps / 15 Hz.
 
-Every params dict of one track and direction shares one `waypoints` list object, so a caller
-that streams params elsewhere can send it once.
+Every params dict of one batch (`params_for_states`; one per track and direction in
+`params_cases`) shares one `waypoints` list object, so a caller that streams params elsewhere
+can send it once; with objects, the object lists are shared too. Treat params as read-only, or
+copy them (the simapp hands each call a deep copy).
 """
 
 from __future__ import annotations
