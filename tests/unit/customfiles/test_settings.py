@@ -200,3 +200,12 @@ def test_booleans_are_written_as_drfc_writes_them():
 def test_run_settings_know_when_the_race_has_objects():
     assert RunSettings(world_name="oval", local_s3_model_prefix="m", race_type="HEAD_TO_BOT").has_objects
     assert not RunSettings(world_name="oval", local_s3_model_prefix="m").has_objects
+
+
+def test_host_keys_in_run_env_are_checked_without_asking_for_the_whole_host():
+    text = "DR_WORLD_NAME=oval\nDR_LOCAL_S3_MODEL_PREFIX=m\nDR_WORKERS=0\nDR_DOCKER_STYLE=swarm\n"
+
+    check = load_settings(RUN(text), None)
+
+    assert [(problem.file, problem.field) for problem in check.problems] == [("run.env", "DR_WORKERS")]
+    assert check.host is None and check.run is not None

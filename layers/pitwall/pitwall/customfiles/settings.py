@@ -338,7 +338,10 @@ def load_settings(run_env: EnvFile | None, system_env: EnvFile | None) -> Settin
             source_file[key] = name
     resolved, unresolved = resolve_all(merged)
     for model in SETTINGS_MODELS:
-        if model.FILE not in files:
+        # A model's own file absent: its keys found in the other file are still checked,
+        # but nothing is missing (the settings may come from elsewhere).
+        partial = model.FILE not in files
+        if partial and not any(key in merged for key in model.drfc_keys()):
             continue
         values: dict[str, Any] = {}
         text_fields = {
@@ -363,9 +366,13 @@ def load_settings(run_env: EnvFile | None, system_env: EnvFile | None) -> Settin
             instance = model.model_validate(values)
         except ValidationError as error:
             for problem in problems_from_validation_error(model.FILE, error):
+                if partial and problem.field not in values:
+                    continue
                 check.problems.append(
                     problem.model_copy(update={"file": source_file.get(problem.field, model.FILE)})
                 )
+            continue
+        if partial:
             continue
         if isinstance(instance, RunSettings):
             check.run = instance
