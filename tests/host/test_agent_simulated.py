@@ -470,3 +470,18 @@ def test_the_log_reaches_s3_while_the_work_runs(s3, clock):
     agent_for(s3, clock, spec, SimulatedDrfc(s3=s3, clock=clock)).run()
     assert b"status started" in seen[0]
     assert b"status finished" not in seen[0]
+
+
+def test_a_save_request_that_came_during_setup_is_served_without_starting(s3, clock):
+    spec = make_spec()
+    put_run(s3, spec, hyperparameters())
+    request = ControlRequest("early", ControlAction.SAVE, "i-0001", START + 10)
+    clock.at(
+        START + 10,
+        lambda: s3.put_object(Bucket=BUCKET, Key=RunKeys(spec.run_id).host_control, Body=request.to_json()),
+    )
+    recorder = StatusRecorder(s3)
+    assert agent_for(s3, clock, spec, SimulatedDrfc(s3=s3, clock=clock)).run() is HostState.SAVED
+    assert recorder.states == ["booting", "saving", "saved"]
+    assert recorder.statuses[-1]["checkpoint"] is None
+    assert keys_under(s3, ModelKeys(spec.model_prefix).metrics_folder) == []

@@ -107,6 +107,10 @@ class HostAgent:
         self.backend.setup(spec)
         if self._stopping():
             return
+        request = self._pending_request()  # e.g. a spot warning that came while DRFC was set up
+        if request is not None:
+            self._serve(request)
+            return
         self.backend.start(spec)
         if self._stopping():
             return

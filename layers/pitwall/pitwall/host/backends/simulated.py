@@ -130,7 +130,9 @@ class SimulatedDrfc:
                 raise HostError("DRFC never became ready before the run's deadline")
             return
         self._sleep_unless_halted(self.pace.boot_seconds)
-        self._custom_files = self._upload_custom_files(spec)
+        with self._lock:
+            if not self._halted.is_set():
+                self._custom_files = self._upload_custom_files(spec)
 
     def start(self, spec: RunSpec) -> None:
         with self._lock:
