@@ -119,6 +119,7 @@ class Segment(_Model):
     host_state: str | None = None
     host_sequence: int = -1  # the highest HostStatus.sequence seen from this segment's instance
     last_heartbeat_at: float | None = None
+    metrics_recorded_at: float | None = None  # when TrainingMetrics.json was last read (throttled)
     episodes: int = 0
     last_checkpoint: str | None = None
     pools_tried: list[str] = Field(default_factory=list)

@@ -13,6 +13,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "tracks",
     "action_space",
     "validate",
+    "demo",
 )
 
 

@@ -76,7 +76,7 @@ def _training_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartb
     segment = run.current_segment
     assert segment is not None
     quarter_window = deps.settings.heartbeat_window_seconds / 4
-    due = segment.last_heartbeat_at is None or now - segment.last_heartbeat_at >= quarter_window
+    due = segment.metrics_recorded_at is None or now - segment.metrics_recorded_at >= quarter_window
     if beat.kind == layout.HeartbeatKind.TRAINING_METRICS and not due:
         return
     document = deps.store.get_json(key)

@@ -168,7 +168,7 @@ class ErrorInfo(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
     Error: str
-    Cause: str | None = ""  # noqa: N815 (a task failure may carry none)
+    Cause: str | None = ""  # a task failure may carry none
 
 
 class NotifyInput(_Lenient):

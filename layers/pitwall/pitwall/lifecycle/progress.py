@@ -70,6 +70,7 @@ def apply_training_progress(
     segment.last_heartbeat_at = max(segment.last_heartbeat_at or 0.0, at)
     if episodes is not None:
         segment.episodes = max(segment.episodes, episodes)
+        segment.metrics_recorded_at = at
     if checkpoint:
         segment.last_checkpoint = checkpoint
     run.updated_at = at

@@ -25,7 +25,14 @@ from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
 from pitwall.host.backends.simulated import SimulatedPace
 from pitwall.localcloud.deployer import DeployedStack, Deployer
-from pitwall.localcloud.instances import HostFaults, InstanceRunner, LaunchFaults, hooked_instances
+from pitwall.localcloud.instances import (
+    HostFaults,
+    InstanceRunner,
+    LaunchFaults,
+    SpotMarket,
+    hooked_instances,
+    spot_prices_from,
+)
 from pitwall.localcloud.moto_lambda_shim import LambdaShim, lambdas_in_process
 from pitwall.localcloud.relay import Relay, relayed_events
 from pitwall.localcloud.template import translated_template
@@ -68,6 +75,7 @@ class LocalCloud:
         self.stack_name = stack_name
         self.extra_parameters = parameters or {}
         self.launch_faults = launch_faults or LaunchFaults()
+        self.spot_market = SpotMarket(region)
         self.host_faults = host_faults
         self.pace = pace
         self.root = root
@@ -101,6 +109,7 @@ class LocalCloud:
             pace=self.pace,
         )
         self._exit.enter_context(hooked_instances(self.runner, self.launch_faults))
+        self._exit.enter_context(spot_prices_from(self.spot_market))
         self._exit.callback(self.runner.stop_all)
         return self
 

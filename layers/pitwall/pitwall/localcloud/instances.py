@@ -3,6 +3,7 @@ and the EC2 fault hook.
 
 Both wrap moto's EC2 instance backend (`run_instances`, `terminate_instances`), below the
 project's EC2 adapter, so the controller's own code runs unchanged:
+- `SpotMarket` gives the pools spot prices (moto's are all 0.00001);
 - `LaunchFaults` makes chosen launches fail with an EC2 capacity error, as AWS answers them
   (moto's spot pools never run out);
 - `InstanceRunner` starts the host agent (`pitwall.host.agent.HostAgent`) with the simulated
@@ -19,10 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.responses.spot_instances import SpotInstances
 
-from pitwall import aws
+from pitwall import aws, pricing
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG
 from pitwall.clock import Clock
 from pitwall.host.agent import HostAgent
@@ -50,6 +53,27 @@ class LaunchFaults:
         if refused:
             self.fail_next = max(0, self.fail_next - 1)
             raise CapacityError(self.code, f"{instance_type} in {zone}")
+
+
+SPOT_SHARE_OF_ON_DEMAND = 0.35  # g4dn.2xlarge: median spot 0.26 of 0.752 on demand (shared/data README)
+ZONE_PREMIUM = 0.06  # each further AZ of the region a little dearer, so ranking has work to do
+
+
+@dataclass
+class SpotMarket:
+    """The local cloud's spot prices (moto answers 0.00001 for every pool): a share of the
+    on-demand list price, a little dearer in each further AZ; `prices` overrides per pool."""
+
+    region: str
+    prices: dict[tuple[str, str], float] = field(default_factory=dict)
+
+    def price(self, instance_type: str, zone: str) -> float | None:
+        if (instance_type, zone) in self.prices:
+            return self.prices[(instance_type, zone)]
+        on_demand = pricing.on_demand_price(self.region, instance_type)
+        if on_demand is None:
+            return None
+        return round(on_demand * SPOT_SHARE_OF_ON_DEMAND * (1 + ZONE_PREMIUM * (ord(zone[-1]) - ord("a"))), 4)
 
 
 HostFaults = Callable[[str, int], SimulatedFaults | None]  # (run id, segment) -> faults
@@ -139,6 +163,27 @@ class InstanceRunner:
             host.agent.stop()
         for host in hosts:
             host.thread.join(timeout)
+
+
+@contextmanager
+def spot_prices_from(market: SpotMarket) -> Iterator[SpotMarket]:
+    """While active, DescribeSpotPriceHistory answers the market's prices."""
+    original = SpotInstances.describe_spot_price_history
+
+    def describe_spot_price_history(self: Any) -> ActionResult:
+        answer = original(self)
+        history = [
+            {**entry, "SpotPrice": str(price)}
+            for entry in answer.result["SpotPriceHistory"]  # type: ignore[index]
+            if (price := market.price(entry["InstanceType"], entry["AvailabilityZone"])) is not None
+        ]
+        return ActionResult({"SpotPriceHistory": history})
+
+    SpotInstances.describe_spot_price_history = describe_spot_price_history  # type: ignore[method-assign]
+    try:
+        yield market
+    finally:
+        SpotInstances.describe_spot_price_history = original  # type: ignore[method-assign]
 
 
 @contextmanager

@@ -1,0 +1,205 @@
+"""`pitwall demo`: the whole lifecycle of a built-in example model on the local cloud, offline.
+
+template.yaml is deployed into moto; the real state machines run; each launched instance is a
+simulated DRFC host on an accelerated clock. The demo uploads the example's custom files to the
+inbox (validate -> train), the trained model is evaluated (a "Model trained" event), then
+incremented with faster actions and trained again, and a summary ends it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import time
+import warnings
+from typing import Any
+
+from pitwall.examples import example_files
+from pitwall.localcloud.cloud import LocalCloud
+from pitwall.observability import logger
+from pitwall.runs import EvaluationResult, Run, summarize
+
+TRACK = "reInvent2019_track"
+MODEL = "demo-model"
+INCREMENT_RUN = "demo-model-faster"
+SPEED_FACTOR = 1.15
+PROGRESS_EPISODES = 25  # print a progress line every this many episodes
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("demo", help="run a whole lifecycle on the offline local cloud")
+    parser.add_argument("--time-scale", type=float, default=480.0, help="simulated seconds per real second")
+    parser.add_argument(
+        "--minutes", type=int, default=60, help="training time budget of each run (simulated)"
+    )
+    parser.set_defaults(func=run)
+
+
+class Narrator:
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+
+    def say(self, step: str, text: str) -> None:
+        print(f"[{time.monotonic() - self.started:5.1f}s] {step:<9} {text}", flush=True)
+
+
+def _watch_training(cloud: LocalCloud, narrator: Narrator, execution_arn: str, run_id: str) -> dict[str, Any]:
+    """Wait for a Train execution, printing its run's progress as it goes."""
+    shown: tuple[Any, ...] = ()
+    next_episodes = PROGRESS_EPISODES
+    while True:
+        execution = cloud.describe(execution_arn)
+        try:
+            run = cloud.runs.get(run_id)
+        except Exception:  # not prepared yet
+            run = None
+        if run is not None and (segment := run.current_segment) is not None:
+            key = (run.state, segment.instance_id, segment.last_checkpoint)
+            if key != shown or segment.episodes >= next_episodes:
+                pool = f" on {segment.pool.label} at ${segment.price_per_hour:.3f}/h" if segment.pool else ""
+                narrator.say(
+                    "train",
+                    f"{run.request.model_name}: {run.state.value:<9} episodes {segment.episodes:>4}"
+                    f"  checkpoint {segment.last_checkpoint or '-'}{pool if key[:2] != shown[:2] else ''}",
+                )
+                shown = key
+                next_episodes = segment.episodes + PROGRESS_EPISODES
+        if execution["status"] != "RUNNING":
+            return execution
+        time.sleep(0.25)
+
+
+def _trained(narrator: Narrator, run: Run) -> None:
+    outcome = run.outcome
+    if outcome is None:
+        narrator.say("train", f"{run.request.model_name}: {run.state.value} {run.failure or ''}")
+        return
+    narrator.say(
+        "train",
+        f"{run.request.model_name}: {run.state.value}: {outcome.episodes} episodes, mean completion "
+        f"{outcome.mean_completion_percent:.1f}%, last {outcome.last_checkpoint}, "
+        f"best {outcome.best_checkpoint}",
+    )
+
+
+def _evaluated(narrator: Narrator, model: str, result: EvaluationResult) -> None:
+    best_lap = f"best lap {result.best_lap_seconds:.2f} s" if result.best_lap_seconds else "no full lap yet"
+    narrator.say(
+        "evaluate",
+        f"{model} ({result.checkpoint} checkpoint, {result.trials} trials on {result.track}): completion "
+        f"{result.mean_completion_percent:.1f}%, {result.completed_laps} laps, {best_lap}, "
+        f"{result.off_track_count} off track",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    logger.setLevel(logging.WARNING)  # the Lambdas' and hosts' logs would drown the story
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    narrator = Narrator()
+    print(
+        f"Pitwall demo: train -> evaluate -> increment -> train a built-in model, offline.\n"
+        f"AWS is moto with template.yaml deployed into it; each instance is a simulated DRFC host;\n"
+        f"1 simulated hour takes {3600 / args.time_scale:.1f} s.\n",
+        flush=True,
+    )
+    wait = 2400  # boot timeout and heartbeat window: 5 s of wall-clock time at the default scale
+    parameters = {
+        "BootTimeoutSeconds": wait,
+        "HeartbeatWindowSeconds": wait,
+        "DefaultTimeBudgetMinutes": args.minutes,
+    }
+    with LocalCloud(time_scale=args.time_scale, parameters=parameters) as cloud:
+        machines = len(cloud.stack.of_type("AWS::StepFunctions::StateMachine"))
+        functions = len(cloud.stack.of_type("AWS::Lambda::Function"))
+        narrator.say(
+            "deploy",
+            f"template.yaml -> local cloud: {machines} state machines, {functions} Lambdas, "
+            f"bucket {cloud.bucket}",
+        )
+        # validate -> train: an upload to the inbox
+        request = {
+            "model_name": MODEL,
+            "track": TRACK,
+            "time_budget_minutes": args.minutes,
+            "evaluate_after": {"checkpoint": "best", "trials": 3},
+        }
+        folder = cloud.upload_inbox_request(MODEL, example_files(), request)
+        report = cloud.store.get_json(folder + "validation-report.json") or {}
+        if not report.get("ok"):
+            narrator.say("validate", f"{folder}: refused:\n" + "\n".join(report.get("problems", [])))
+            return 1
+        narrator.say(
+            "validate", f"{folder}: custom files valid -> 'Training requested' (run {report['run_id']})"
+        )
+        first = cloud.wait_for_execution_of("Train", 1)[0]["executionArn"]
+        execution = _watch_training(cloud, narrator, first, report["run_id"])
+        source = cloud.runs.get(report["run_id"])
+        _trained(narrator, source)
+        if execution["status"] != "SUCCEEDED":
+            return 1
+        # evaluate: started by the "Model trained" event
+        evaluation = cloud.wait(cloud.wait_for_execution_of("Evaluate", 1)[0]["executionArn"])
+        source = cloud.runs.get(source.run_id)
+        if evaluation["status"] != "SUCCEEDED" or not source.evaluations:
+            narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
+            return 1
+        _evaluated(narrator, MODEL, source.evaluations[-1])
+        # increment -> train: faster actions, continuing from the last checkpoint
+        increment = cloud.wait(
+            cloud.start(
+                "Increment",
+                {
+                    "source_run_id": source.run_id,
+                    "speed_factor": SPEED_FACTOR,
+                    "evaluate_after": request["evaluate_after"],
+                },
+                INCREMENT_RUN,
+            )
+        )
+        if increment["status"] != "SUCCEEDED":
+            narrator.say("increment", f"failed: {increment.get('cause')}")
+            return 1
+        narrator.say(
+            "increment",
+            f"{MODEL} -> {INCREMENT_RUN}: speeds x{SPEED_FACTOR}, pretrained from "
+            f"{source.model_prefix} ({source.outcome.last_checkpoint if source.outcome else '?'}, last)",
+        )
+        second = cloud.wait_for_execution_of("Train", 2)[1]["executionArn"]
+        execution = _watch_training(cloud, narrator, second, INCREMENT_RUN)
+        _trained(narrator, cloud.runs.get(INCREMENT_RUN))
+        evaluation = cloud.wait(cloud.wait_for_execution_of("Evaluate", 2)[1]["executionArn"])
+        incremented = cloud.runs.get(INCREMENT_RUN)
+        if evaluation["status"] != "SUCCEEDED" or not incremented.evaluations:
+            narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
+            return 1
+        _evaluated(narrator, INCREMENT_RUN, incremented.evaluations[-1])
+        _summary(cloud, [cloud.runs.get(source.run_id), incremented])
+        left = [
+            i for i, state in cloud.instance_states().items() if state not in ("terminated", "shutting-down")
+        ]
+        print(
+            f"\ninstances still running: {len(left)}; run records and files: s3://{cloud.bucket}/ (in memory)"
+        )
+        return 0 if execution["status"] == "SUCCEEDED" and not left else 1
+
+
+def _summary(cloud: LocalCloud, runs: list[Run]) -> None:
+    now = cloud.clock().now()
+    print("\nSummary")
+    header = f"{'model':<20}{'state':<11}{'episodes':>9}{'completion':>12}  {'last / best checkpoint':<42}"
+    print(f"{header}{'cost':>8}")
+    for run in runs:
+        summary = summarize(run, now)
+        outcome = run.outcome
+        checkpoints = f"{outcome.last_checkpoint} / {outcome.best_checkpoint}" if outcome else "-"
+        completion = f"{outcome.mean_completion_percent:.1f}%" if outcome else "-"
+        print(
+            f"{run.request.model_name:<20}{run.state.value:<11}{summary.episodes:>9}{completion:>12}  "
+            f"{checkpoints:<42}{'$' + format(summary.cost_usd, '.3f'):>8}"
+        )
+        for result in run.evaluations:
+            lap = f"{result.best_lap_seconds:.2f} s" if result.best_lap_seconds else "none"
+            print(
+                f"{'':<20}evaluated ({result.checkpoint}, {result.trials} trials): completion "
+                f"{result.mean_completion_percent:.1f}%, {result.completed_laps} laps, best lap {lap}"
+            )
