@@ -6,6 +6,8 @@ import json
 import threading
 import time
 
+from botocore.exceptions import EndpointConnectionError
+
 from pitwall.clock import ScaledClock
 from pitwall.host.agent import HostAgent
 from pitwall.host.backends.simulated import SimulatedDrfc, SimulatedFaults
@@ -485,3 +487,59 @@ def test_a_save_request_that_came_during_setup_is_served_without_starting(s3, cl
     assert recorder.states == ["booting", "saving", "saved"]
     assert recorder.statuses[-1]["checkpoint"] is None
     assert keys_under(s3, ModelKeys(spec.model_prefix).metrics_folder) == []
+
+
+class FlakyS3:
+    """The emulated S3 client, whose first reads fail as a network not yet up at boot does
+    (a failure moto cannot produce)."""
+
+    def __init__(self, s3, failures):
+        self._s3 = s3
+        self.failures = failures
+
+    def get_object(self, **kwargs):
+        if self.failures:
+            self.failures -= 1
+            raise EndpointConnectionError(endpoint_url="https://s3.us-east-1.amazonaws.com")
+        return self._s3.get_object(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._s3, name)
+
+
+def test_the_run_spec_is_read_again_when_s3_is_not_reachable_yet(s3, clock):
+    spec = make_spec()
+    put_run(s3, spec, hyperparameters(term_cond_max_episodes=10))
+    flaky = FlakyS3(s3, failures=2)
+    agent = HostAgent(
+        s3=flaky,
+        bucket=BUCKET,
+        run_id=spec.run_id,
+        instance_id="i-1",
+        backend=SimulatedDrfc(s3=s3, clock=clock),
+        clock=clock,
+    )
+    assert agent.run() is HostState.FINISHED
+    assert flaky.failures == 0
+
+
+def test_an_unreachable_s3_ends_in_a_clear_failure(s3, clock):
+    spec = make_spec()
+    put_run(s3, spec)
+    backend = SimulatedDrfc(s3=s3, clock=clock)
+    agent = HostAgent(
+        s3=FlakyS3(s3, failures=100),
+        bucket=BUCKET,
+        run_id=spec.run_id,
+        instance_id="i-1",
+        backend=backend,
+        clock=clock,
+    )
+    assert agent.run() is HostState.FAILED
+    log = (
+        s3.get_object(Bucket=BUCKET, Key=RunKeys(spec.run_id).host_instance_log("i-1"))["Body"]
+        .read()
+        .decode()
+    )
+    assert "cannot read the run spec s3://pitwall-host-test/runs/run-1/run-spec.json (5 attempts)" in log
+    assert backend.shut_down

@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 SPOT_WARNING_SECONDS = 120.0  # EC2's notice before a spot interruption
 LOG_SHIP_SECONDS = 60.0
+SPEC_READ_ATTEMPTS = 5  # at boot, with 2, 4, 6, 8 s between attempts
+SPEC_READ_RETRY_SECONDS = 2.0
 _SLEEP_CHUNK_SECONDS = 1.0  # stop() is noticed within this much clock time
 
 
@@ -170,10 +172,17 @@ class HostAgent:
 
     def _read_spec(self) -> RunSpec:
         key = self.keys.run_spec
-        try:
-            body = s3objects.read_bytes(self.s3, self.bucket, key)
-        except Exception as exc:
-            raise RunSpecUnavailable(f"cannot read the run spec s3://{self.bucket}/{key}: {exc}") from exc
+        for attempt in range(1, SPEC_READ_ATTEMPTS + 1):
+            try:
+                body = s3objects.read_bytes(self.s3, self.bucket, key)
+                break
+            except Exception as exc:  # e.g. the network or the role's credentials not ready at boot
+                if attempt == SPEC_READ_ATTEMPTS or self._stopping():
+                    raise RunSpecUnavailable(
+                        f"cannot read the run spec s3://{self.bucket}/{key} ({attempt} attempts): {exc}"
+                    ) from exc
+                self._log(f"reading the run spec failed (attempt {attempt}): {exc}", logging.WARNING)
+                self._sleep(SPEC_READ_RETRY_SECONDS * attempt)
         if body is None:
             raise RunSpecUnavailable(f"no run spec at s3://{self.bucket}/{key}")
         try:
