@@ -284,3 +284,12 @@ def test_a_segment_never_wipes_a_prefix_that_holds_checkpoints(s3, clock, fake):
     assert agent_for(s3, clock, spec, fake).run() is HostState.FAILED
     assert "refusing to wipe" in recorder.statuses[-1]["detail"]
     assert "dr-start-training -w -q" not in fake.calls()
+
+
+def test_an_unreachable_metadata_service_is_logged_once_and_the_work_goes_on(s3, clock, fake):
+    spec = make_spec(deadline_after=300)
+    put_run(s3, spec)
+    metadata = ImdsClient("http://127.0.0.1:9", timeout_seconds=0.2)
+    assert agent_for(s3, clock, spec, fake, metadata=metadata).run() is HostState.FINISHED
+    log = s3.get_object(Bucket=BUCKET, Key=RunKeys(spec.run_id).host_instance_log(INSTANCE))["Body"].read()
+    assert log.count(b"instance metadata unavailable") == 1

@@ -73,6 +73,7 @@ class HostAgent:
         self._log_lines: list[str] = []
         self._log_shipped_at = clock.now()
         self._log_lines_shipped = 0
+        self._metadata_failing = False
 
     # -- public -----------------------------------------------------------------------------
 
@@ -208,8 +209,11 @@ class HostAgent:
         if self.metadata is not None:
             try:
                 notice = self.metadata.spot_instance_action()
+                self._metadata_failing = False
             except Exception as exc:
-                self._log(f"instance metadata unavailable: {exc}", logging.WARNING)
+                if not self._metadata_failing:  # once per outage, not every poll
+                    self._log(f"instance metadata unavailable: {exc}", logging.WARNING)
+                self._metadata_failing = True
                 notice = None
             if notice is not None:
                 self._log(f"spot instance-action from the metadata service: {notice}")
