@@ -27,4 +27,11 @@ python="$(python_for "$py_version")"
 .tools/sam/bin/pip install --quiet --upgrade pip
 .tools/sam/bin/pip install --quiet "aws-sam-cli==1.170.0"
 
+# The simulator's Python 3.8 (simapp 5.x) with the libraries a reward function may import, so the
+# validator also runs reward functions under a real 3.8. Skipped where no 3.8 is installed.
+if python38="$(python_for 3.8.18 2>/dev/null)" && [ -x "$python38" ]; then
+  [ -x .tools/py38/bin/python ] || "$python38" -m venv .tools/py38
+  .tools/py38/bin/pip install --quiet "numpy==1.24.4" "scipy==1.10.1" "shapely==2.0.6"
+fi
+
 npm ci --silent --no-audit --no-fund

@@ -57,10 +57,17 @@ def project_interpreter() -> Interpreter:
     return Interpreter(f"python{sys.version_info.major}.{sys.version_info.minor}", sys.executable)
 
 
+# <repo>/.venv is sys.prefix when the project runs from its venv
+SIMULATOR_PY38 = Path(sys.prefix).parent / ".tools" / "py38" / "bin" / "python"
+
+
 def find_python38(search_roots: Sequence[Path] | None = None) -> Interpreter | None:
-    """A real, working Python 3.8 on this machine (under pyenv, or python3.8 on PATH), or None."""
+    """A real, working Python 3.8 on this machine, or None. First choice: the simulator-like 3.8
+    environment (with numpy, scipy, shapely) that scripts/setup.sh makes in `.tools/py38` beside
+    the project's venv; then a bare one under pyenv, or python3.8 on PATH."""
     roots = search_roots if search_roots is not None else [Path.home() / ".pyenv" / "versions"]
-    candidates = [str(path) for root in roots for path in sorted(root.glob("3.8*/bin/python"), reverse=True)]
+    candidates = [str(SIMULATOR_PY38)] if search_roots is None and SIMULATOR_PY38.exists() else []
+    candidates += [str(path) for root in roots for path in sorted(root.glob("3.8*/bin/python"), reverse=True)]
     candidates += [found] if (found := shutil.which("python3.8")) else []
     for candidate in candidates:
         if _is_python(candidate, (3, 8)):
