@@ -543,3 +543,24 @@ def test_an_unreachable_s3_ends_in_a_clear_failure(s3, clock):
     )
     assert "cannot read the run spec s3://pitwall-host-test/runs/run-1/run-spec.json (5 attempts)" in log
     assert backend.shut_down
+
+
+def test_a_save_request_during_an_evaluation_stops_it_without_a_checkpoint(s3, clock):
+    trained = make_spec()
+    train(s3, clock, trained, max_episodes=20)
+    spec = make_spec(
+        mode=Mode.EVALUATE, model_prefix=trained.model_prefix, run_settings={"DR_EVAL_NUMBER_OF_TRIALS": "50"}
+    )
+    put_spec(s3, spec)
+    request = ControlRequest("save-eval", ControlAction.SAVE, "i-eval", clock.now() + 120)
+    clock.at(
+        clock.now() + 120,
+        lambda: s3.put_object(Bucket=BUCKET, Key=RunKeys(spec.run_id).host_control, Body=request.to_json()),
+    )
+    recorder = StatusRecorder(s3)
+    backend = SimulatedDrfc(s3=s3, clock=clock)
+    assert agent_for(s3, clock, spec, backend, instance_id="i-eval").run() is HostState.SAVED
+    assert recorder.states == ["booting", "started", "saved"]
+    assert recorder.statuses[-1]["checkpoint"] is None
+    (key,) = keys_under(s3, ModelKeys(trained.model_prefix).evaluation_metrics_folder)
+    assert 0 < len(read_json(s3, key)["metrics"]) < 50

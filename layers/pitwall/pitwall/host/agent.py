@@ -25,6 +25,7 @@ from pitwall.host.protocol import (
     ControlRequest,
     HostState,
     HostStatus,
+    Mode,
     RunSpec,
 )
 from pitwall.layout import ModelKeys, RunKeys
@@ -112,7 +113,7 @@ class HostAgent:
             return
         request = self._pending_request()  # e.g. a spot warning that came while DRFC was set up
         if request is not None:
-            self._serve(request)
+            self._serve(request, spec)
             return
         self.backend.start(spec)
         if self._stopping():
@@ -129,7 +130,7 @@ class HostAgent:
                 return
             request = self._pending_request()
             if request is not None:
-                self._serve(request)
+                self._serve(request, spec)
                 return
             progress = self.backend.poll()
             if progress.state is WorkState.DEAD:
@@ -142,11 +143,19 @@ class HostAgent:
             self._ship_log_if_due()
             self._sleep(min(poll_seconds, max(spec.deadline_epoch - self.clock.now(), 0.0)))
 
-    def _serve(self, request: ControlRequest) -> None:
+    def _serve(self, request: ControlRequest, spec: RunSpec) -> None:
         self._log(f"control request {request.request_id}: {request.action}")
         if request.action is ControlAction.STOP:
             self._stop_backend()
             self._report(HostState.FINISHED, detail=f"stopped on request {request.request_id}")
+            return
+        if spec.mode is Mode.EVALUATE:
+            self._stop_backend()
+            self._report(
+                HostState.SAVED,
+                detail=f"evaluation stopped on request {request.request_id}; it has no checkpoint to save",
+                extra={"request_id": request.request_id},
+            )
             return
         started = self.clock.now()
         self._report(HostState.SAVING, detail=f"saving the latest checkpoint (request {request.request_id})")
@@ -249,7 +258,7 @@ class HostAgent:
             self._log(f"not reporting {state} ({detail}): the instance is being terminated")
             return
         spec = self._spec
-        if checkpoint is None and spec is not None and spec.mode == "train":
+        if checkpoint is None and spec is not None and spec.mode is Mode.TRAIN:
             checkpoint = self._latest_checkpoint(spec)
         self._sequence += 1
         status = HostStatus(
