@@ -26,6 +26,13 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 
 HOOK_NAME = "_invoke_lambda"
+_current = threading.local()  # the function a handler in this thread runs for (benchmarks meter it)
+
+
+def current_function() -> str | None:
+    """The name of the Lambda function whose handler runs in this thread, if any."""
+    stack: list[str] = getattr(_current, "stack", [])
+    return stack[-1] if stack else None
 Handler = Callable[[Any, Any], Any]
 
 
@@ -95,6 +102,8 @@ class LambdaShim:
             aws_request_id=request_id,
         )
         started = time.perf_counter()
+        stack = _current.__dict__.setdefault("stack", [])
+        stack.append(function.function_name)
         try:
             result = self.handler_of(function)(payload, context)
             errored, body = False, json.dumps(result)
@@ -107,6 +116,8 @@ class LambdaShim:
                     "stackTrace": traceback.format_exception(exc)[-5:],
                 }
             )
+        finally:
+            stack.pop()
         seconds = time.perf_counter() - started
         with self._lock:
             self.invocations.append(
