@@ -107,3 +107,21 @@ def test_a_host_that_fails_mid_training_ends_terminated_and_the_run_failed_with_
     segment = run.segments[0]
     assert segment.host_state == "failed"
     assert cloud.instance_states()[segment.instance_id] == "terminated"
+
+
+def test_pitwall_runs_and_status_show_the_runs_of_the_table(cloud: LocalCloud, helpers, capsys) -> None:
+    from pitwall.cli import main
+
+    run_id = helpers.new_run_id("cli")
+    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    table = cloud.runs.table_name
+    assert main(["runs", "--table", table]) == 0
+    listing = capsys.readouterr().out
+    assert run_id in listing and "succeeded" in listing
+    assert main(["status", run_id, "--table", table]) == 0
+    status = capsys.readouterr().out
+    assert f"run {run_id} (train)" in status
+    assert "segment 0: models/" in status
+    assert "outcome: last " in status
+    assert main(["status", "no-such-run", "--table", table]) == 1

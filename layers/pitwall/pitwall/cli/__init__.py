@@ -14,6 +14,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "action_space",
     "validate",
     "demo",
+    "runs",
 )
 
 
