@@ -33,6 +33,8 @@ def current_function() -> str | None:
     """The name of the Lambda function whose handler runs in this thread, if any."""
     stack: list[str] = getattr(_current, "stack", [])
     return stack[-1] if stack else None
+
+
 Handler = Callable[[Any, Any], Any]
 
 
