@@ -125,3 +125,50 @@ def test_pitwall_runs_and_status_show_the_runs_of_the_table(cloud: LocalCloud, h
     assert "segment 0: models/" in status
     assert "outcome: last " in status
     assert main(["status", "no-such-run", "--table", table]) == 1
+
+
+def test_a_spot_interruption_warning_asks_the_host_to_save_and_the_run_keeps_that_checkpoint(
+    cloud: LocalCloud, helpers
+) -> None:
+    import time
+
+    from pitwall import aws
+
+    # Given a run whose host is training and has written a checkpoint
+    run_id = helpers.new_run_id("spot")
+    execution_arn = cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id)
+    deadline = time.monotonic() + 30
+    while (segment := _segment(cloud, run_id)) is None or segment.last_checkpoint is None:
+        assert time.monotonic() < deadline, "no checkpoint within 30 s"
+        time.sleep(0.05)
+    # When EC2 warns that the instance will be interrupted
+    aws.client("events").put_events(
+        Entries=[
+            {
+                "Source": "aws.ec2",
+                "DetailType": "EC2 Spot Instance Interruption Warning",
+                "Detail": json.dumps({"instance-id": segment.instance_id, "instance-action": "terminate"}),
+            }
+        ]
+    )
+    # Then the host saved its latest checkpoint and stopped, and the run ended with it
+    execution = cloud.wait(execution_arn)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    run = cloud.runs.get(run_id)
+    saved = run.segments[0]
+    assert saved.host_state == "saved"
+    assert run.outcome is not None and run.outcome.last_checkpoint == saved.last_checkpoint
+    checkpoint_files = layout.ModelKeys(saved.model_prefix).checkpoint_files(
+        run.outcome.last_checkpoint or ""
+    )
+    assert all(cloud.store.exists(key) for key in checkpoint_files)
+    assert cloud.instance_states()[saved.instance_id or ""] == "terminated"
+
+
+def _segment(cloud: LocalCloud, run_id: str):
+    from pitwall.errors import RunNotFound
+
+    try:
+        return cloud.runs.get(run_id).current_segment
+    except RunNotFound:
+        return None
