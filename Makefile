@@ -27,13 +27,13 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# asl-validator takes one --json-path per file; --no-arn-check: the ${Substitutions} are not ARNs yet
+# asl-validator takes one --json-path per file; --no-arn-check: the $${Substitutions} are not ARNs yet
 static: setup
 	for machine in statemachines/*.asl.json; do \
 		npx --no-install asl-validator --no-arn-check --json-path "$$machine" || exit 1; \
 	done
 	$(SAM) validate --lint --region $(REGION)
-	$(VENV)/bin/cfn-lint template.yaml
+	$(SAM_VENV)/bin/cfn-lint template.yaml  # the tool venv's: it has aws-sam-translator to expand SAM
 	PYENV_VERSION=$(PY_VERSION) $(SAM) build --build-dir build/sam
 
 unit: setup
