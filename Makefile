@@ -27,7 +27,7 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# asl-validator takes one --json-path per file; --no-arn-check: the $${Substitutions} are not ARNs yet
+# asl-validator takes one --json-path per file; --no-arn-check: the ${Substitutions} are not ARNs yet
 static: setup
 	for machine in statemachines/*.asl.json; do \
 		npx --no-install asl-validator --no-arn-check --json-path "$$machine" || exit 1; \
