@@ -131,7 +131,7 @@ class LocalCloud:
             "InstanceTypes": "g4dn.2xlarge,g5.2xlarge",
             "DefaultTimeBudgetMinutes": 30,
             "BootTimeoutSeconds": 1200,
-            "HeartbeatWindowSeconds": 1200,
+            "HeartbeatWindowSeconds": 2400,
             "HostPollSeconds": 5,
             "TimeScale": self.time_scale,
             "TimeAnchorEpoch": self.anchor,
