@@ -4,6 +4,7 @@ custom files, capacity errors, a host that fails mid-training."""
 from __future__ import annotations
 
 import json
+import time
 
 from pitwall import layout
 from pitwall.examples import example_files
@@ -130,8 +131,6 @@ def test_pitwall_runs_and_status_show_the_runs_of_the_table(cloud: LocalCloud, h
 def test_a_spot_interruption_warning_asks_the_host_to_save_and_the_run_keeps_that_checkpoint(
     cloud: LocalCloud, helpers
 ) -> None:
-    import time
-
     from pitwall import aws
 
     # Given a run whose host is training and has written a checkpoint
@@ -172,3 +171,26 @@ def _segment(cloud: LocalCloud, run_id: str):
         return cloud.runs.get(run_id).current_segment
     except RunNotFound:
         return None
+
+
+def test_a_second_execution_for_the_same_run_fails_and_leaves_the_first_alone(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given a run under way (e.g. an inbox event delivered twice)
+    run_id = helpers.new_run_id("twice")
+    payload = helpers.train_input(cloud, run_id)
+    first = cloud.start("Train", payload, name=run_id)
+    deadline = time.monotonic() + 20
+    while _segment(cloud, run_id) is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    # When a second execution starts for the same run id
+    second = cloud.wait(cloud.start("Train", payload, name=f"{run_id}-again"))
+    # Then it fails as a duplicate and touches nothing; the first one trains to the end
+    assert second["status"] == "FAILED"
+    assert second["error"] == "RunAlreadyStarted"
+    assert cloud.wait(first)["status"] == "SUCCEEDED"
+    run = cloud.runs.get(run_id)
+    assert run.state == RunState.SUCCEEDED
+    assert len(run.segments) == 1 and run.segments[0].end_reason == "completed"
+    assert len(helpers.instances_of_run(cloud, run_id)) == 1
