@@ -19,7 +19,10 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pitwall", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="pitwall",
+        description="Train DeepRacer models on spot instances: validate custom files, run and watch training.",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(f"pitwall.cli.{name}").register(subparsers)
