@@ -21,7 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="pitwall",
-        description="Train DeepRacer models on spot instances: validate custom files, run and watch training.",
+        description="Train DeepRacer models on spot instances: validate, run and watch training.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
