@@ -15,6 +15,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "validate",
     "demo",
     "runs",
+    "submit",
 )
 
 

@@ -18,27 +18,29 @@ from pitwall.runs import Run, summarize
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     listing = subparsers.add_parser("runs", help="list the runs of a deployed stack")
-    _add_location(listing)
+    add_location(listing)
     listing.set_defaults(func=list_runs)
     status = subparsers.add_parser("status", help="show one run: state, segments, outcome, evaluations")
     status.add_argument("run_id", metavar="RUN")
-    _add_location(status)
+    add_location(status)
     status.add_argument("--json", action="store_true", help="print the whole run record as JSON")
     status.set_defaults(func=show_status)
 
 
-def _add_location(parser: argparse.ArgumentParser) -> None:
+def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stack", default="pitwall", help="the deployed stack (default: pitwall)")
     parser.add_argument("--table", help="the runs table, instead of reading it from the stack")
     parser.add_argument("--region", help="AWS region (default: your configuration's)")
 
 
-def _table(args: argparse.Namespace) -> RunsTable:
-    if args.table:
-        return RunsTable(args.table)
+def stack_outputs(args: argparse.Namespace) -> dict[str, str]:
+    """The outputs of the deployed stack named by `--stack` (template.yaml, Outputs)."""
     stack = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0]
-    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
-    return RunsTable(outputs["RunsTableName"])
+    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+
+
+def _table(args: argparse.Namespace) -> RunsTable:
+    return RunsTable(args.table or stack_outputs(args)["RunsTableName"])
 
 
 def list_runs(args: argparse.Namespace) -> int:
