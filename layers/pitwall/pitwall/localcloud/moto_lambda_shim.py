@@ -24,6 +24,7 @@ from types import ModuleType
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
+from moto.core.exceptions import JsonRESTError
 
 HOOK_NAME = "_invoke_lambda"
 _current = threading.local()  # the function a handler in this thread runs for (benchmarks meter it)
@@ -63,6 +64,15 @@ class Invocation:
     error: str = ""
 
 
+class InjectedLambdaError(JsonRESTError):
+    """A transient error of the Lambda service itself (fault injection): the caller gets it as
+    AWS answers it, so Step Functions sees `Lambda.<error_type>`."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(error_type, f"{error_type}: injected by the local cloud's fault suite")
+        self.code = 429 if error_type == "TooManyRequestsException" else 500
+
+
 class LambdaShim:
     """Which folder holds each function's code, the loaded handlers, and what ran (for benches)."""
 
@@ -72,6 +82,7 @@ class LambdaShim:
         self._modules: dict[Path, ModuleType] = {}
         self._lock = threading.Lock()
         self._count = 0
+        self.injected_errors: dict[str, list[str]] = {}  # function name -> errors of its next invocations
 
     def handler_of(self, function: LambdaFunction) -> Handler:
         folder = self.function_code[function.function_name]
@@ -91,6 +102,11 @@ class LambdaShim:
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
         import time
 
+        with self._lock:
+            injected = self.injected_errors.get(function.function_name)
+            error = injected.pop(0) if injected else None
+        if error is not None:
+            raise InjectedLambdaError(error)
         payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
         os.environ.update({k: str(v) for k, v in function.environment_vars.items()})
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = function.region  # as the runtime does
