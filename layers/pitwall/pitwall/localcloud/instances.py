@@ -107,11 +107,14 @@ class InstanceRunner:
         self.hosts: dict[str, HostThread] = {}
         self.launched: list[str] = []
         self.terminated: list[str] = []
+        self.launched_at: dict[str, float] = {}  # instance id -> when, on the cloud's clock
+        self.terminated_at: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def on_launch(self, instance_id: str, tags: dict[str, str]) -> None:
         with self._lock:
             self.launched.append(instance_id)
+            self.launched_at[instance_id] = self.clock_factory().now()
         if RUN_TAG not in tags:
             return
         run_id, segment = tags[RUN_TAG], int(tags.get(SEGMENT_TAG, "0"))
@@ -146,6 +149,7 @@ class InstanceRunner:
                 host = self.hosts.get(instance_id)
                 if instance_id not in self.terminated:
                     self.terminated.append(instance_id)
+                    self.terminated_at[instance_id] = self.clock_factory().now()
             if host is not None:
                 host.agent.stop()
 
