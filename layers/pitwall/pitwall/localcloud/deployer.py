@@ -340,6 +340,17 @@ def _instance_profile(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any
     return name, {"Arn": arn}
 
 
+def _managed_policy(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    iam = aws.client("iam", d.stack.region)
+    arn = iam.create_policy(
+        PolicyName=p.get("ManagedPolicyName") or d.physical_name(logical, limit=128),
+        Path=p.get("Path", "/"),
+        PolicyDocument=json.dumps(p["PolicyDocument"]),
+        Description=p.get("Description", ""),
+    )["Policy"]["Arn"]
+    return arn, {"PolicyArn": arn}
+
+
 def _layer(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     # the layer's package is installed in this process already; moto only needs a zip
     answer = aws.client("lambda", d.stack.region).publish_layer_version(
@@ -410,6 +421,7 @@ _CREATORS: dict[str, Creator] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::IAM::Role": _role,
     "AWS::IAM::InstanceProfile": _instance_profile,
+    "AWS::IAM::ManagedPolicy": _managed_policy,
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,
     "AWS::Lambda::Permission": _permission,
