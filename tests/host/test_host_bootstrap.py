@@ -1,6 +1,8 @@
 """The rendered user data, executed: bash runs it with fake `curl` (an IMDSv2 that wants its
-token), `shutdown`, `systemctl`, `git` and Python/pip on PATH, the machine's paths moved under
-a temporary folder, and S3 reads served from a folder. What it did is then checked."""
+token), `shutdown`, `systemctl`, `git`, `apt-get` and pip on PATH, the machine's paths moved
+under a temporary folder, and S3 reads served from a folder. The image's `python3` is a real
+interpreter (this venv's 3.12 with boto3, or a bare 3.8 like Ubuntu 20.04's), so the bootstrap's
+own version and boto3 checks really run. What it did is then checked."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from pitwall.host.userdata import DEFAULT_DRFC_VERSION, INSTANCE_BOTO3_VERSION, render_user_data
+from pitwall.host.userdata import (
+    DEFAULT_DRFC_VERSION,
+    OLDER_PYTHON_BOTO3_VERSIONS,
+    render_user_data,
+)
 from pitwall.layout import RunKeys, agent_archive_key
 
 RUN_ID = "run-42"
 BUCKET = "pitwall-models"
 ARCHIVE_KEY = agent_archive_key("feedbeef00000000")
 INSTANCE_ID = "i-0bootstrap000001"
+PYTHON_38 = Path("/root/.pyenv/versions/3.8.18/bin/python")
+needs_python_38 = pytest.mark.skipif(not PYTHON_38.exists(), reason=f"no Python 3.8 at {PYTHON_38}")
 
 FAKES = {
     "curl": """#!/bin/bash
@@ -40,14 +48,29 @@ echo "git $*" >> "$FAKE_STATE/calls"
 target="${@: -1}"
 mkdir -p "$target/bin" && touch "$target/bin/activate.sh"
 """,
-    "python3.13": """#!/bin/bash
-case "$1" in
-  -c) exit 0 ;;  # the version check: this is a Python >= 3.12
-  -m) venv="$3"; mkdir -p "$venv/bin"
-      printf '#!/bin/bash\\necho "pip $*" >> "$FAKE_STATE/calls"\\n' > "$venv/bin/pip"
-      printf '#!/bin/bash\\nPYTHONPATH="$FAKE_STUBS" exec "$REAL_PYTHON" "$@"\\n' > "$venv/bin/python"
-      chmod +x "$venv/bin/pip" "$venv/bin/python" ;;
-esac
+    # the image's python3: the interpreter named in $FAKE_STATE/python; pip is logged, not run
+    "python3": """#!/bin/bash
+if [ "$1" = -m ] && [ "$2" = pip ]; then
+  [ -f "$FAKE_STATE/has-pip" ] || { echo "python3: No module named pip" >&2; exit 1; }
+  [ "$3" = --version ] || echo "pip ${*:3}" >> "$FAKE_STATE/calls"
+  exit 0
+fi
+[ "$1" = - ] && export PYTHONPATH="$FAKE_STUBS:${PYTHONPATH:-}"  # the script that reads S3
+exec "$(cat "$FAKE_STATE/python")" "$@"
+""",
+    # apt-get install python3 gives the interpreter in $FAKE_APT_PYTHON (when set)
+    "apt-get": """#!/bin/bash
+echo "apt-get $*" >> "$FAKE_STATE/calls"
+case " $* " in *" python3-pip "*) touch "$FAKE_STATE/has-pip" ;; esac
+if [[ " $* " = *" python3 "* && -n "${FAKE_APT_PYTHON:-}" ]]; then
+  echo "$FAKE_APT_PYTHON" >"$FAKE_STATE/python"
+fi
+exit 0
+""",
+    # an image's Python 3.6: fails every version check
+    "python3.6": """#!/bin/bash
+[ "$1" = -V ] && echo "Python 3.6.9"
+exit 1
 """,
 }
 
@@ -73,7 +96,7 @@ class session:
 
 
 class Machine:
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, python: Path = Path(sys.executable), has_pip: bool = True) -> None:
         self.root = root
         self.bin = root / "fake-bin"
         self.state = root / "state"
@@ -89,6 +112,9 @@ class Machine:
             (self.bin / name).write_text(text % {"instance": INSTANCE_ID} if name == "curl" else text)
             (self.bin / name).chmod(0o755)
         (self.stubs / "boto3" / "__init__.py").write_text(BOTO3_STUB)
+        (self.state / "python").write_text(str(python))
+        if has_pip:
+            (self.state / "has-pip").write_text("")
         for key, body in ((ARCHIVE_KEY, b"PK-agent"), (RunKeys(RUN_ID).run_spec, b'{"run_id": "run-42"}')):
             path = self.s3 / BUCKET / key
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -116,7 +142,6 @@ class Machine:
             "FAKE_STATE": str(self.state),
             "FAKE_STUBS": str(self.stubs),
             "FAKE_S3_DIR": str(self.s3),
-            "REAL_PYTHON": sys.executable,
             **extra,
         }
 
@@ -145,7 +170,8 @@ def test_the_bootstrap_installs_and_starts_the_agent_service(machine):
     assert calls[0] == f"shutdown -h +90 pitwall: run {RUN_ID} reached its deadline"
     assert calls[1].startswith("curl -sSf -X PUT -H X-aws-ec2-metadata-token-ttl-seconds: 300")
     assert calls[2].startswith("curl -sSf -H X-aws-ec2-metadata-token: token-123")
-    assert f"pip install -q boto3=={INSTANCE_BOTO3_VERSION}" in calls
+    # the image's python3 is new enough and has a boto3 that knows IMDSv2: nothing is installed
+    assert not any(call.startswith(("apt-get", "pip")) for call in calls)
     assert any(
         call.startswith(f"git clone --quiet --depth 1 --branch {DEFAULT_DRFC_VERSION}") for call in calls
     )
@@ -159,9 +185,9 @@ def test_the_bootstrap_installs_and_starts_the_agent_service(machine):
     assert (machine.home / "run-spec.json").read_bytes() == b'{"run_id": "run-42"}'
     # the service runs the agent from its archive with this run's arguments
     unit = (machine.units / "pitwall-agent.service").read_text().splitlines()
-    assert f"Environment=PYTHONPATH={machine.home}/pitwall-agent.zip" in unit
+    assert f"Environment=PYTHONPATH={machine.home}/pitwall-agent.zip:{machine.home}/site" in unit
     assert (
-        f"ExecStart={machine.home}/venv/bin/python -m pitwall.host --run-id {RUN_ID} --bucket {BUCKET}"
+        f"ExecStart={machine.bin}/python3 -m pitwall.host --run-id {RUN_ID} --bucket {BUCKET}"
         f"   --region us-west-2 --drfc-dir {machine.drfc} --instance-id {INSTANCE_ID}"
     ) in unit
     assert f"ExecStartPre={machine.home}/arm-deadline.sh" in unit
@@ -205,3 +231,46 @@ def test_an_image_with_drfc_is_not_cloned_again(machine):
     script.write_text(machine.script())
     assert machine.run(script).returncode == 0
     assert not any(call.startswith("git ") for call in machine.calls())
+
+
+@needs_python_38
+def test_an_ubuntu_20_04_python_without_boto3_or_pip_gets_both(tmp_path):
+    # Given the image's python3 is a bare 3.8 (no boto3, no pip)
+    machine = Machine(tmp_path, python=PYTHON_38, has_pip=False)
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    # When the bootstrap runs
+    result = machine.run(script)
+    # Then pip comes from apt, and boto3 at the last release for 3.8 goes beside the image's packages
+    assert result.returncode == 0, (machine.logs / "pitwall-bootstrap.log").read_text()
+    calls = machine.calls()
+    assert "apt-get install -y -q python3-pip" in calls
+    assert not any(call.startswith("apt-get install") and call.endswith(" python3") for call in calls)
+    target = machine.home / "site"
+    assert f"pip install -q --target {target} boto3=={OLDER_PYTHON_BOTO3_VERSIONS['3.8']}" in calls
+    assert (machine.home / "pitwall-agent.zip").read_bytes() == b"PK-agent"  # read by that 3.8
+    assert calls[-1] == "systemctl start --no-block pitwall-agent.service"
+
+
+def test_an_image_python_older_than_3_8_is_replaced_from_apt(tmp_path):
+    machine = Machine(tmp_path, python=tmp_path / "fake-bin" / "python3.6")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script, FAKE_APT_PYTHON=sys.executable)
+    assert result.returncode == 0, (machine.logs / "pitwall-bootstrap.log").read_text()
+    calls = machine.calls()
+    assert calls.index("apt-get update -q") < calls.index("apt-get install -y -q python3")
+    assert not any(call.startswith("pip") for call in calls)  # the new python3 has boto3
+    assert calls[-1] == "systemctl start --no-block pitwall-agent.service"
+
+
+def test_without_a_python_3_8_the_bootstrap_says_so_and_powers_off(tmp_path):
+    machine = Machine(tmp_path, python=tmp_path / "fake-bin" / "python3.6")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)  # apt-get brings nothing newer
+    assert result.returncode != 0
+    assert machine.calls()[-1] == "shutdown -h now"
+    log = (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert "the host agent needs Python >= 3.8; python3 is Python 3.6.9" in log
+    assert not (machine.units / "pitwall-agent.service").exists()

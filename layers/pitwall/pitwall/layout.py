@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from enum import StrEnum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # checked as enum.StrEnum (3.11+), which pitwall.strenum mirrors for 3.8+
+    from enum import StrEnum
+else:
+    from pitwall.strenum import StrEnum
 
 REWARD_FUNCTION_FILE = "reward_function.py"
 MODEL_METADATA_FILE = "model_metadata.json"

@@ -13,7 +13,12 @@ from pathlib import Path
 import pytest
 
 from pitwall.host.__main__ import build_parser
-from pitwall.host.userdata import DEFAULT_DRFC_VERSION, INSTANCE_BOTO3_VERSION, render_user_data
+from pitwall.host.userdata import (
+    DEFAULT_DRFC_VERSION,
+    INSTANCE_BOTO3_VERSION,
+    OLDER_PYTHON_BOTO3_VERSIONS,
+    render_user_data,
+)
 from pitwall.layout import RunKeys, agent_archive_key
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
@@ -79,7 +84,9 @@ def test_it_fetches_the_agent_and_the_run_spec_and_pins_its_versions(script):
     assert f"readonly RUN_SPEC_KEY='{RunKeys(OPTIONS['run_id']).run_spec}'" in script
     assert f"readonly DRFC_VERSION='{DEFAULT_DRFC_VERSION}'" in script
     assert 'git clone --quiet --depth 1 --branch "${DRFC_VERSION}"' in script
-    assert 'pip" install -q "boto3==${BOTO3_VERSION}"' in script
+    assert '"${PYTHON}" -m pip install -q --target "${PITWALL_HOME}/site" "boto3==${BOTO3_VERSION}"' in script
+    assert f"    3.8) BOTO3_VERSION='{OLDER_PYTHON_BOTO3_VERSIONS['3.8']}' ;;" in script
+    assert f"    *) BOTO3_VERSION='{INSTANCE_BOTO3_VERSION}' ;;" in script
 
 
 def test_the_instance_boto3_pin_is_the_project_pin():
@@ -97,6 +104,7 @@ def test_the_agent_command_line_is_one_the_agent_accepts(script):
     exec_start = next(line for line in lines if line.startswith("ExecStart="))
     values = {
         "PITWALL_HOME": "/opt/pitwall",
+        "PYTHON": "/usr/bin/python3",
         "RUN_ID": OPTIONS["run_id"],
         "BUCKET": OPTIONS["bucket"],
         "REGION": OPTIONS["region"],
@@ -105,7 +113,7 @@ def test_the_agent_command_line_is_one_the_agent_accepts(script):
     }
     command = re.sub(r"\$\{(\w+)\}", lambda match: values[match[1]], exec_start.removeprefix("ExecStart="))
     argv = shlex.split(command)
-    assert argv[:3] == ["/opt/pitwall/venv/bin/python", "-m", "pitwall.host"]
+    assert argv[:3] == ["/usr/bin/python3", "-m", "pitwall.host"]
     args = build_parser().parse_args(argv[3:])
     assert (args.run_id, args.bucket, args.region, args.instance_id) == (
         OPTIONS["run_id"],

@@ -10,6 +10,8 @@ controller through the run's S3 folder (`layout.RunKeys`).
 - `userdata`, `packaging`, `iam`: what the controller needs to launch a host: the boot script,
   the agent's zip, and the instance's least-privilege policy. `__main__`: the entry point.
 
-Everything the instance runs uses the standard library and boto3 only: no pydantic, no
-powertools. A test imports every module here with those blocked.
+Everything the instance runs uses the standard library and boto3 only (no pydantic, no
+powertools) and runs on Python 3.8+, the Python of DRFC's Ubuntu 20.04 / 22.04 images: no
+PEP 695 generics, no `match`, no 3.9+ standard library calls, `pitwall.strenum` for enums.
+One test imports every module here with those blocked, another the archive under a real 3.8.
 """

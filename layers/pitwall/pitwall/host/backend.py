@@ -6,10 +6,14 @@ and neither can the controller."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from pitwall.host.protocol import RunSpec
+
+if TYPE_CHECKING:  # checked as enum.StrEnum (3.11+), which pitwall.strenum mirrors for 3.8+
+    from enum import StrEnum
+else:
+    from pitwall.strenum import StrEnum
 
 
 class WorkState(StrEnum):

@@ -17,6 +17,7 @@ AGENT_MODULES = (
     "pitwall/__init__.py",
     "pitwall/clock.py",
     "pitwall/layout.py",
+    "pitwall/strenum.py",
     "pitwall/customfiles/__init__.py",
     "pitwall/customfiles/envfile.py",
     "pitwall/host/__init__.py",

@@ -5,15 +5,20 @@
   object-created event, so the controller hears it as a heartbeat;
 - the controller writes a `ControlRequest` (save a checkpoint, stop) that the host polls.
 
-Standard library only: the host agent reads these on the instance.
+Standard library only, Python 3.8+: the host agent reads these on the instance.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, fields
-from enum import StrEnum
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:  # typing.Self and enum.StrEnum are 3.11+; pitwall.strenum mirrors StrEnum
+    from enum import StrEnum
+    from typing import Self
+else:
+    from pitwall.strenum import StrEnum
 
 
 class Mode(StrEnum):
@@ -38,7 +43,10 @@ class ControlAction(StrEnum):
     STOP = "stop"  # the controller ends the work: stop cleanly
 
 
-def _from_dict[T](cls: type[T], data: dict[str, Any]) -> T:
+_T = TypeVar("_T")
+
+
+def _from_dict(cls: type[_T], data: dict[str, Any]) -> _T:
     known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
     return cls(**{k: v for k, v in data.items() if k in known})
 

@@ -4,8 +4,9 @@ It holds no secret (the instance profile grants exactly what the run needs, see 
 and talks to the metadata service with IMDSv2 tokens only. In order, it:
 1. schedules a power-off at the run's deadline (`shutdown -h +N`), so the instance never
    outlives its run whatever happens next, and powers off at once if the bootstrap fails;
-2. finds a Python >= 3.12 (installs python3.12 when the image has none) and, in a virtual
-   environment, boto3 at the version the project pins;
+2. uses the image's python3 when it is >= 3.8 (DRFC's Ubuntu 20.04 / 22.04 images have 3.8 /
+   3.10; the agent runs on 3.8+) and its boto3 when that knows IMDSv2; only what is missing is
+   installed: python3 with apt, boto3 with pip into PITWALL_HOME/site at a pinned version;
 3. fetches the host agent archive and the run spec from the run's bucket;
 4. clones DeepRacer-for-Cloud at a pinned version when the image lacks it (the agent then runs
    bin/prepare.sh and bin/init.sh; the simapp image version is pinned in the spec's
@@ -25,6 +26,10 @@ DRFC_REPOSITORY = "https://github.com/aws-deepracer-community/deepracer-for-clou
 DEFAULT_DRFC_VERSION = "v6.0.4"  # a DRFC release tag (simapp 6.0.4); every instance runs the same scripts
 DEFAULT_DRFC_DIR = "/home/ubuntu/deepracer-for-cloud"
 INSTANCE_BOTO3_VERSION = "1.44.5"  # the boto3 pin of pyproject.toml (a test keeps them equal)
+# boto3 1.44 needs Python >= 3.10: an instance Python below that gets the last boto3 for it
+OLDER_PYTHON_BOTO3_VERSIONS = {"3.8": "1.37.38", "3.9": "1.42.97"}
+MIN_PYTHON = (3, 8)
+MIN_IMAGE_BOTOCORE = (1, 13, 25)  # the first botocore that gets the instance role's keys with IMDSv2
 PITWALL_HOME = "/opt/pitwall"
 BOOTSTRAP_LOG = "/var/log/pitwall-bootstrap.log"
 AGENT_LOG = "/var/log/pitwall-agent.log"
@@ -56,7 +61,6 @@ readonly RUN_SPEC_KEY='__RUN_SPEC_KEY__'
 readonly DRFC_DIR='__DRFC_DIR__'
 readonly DRFC_REPOSITORY='__DRFC_REPOSITORY__'
 readonly DRFC_VERSION='__DRFC_VERSION__'
-readonly BOTO3_VERSION='__BOTO3_VERSION__'
 readonly PITWALL_HOME='__PITWALL_HOME__'
 readonly FALLBACK_MINUTES='__FALLBACK_MINUTES__'
 readonly IMDS='http://169.254.169.254'
@@ -75,27 +79,38 @@ imds_get() {
 INSTANCE_ID="$(imds_get instance-id)"
 echo "pitwall: run ${RUN_ID} on ${INSTANCE_ID}, $(date -u +%FT%TZ)"
 
-# 2. A Python >= 3.12, and boto3 at the project's pinned version in a virtual environment.
-PYTHON=''
-for candidate in python3.13 python3.12 python3; do
-  if command -v "${candidate}" >/dev/null \
-    && "${candidate}" -c 'import sys; sys.exit(sys.version_info < (3, 12))'; then
-    PYTHON="$(command -v "${candidate}")"
-    break
-  fi
-done
-if [ -z "${PYTHON}" ]; then
+# 2. The image's python3 when it is new enough, with its boto3 when that knows IMDSv2. Only
+#    what is missing is installed: python3 with apt, boto3 with pip into PITWALL_HOME/site.
+python_is_new_enough() {
+  command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info < __MIN_PYTHON__)'
+}
+if ! python_is_new_enough; then
   apt-get update -q
-  apt-get install -y -q python3.12 python3.12-venv
-  PYTHON="$(command -v python3.12)"
+  apt-get install -y -q python3
 fi
-mkdir -p "${PITWALL_HOME}"
-"${PYTHON}" -m venv "${PITWALL_HOME}/venv"
-"${PITWALL_HOME}/venv/bin/pip" install -q "boto3==${BOTO3_VERSION}"
+if ! python_is_new_enough; then
+  echo "pitwall: the host agent needs Python >= __MIN_PYTHON_TEXT__; python3 is $(python3 -V 2>&1 || true)"
+  false
+fi
+PYTHON="$(command -v python3)"
+mkdir -p "${PITWALL_HOME}/site"
+export PYTHONPATH="${PITWALL_HOME}/site"
+if ! "${PYTHON}" -c 'import sys, boto3, botocore
+sys.exit(tuple(map(int, botocore.__version__.split(".")[:3])) < __MIN_IMAGE_BOTOCORE__)' 2>/dev/null; then
+  if ! "${PYTHON}" -m pip --version >/dev/null 2>&1; then
+    apt-get update -q
+    apt-get install -y -q python3-pip
+  fi
+  case "$("${PYTHON}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in
+__BOTO3_VERSION_CASES__
+  esac
+  # --target: beside the image's packages, never over them (and allowed where PEP 668 applies)
+  "${PYTHON}" -m pip install -q --target "${PITWALL_HOME}/site" "boto3==${BOTO3_VERSION}"
+fi
 
 # 3. The host agent and the run spec, read with the instance role's credentials.
 export BUCKET REGION AGENT_ARCHIVE_KEY RUN_SPEC_KEY PITWALL_HOME
-"${PITWALL_HOME}/venv/bin/python" - <<'PYTHON'
+"${PYTHON}" - <<'PYTHON'
 import os
 
 import boto3
@@ -132,9 +147,9 @@ Wants=network-online.target
 
 [Service]
 Type=simple
-Environment=PYTHONPATH=${PITWALL_HOME}/pitwall-agent.zip
+Environment=PYTHONPATH=${PITWALL_HOME}/pitwall-agent.zip:${PITWALL_HOME}/site
 ExecStartPre=${PITWALL_HOME}/arm-deadline.sh
-ExecStart=${PITWALL_HOME}/venv/bin/python -m pitwall.host --run-id ${RUN_ID} --bucket ${BUCKET} \
+ExecStart=${PYTHON} -m pitwall.host --run-id ${RUN_ID} --bucket ${BUCKET} \
   --region ${REGION} --drfc-dir ${DRFC_DIR} --instance-id ${INSTANCE_ID}
 ExecStopPost=${PITWALL_HOME}/after-agent.sh
 StandardOutput=append:__AGENT_LOG__
@@ -193,7 +208,10 @@ def render_user_data(
         "__DRFC_DIR__": drfc_dir,
         "__DRFC_REPOSITORY__": DRFC_REPOSITORY,
         "__DRFC_VERSION__": drfc_version,
-        "__BOTO3_VERSION__": INSTANCE_BOTO3_VERSION,
+        "__MIN_PYTHON__": repr(MIN_PYTHON),
+        "__MIN_PYTHON_TEXT__": ".".join(map(str, MIN_PYTHON)),
+        "__MIN_IMAGE_BOTOCORE__": repr(MIN_IMAGE_BOTOCORE),
+        "__BOTO3_VERSION_CASES__": _boto3_version_cases(),
         "__PITWALL_HOME__": PITWALL_HOME,
         "__FALLBACK_MINUTES__": str(fallback_shutdown_minutes),
         "__BOOTSTRAP_LOG__": BOOTSTRAP_LOG,
@@ -203,3 +221,12 @@ def render_user_data(
     for placeholder, value in replacements.items():
         script = script.replace(placeholder, value)
     return script
+
+
+def _boto3_version_cases() -> str:
+    """The arms of the bootstrap's `case` on the instance's Python version: which boto3 to install."""
+    arms = [
+        f"    {python}) BOTO3_VERSION='{boto3}' ;;" for python, boto3 in OLDER_PYTHON_BOTO3_VERSIONS.items()
+    ]
+    arms.append(f"    *) BOTO3_VERSION='{INSTANCE_BOTO3_VERSION}' ;;")
+    return "\n".join(arms)
