@@ -17,6 +17,8 @@ class Episode:
     completion_percentage: float
     status: str
     elapsed_ms: float
+    reward: float = 0.0  # reward_score: the episode's total reward
+    trial: int = 0  # the episode's number within its phase block (training or evaluation)
 
 
 def episodes_of(document: dict[str, Any] | None) -> list[Episode]:
@@ -29,6 +31,8 @@ def episodes_of(document: dict[str, Any] | None) -> list[Episode]:
             completion_percentage=float(entry.get("completion_percentage", 0)),
             status=str(entry.get("episode_status", "")),
             elapsed_ms=float(entry.get("elapsed_time_in_milliseconds", 0)),
+            reward=float(entry.get("reward_score", 0)),
+            trial=int(entry.get("trial", 0)),
         )
         for entry in document.get("metrics", [])
     ]
