@@ -91,6 +91,8 @@ def relayed_events(relay: Relay) -> Iterator[Relay]:
     original = Rule.send_to_targets
 
     def send_to_targets(self: Rule, original_event: Any, transform_input: bool = True) -> None:
+        if self.scheduled_expression and not self.event_pattern.get_pattern():
+            return  # a schedule rule (the reaper's) matches no event; moto's empty pattern would
         if not self.event_pattern.matches_event(original_event):
             return
         ours = [t for t in self.targets if parse_arn(t["Arn"]).service in ("states", "lambda")]
