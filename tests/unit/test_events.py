@@ -29,6 +29,8 @@ INPUT_MODEL: dict[str, type[BaseModel]] = {
     "increment_model": models.IncrementInput,
     "start_from_inbox": models.S3Notification,
     "request_checkpoint_save": models.InstanceEvent,
+    "decide_recovery": models.RecoveryInput,
+    "reap_instances": models.ScheduledEvent,
     "statemachine_train": models.TrainInput,
     "statemachine_evaluate": models.EvaluateInput,
     "statemachine_increment": models.IncrementRequest,

@@ -50,6 +50,8 @@ class EventKind(StrEnum):
     NO_CAPACITY = "no-capacity"  # SpotCapacityUnavailable: every pool refused a launch
 
 
+HEARTBEAT_TOLERANCE = 0.9  # share of the window a recorded heartbeat must be inside to void a timeout
+
 SPOT_EVENTS = frozenset({EventKind.INTERRUPTION_WARNING, EventKind.REBALANCE_RECOMMENDATION})
 
 # EventBridge `detail-type` of the EC2 events about one instance.
@@ -78,6 +80,8 @@ def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | No
         return EventKind.BOOT_TIMEOUT
     if error == "HostFailed":
         return EventKind.HOST_FAILED
+    if error == "HostSaved":  # the host heard the spot notice itself and saved
+        return EventKind.INTERRUPTION_WARNING
     if error == "SpotCapacityUnavailable":
         return EventKind.NO_CAPACITY
     return None
@@ -163,13 +167,14 @@ class RecoveryPolicy(_Model):
 
     @classmethod
     def from_settings(cls, settings: Settings, **overrides: float) -> RecoveryPolicy:
-        """The policy of the Lambdas: boot timeout, heartbeat window and default budget from the
-        settings, the rest at their defaults unless overridden."""
+        """The policy of the Lambdas: boot timeout, heartbeat window, default budget and the
+        breaker's limit from the settings, the rest at their defaults unless overridden."""
         return cls.model_validate(
             {
                 "boot_seconds": settings.boot_timeout_seconds,
                 "heartbeat_window_seconds": settings.heartbeat_window_seconds,
                 "default_time_budget_seconds": settings.default_time_budget_minutes * 60.0,
+                "max_relaunches_per_hour": settings.max_relaunches_per_hour,
                 **overrides,
             }
         )
@@ -331,8 +336,10 @@ def _stale(run: Run, event: RunEvent, policy: RecoveryPolicy) -> str | None:
     if event.kind == EventKind.BOOT_TIMEOUT and (run.state != RunState.BOOTING or segment.started_at):
         return f"instance {segment.instance_id} already started"
     if event.kind == EventKind.HEARTBEAT_TIMEOUT and segment.last_heartbeat_at is not None:
+        # the record's heartbeat time comes a moment after the keep-alive that restarted the
+        # timer: only a heartbeat clearly inside the window means the timeout was a mistake
         quiet = event.at - segment.last_heartbeat_at
-        if quiet < policy.heartbeat_window_seconds:
+        if quiet < policy.heartbeat_window_seconds * HEARTBEAT_TOLERANCE:
             return f"a heartbeat of instance {segment.instance_id} came {quiet:.0f} s before the timeout"
     return None
 
@@ -433,11 +440,12 @@ def _after_no_capacity(run: Run, event: RunEvent, now: float, policy: RecoveryPo
     waiting_since = (last.ended_at if last and last.ended_at is not None else None) or run.created_at
     waited = max(0.0, now - waiting_since)
     detail = f"no pool could launch{': ' + event.detail if event.detail else ''}"
-    if waited + policy.capacity_retry_seconds > policy.max_capacity_wait_seconds:
+    # never wait for capacity longer than the run's whole time budget
+    limit = min(policy.max_capacity_wait_seconds, run_budget(run, policy).time_seconds)
+    if waited + policy.capacity_retry_seconds > limit:
         return Stop(
             reason=Reason.CAPACITY_WAIT_TOO_LONG,
-            detail=f"{detail}; waited {waited / 60:.0f} min for capacity "
-            f"(limit {policy.max_capacity_wait_seconds / 60:.0f} min)",
+            detail=f"{detail}; waited {waited / 60:.0f} min for capacity (limit {limit / 60:.0f} min)",
             run_version=run.version,
             finish=_has_checkpoint(run),
         )
@@ -466,13 +474,18 @@ def _after_no_capacity(run: Run, event: RunEvent, now: float, policy: RecoveryPo
 # -- applying and writing -------------------------------------------------------------------------
 
 
+# A Stop that finishes: from training, and from a replacement still launching or booting.
+_FINISHABLE = frozenset({RunState.PROVISIONING, RunState.BOOTING, RunState.RUNNING})
+
+
 def apply(run: Run, decision: Decision, now: float) -> str | None:
     """Write `decision` into the run record (in memory). Returns the task token the state machine
     waits on, which the caller must answer (Replace, Stop), after the record is saved.
 
     Replace: the current segment is marked as ending (its instance stays until it saved and is
     terminated, which records `ended_at`), the run goes back to PROVISIONING.
-    Stop: finish -> FINISHING (collect the outcome); otherwise FAILED with the detail.
+    Stop: finish -> FINISHING (collect the outcome, from any live state: the budget may end
+    while a replacement boots); otherwise FAILED with the detail.
     Retry and Ignore change nothing.
     """
     if decision.run_version != run.version:
@@ -491,7 +504,7 @@ def apply(run: Run, decision: Decision, now: float) -> str | None:
         return token
     if segment is not None and decision.segment_index == segment.index:
         segment.end_reason = segment.end_reason or decision.end_reason
-    if decision.finish and run.state == RunState.RUNNING:
+    if decision.finish and run.state in _FINISHABLE:
         run.move_to(RunState.FINISHING, now)
         run.awaiting, run.task_token = None, None
     else:

@@ -39,10 +39,12 @@ TERMINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED})
 
 # Where a run may go from each state. FAILED is reachable from every live state. BOOTING and
 # RUNNING may go back to PROVISIONING: that is a new segment (issue 4: stalls, interruptions).
+# PROVISIONING and BOOTING may go to FINISHING: the budget ended while a replacement was being
+# launched or booted, and the run finishes with the checkpoints its earlier segments wrote.
 _NEXT: dict[RunState, frozenset[RunState]] = {
     RunState.PREPARED: frozenset({RunState.PROVISIONING}),
-    RunState.PROVISIONING: frozenset({RunState.BOOTING}),
-    RunState.BOOTING: frozenset({RunState.RUNNING, RunState.PROVISIONING}),
+    RunState.PROVISIONING: frozenset({RunState.BOOTING, RunState.FINISHING}),
+    RunState.BOOTING: frozenset({RunState.RUNNING, RunState.PROVISIONING, RunState.FINISHING}),
     RunState.RUNNING: frozenset({RunState.FINISHING, RunState.PROVISIONING}),
     RunState.FINISHING: frozenset({RunState.SUCCEEDED}),
     RunState.SUCCEEDED: frozenset(),
@@ -168,6 +170,7 @@ class Awaiting(StrEnum):
 
     STARTED = "started"
     FINISHED = "finished"
+    SAVED = "saved"  # a replaced segment's host saves its latest checkpoint before it goes
 
 
 class Run(_Model):
@@ -201,6 +204,12 @@ class Run(_Model):
     def model_prefix(self) -> str | None:
         segment = self.current_segment
         return segment.model_prefix if segment else None
+
+    @property
+    def trained_segment(self) -> Segment | None:
+        """The latest segment with a checkpoint: what the racer's ONE model is now (a segment
+        replaced while booting, or before its first checkpoint, has nothing of its own)."""
+        return next((s for s in reversed(self.segments) if s.last_checkpoint), None)
 
     @property
     def is_terminal(self) -> bool:
@@ -248,6 +257,7 @@ class RunSummary(_Model):
 
 def summarize(run: Run, now: float) -> RunSummary:
     segment = run.current_segment
+    trained = run.trained_segment
     return RunSummary(
         run_id=run.run_id,
         kind=run.kind,
@@ -256,7 +266,7 @@ def summarize(run: Run, now: float) -> RunSummary:
         segments=len(run.segments),
         instance_id=segment.instance_id if segment else None,
         episodes=run.episodes(),
-        last_checkpoint=segment.last_checkpoint if segment else None,
+        last_checkpoint=trained.last_checkpoint if trained else None,
         cost_usd=round(run.cost_usd(now), 4),
         failure=run.failure,
     )

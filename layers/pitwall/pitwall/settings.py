@@ -39,11 +39,13 @@ class Settings(BaseModel):
     subnet_ids: tuple[str, ...] = Field(alias="PITWALL_SUBNET_IDS", min_length=1)
     security_group_id: str = Field(alias="PITWALL_SECURITY_GROUP_ID", min_length=1)
     image_id: str = Field(alias="PITWALL_IMAGE_ID", min_length=1)
-    instance_profile_arn: str = Field(alias="PITWALL_INSTANCE_PROFILE_ARN", min_length=1)
+    # every segment's instance role is created under this boundary (template: HostPermissionsBoundary)
+    host_permissions_boundary_arn: str = Field(alias="PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN", min_length=1)
     default_time_budget_minutes: int = Field(alias="PITWALL_DEFAULT_TIME_BUDGET_MINUTES", gt=0)
     heartbeat_window_seconds: int = Field(alias="PITWALL_HEARTBEAT_WINDOW_SECONDS", gt=0)
     boot_timeout_seconds: int = Field(alias="PITWALL_BOOT_TIMEOUT_SECONDS", gt=0)
     host_poll_seconds: float = Field(alias="PITWALL_HOST_POLL_SECONDS", gt=0)
+    max_relaunches_per_hour: int = Field(alias="PITWALL_MAX_RELAUNCHES_PER_HOUR", ge=0)
     # Simulation only (the local cloud): controller time runs `clock_scale` times faster than the
     # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
     clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)

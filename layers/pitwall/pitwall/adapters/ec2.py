@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,9 +37,21 @@ class LaunchSpec:
     segment: int
 
 
+# A new instance profile takes seconds before RunInstances accepts it (IAM is eventually
+# consistent): EC2 answers InvalidParameterValue naming the profile. Wait and try again.
+PROFILE_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
+
+
+def is_profile_not_ready(exc: ClientError) -> bool:
+    error = exc.response["Error"]
+    message = error.get("Message", "").lower().replace(" ", "")
+    return error["Code"] == "InvalidParameterValue" and "instanceprofile" in message
+
+
 @dataclass(frozen=True)
 class Ec2:
     region: str
+    sleep: Callable[[float], None] = time.sleep
 
     @property
     def _ec2(self) -> Any:
@@ -91,14 +104,28 @@ class Ec2:
                 "MarketType": "spot",
                 "SpotOptions": {"SpotInstanceType": "one-time", "InstanceInterruptionBehavior": "terminate"},
             }
-        try:
-            answer = self._ec2.run_instances(**request)
-        except ClientError as exc:
-            code = exc.response["Error"]["Code"]
-            if pools.is_capacity_error(code):
-                raise PoolUnavailable(pool, code, exc.response["Error"].get("Message", "")) from exc
-            raise
-        return str(answer["Instances"][0]["InstanceId"])
+        for attempt in range(len(PROFILE_RETRY_SECONDS) + 1):
+            try:
+                answer = self._ec2.run_instances(**request)
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if pools.is_capacity_error(code):
+                    raise PoolUnavailable(pool, code, exc.response["Error"].get("Message", "")) from exc
+                if is_profile_not_ready(exc) and attempt < len(PROFILE_RETRY_SECONDS):
+                    self.sleep(PROFILE_RETRY_SECONDS[attempt])
+                    continue
+                raise
+            return str(answer["Instances"][0]["InstanceId"])
+        raise AssertionError("unreachable")
+
+    def tagged_instances(self) -> list[dict[str, Any]]:
+        """Every instance with the Pitwall run tag (DescribeInstances `Instances` entries)."""
+        paginator = self._ec2.get_paginator("describe_instances")
+        found: list[dict[str, Any]] = []
+        for page in paginator.paginate(Filters=[{"Name": "tag-key", "Values": [RUN_TAG]}]):
+            for reservation in page["Reservations"]:
+                found += reservation["Instances"]
+        return found
 
     def terminate(self, instance_id: str) -> bool:
         """Terminate; True when it was still alive. Unknown or gone instances are fine."""

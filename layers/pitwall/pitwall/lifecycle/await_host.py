@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pitwall import recovery
 from pitwall.adapters import tasks
-from pitwall.host.protocol import HostState, HostStatus
+from pitwall.host.protocol import HostStatus
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import AwaitInput, AwaitOutput, HostReport
-from pitwall.lifecycle.progress import apply_host_status, reached
+from pitwall.lifecycle.progress import apply_host_status, failure_of, reached
 from pitwall.lifecycle.records import update_run
-from pitwall.runs import Run
+from pitwall.runs import Awaiting, Run, RunState
 
 
 class _Answer(StrEnum):
@@ -20,6 +21,7 @@ class _Answer(StrEnum):
     SUCCEED = "succeed"
     FAIL = "fail"
     RUN_ENDED = "run_ended"
+    REPLACED = "replaced"
 
 
 def host_report(run: Run, status: HostStatus) -> HostReport:
@@ -38,15 +40,21 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
     status = HostStatus.from_json(body) if body else None
     now = deps.clock.now()
 
+    failure: str | None = None
+
     def register(run: Run) -> tuple[bool, _Answer]:
+        nonlocal failure
         if run.is_terminal:
             return False, _Answer.RUN_ENDED
+        if run.state == RunState.PROVISIONING and task.awaiting != Awaiting.SAVED:
+            return False, _Answer.REPLACED  # the recovery replaced the segment before this wait began
         run.awaiting, run.task_token = task.awaiting, task.task_token
         segment = run.current_segment
         if status is None or segment is None or status.instance_id != segment.instance_id:
             return True, _Answer.WAIT
+        failure = failure_of(run, status)  # before the report moves the run on
         apply_host_status(run, status, now)
-        if status.state == HostState.FAILED:
+        if failure is not None:
             answer = _Answer.FAIL
         elif reached(task.awaiting, status.state):
             answer = _Answer.SUCCEED
@@ -56,10 +64,12 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
         return True, answer
 
     run, answer = update_run(deps, task.run_id, register)
-    if answer == _Answer.RUN_ENDED:
+    if answer == _Answer.REPLACED:
+        tasks.fail(task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced")
+    elif answer == _Answer.RUN_ENDED:
         tasks.fail(task.task_token, "RunEnded", f"run {run.run_id} is {run.state}: {run.failure or ''}")
-    elif answer == _Answer.FAIL and status is not None:
-        tasks.fail(task.task_token, "HostFailed", status.detail or "the host reported a failure")
+    elif answer == _Answer.FAIL and status is not None and failure is not None:
+        tasks.fail(task.task_token, failure, status.detail or f"the host reported {status.state.value}")
     elif answer == _Answer.SUCCEED and status is not None:
         tasks.succeed(task.task_token, host_report(run, status).model_dump(mode="json"))
     return AwaitOutput(run_id=run.run_id, awaiting=task.awaiting, settled_now=answer != _Answer.WAIT)

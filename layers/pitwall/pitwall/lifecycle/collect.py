@@ -1,5 +1,5 @@
 """Collect a training run's outcome from S3 over its whole lineage of segments: last and best
-checkpoint (of the latest segment), episodes, mean completion, laps completed."""
+checkpoint (of the latest segment that has one), episodes, mean completion, laps completed."""
 
 from __future__ import annotations
 
@@ -25,14 +25,16 @@ def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
             episodes += found
             segment_episodes += len(found)
         segment.episodes = max(segment.episodes, segment_episodes)
-    latest = run.current_segment
-    checkpoints = (
-        metrics.checkpoints_of(deps.store.get_json(layout.ModelKeys(latest.model_prefix).checkpoints_json))
-        if latest
-        else metrics.checkpoints_of(None)
-    )
-    if latest and checkpoints.last:
-        latest.last_checkpoint = checkpoints.last
+    # the model is the latest segment that wrote a checkpoint: a replacement that never trained
+    # (the budget ended while it booted) leaves the one before it as the result
+    checkpoints = metrics.checkpoints_of(None)
+    for segment in reversed(run.segments):
+        found = metrics.checkpoints_of(
+            deps.store.get_json(layout.ModelKeys(segment.model_prefix).checkpoints_json)
+        )
+        if found.last:
+            segment.last_checkpoint, checkpoints = found.last, found
+            break
     completion = [e.completion_percentage for e in episodes]
     outcome = TrainingOutcome(
         last_checkpoint=checkpoints.last,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pitwall.adapters.ec2 import Ec2
+from pitwall.adapters.iam import SegmentRoles
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
@@ -19,6 +20,7 @@ class Deps:
     runs: RunsTable
     ec2: Ec2
     clock: Clock
+    roles: SegmentRoles
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:
@@ -28,4 +30,5 @@ class Deps:
             runs=RunsTable(settings.runs_table),
             ec2=Ec2(settings.region),
             clock=settings.clock(),
+            roles=SegmentRoles(settings.host_permissions_boundary_arn),
         )

@@ -42,7 +42,7 @@ def scale_speeds(model_metadata: bytes, factor: float) -> bytes:
 def increment_model(increment: IncrementInput, deps: Deps) -> TrainInput:
     task = increment.request
     source = deps.runs.get(task.source_run_id)
-    segment = source.current_segment
+    segment = source.trained_segment  # the latest checkpoint of the source's lineage
     if source.kind != RunKind.TRAIN or source.state != RunState.SUCCEEDED or segment is None:
         raise NothingToContinueFrom(
             f"run {task.source_run_id} is a {source.kind} run in state {source.state}: "

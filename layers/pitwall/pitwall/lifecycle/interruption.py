@@ -1,16 +1,36 @@
-"""A spot interruption warning (or the earlier rebalance recommendation) for a run's instance:
-ask its host to upload the latest checkpoint now (a SAVE control request). Continuing the run on
-a new instance from that checkpoint is issue 4's stall/interruption recovery."""
+"""A spot interruption warning (or the earlier rebalance recommendation) for a run's instance.
+
+Training runs go through `recovery.resolve`: the segment is marked as replaced under the run
+record's version (so a heartbeat timeout about the same instance at the same moment finds it
+ending and changes nothing), the host is asked to upload its latest checkpoint (a SAVE control
+request), and the Train machine's wait is failed with `SegmentReplaced`: the machine waits for
+the save, terminates the instance and continues on a new one in another pool, from that
+checkpoint. Evaluation runs only save (the evaluation ends with the trials done so far).
+"""
 
 from __future__ import annotations
 
 import uuid
 
+from pitwall import recovery
+from pitwall.adapters import tasks
 from pitwall.adapters.ec2 import run_of_instance
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import InstanceEvent, SaveRequestOutput
+from pitwall.lifecycle.recover import notify_recovery
+from pitwall.runs import Run, RunKind
+
+
+def _ask_to_save(run: Run, instance_id: str, event: InstanceEvent, deps: Deps) -> None:
+    request = ControlRequest(
+        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{event.detail_type}")),
+        action=ControlAction.SAVE,
+        instance_id=instance_id,
+        requested_at_epoch=deps.clock.now(),
+    )
+    deps.store.put_text(run.keys.host_control, request.to_json())
 
 
 def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
@@ -26,11 +46,23 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
     segment = run.current_segment
     if run.is_terminal or segment is None or segment.instance_id != instance_id:
         return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
-    request = ControlRequest(
-        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{event.detail_type}")),
-        action=ControlAction.SAVE,
-        instance_id=instance_id,
-        requested_at_epoch=deps.clock.now(),
+    kind = recovery.event_kind_of_detail_type(event.detail_type)
+    if run.kind == RunKind.EVALUATE or kind is None:
+        _ask_to_save(run, instance_id, event, deps)
+        return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=True)
+    now = deps.clock.now()
+    resolved = recovery.resolve(
+        recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=event.detail_type),
+        load=lambda: deps.runs.get(run_id),
+        save=deps.runs.save,
+        now=now,
+        policy=recovery.RecoveryPolicy.from_settings(deps.settings),
     )
-    deps.store.put_text(run.keys.host_control, request.to_json())
-    return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=True)
+    decision = resolved.decision
+    save = isinstance(decision, recovery.Replace | recovery.Stop) and decision.save_first
+    if save:
+        _ask_to_save(resolved.run, instance_id, event, deps)  # before the machine waits for it
+    if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
+        tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
+    notify_recovery(resolved.run, decision, deps)
+    return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)

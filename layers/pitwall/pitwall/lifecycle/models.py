@@ -55,6 +55,7 @@ class Plan(_Model):
     boot_timeout_seconds: int
     heartbeat_seconds: int
     work_timeout_seconds: int
+    save_timeout_seconds: int = Field(default=150, description="a replaced host's checkpoint save")
 
 
 class RunRef(_Lenient):
@@ -224,4 +225,43 @@ class InstanceEvent(BaseModel):
 class SaveRequestOutput(_Model):
     instance_id: str
     run_id: str | None
-    requested: bool
+    requested: bool = Field(description="the host was asked to save its latest checkpoint")
+    decision: str | None = Field(default=None, description="the recovery's decision: replace, stop, ...")
+
+
+class RecoveryInput(_Lenient):
+    """The Train machine's recovery task: which step failed (`failed_wait`) and how (`error`)."""
+
+    run_id: str
+    error: ErrorInfo | None = None
+    failed_wait: Literal["provision", "started", "finished"] | None = None
+
+
+class RecoveryOutput(_Model):
+    """Where the Train machine goes next (`recovery.next_step`): wait (again), replace the
+    instance (saving first), retry provisioning after `wait_seconds` (wall clock), finish, fail."""
+
+    run_id: str
+    action: Literal["wait", "replace", "retry", "finish", "fail"]
+    save_first: bool
+    reason: str
+    wait_seconds: int
+    awaiting: Awaiting
+
+
+class ScheduledEvent(_Lenient):
+    """An EventBridge schedule's event (the reaper needs nothing from it)."""
+
+    source: str = "aws.events"
+    time: str | None = None
+
+
+class Reaped(_Model):
+    instance_id: str
+    run_id: str | None
+    reason: str
+
+
+class ReapOutput(_Model):
+    checked: int
+    terminated: list[Reaped]

@@ -41,7 +41,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
     return events.MODEL_TRAINED, {
         "run_id": run.run_id,
         "model_name": run.request.model_name,
-        "model_prefix": run.model_prefix,
+        "model_prefix": trained.model_prefix if (trained := run.trained_segment) else None,
         "outcome": run.outcome.model_dump(mode="json") if run.outcome else None,
         "evaluation_requested": evaluation is not None,
         "evaluation": evaluation,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pitwall import layout
+from pitwall import layout, recovery
 from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyStarted, RunNotFound
 from pitwall.lifecycle import drfc
 from pitwall.lifecycle.deps import Deps
@@ -13,6 +13,12 @@ from pitwall.runs import Run, RunKind, RunState
 # Beyond the run's time budget, how long the work wait may last before Step Functions gives up
 # (the host's own shutdown timer and the budget end training before).
 WORK_TIMEOUT_GRACE_SECONDS = 30 * 60
+# How long a replaced spot host may take to upload its latest checkpoint: the two-minute warning
+# and a little more (the run goes on without the save after that, from the checkpoint before).
+SAVE_TIMEOUT_SECONDS = 150
+# Whatever the clock scale, a save takes a few Lambda and S3 round trips of wall time (the local
+# cloud's accelerated clock would leave it under a second).
+MIN_SAVE_TIMEOUT_WALL_SECONDS = 5
 
 
 def _plan(run: Run, deps: Deps, work_seconds: float) -> Plan:
@@ -23,12 +29,12 @@ def _plan(run: Run, deps: Deps, work_seconds: float) -> Plan:
         boot_timeout_seconds=settings.wall_seconds(settings.boot_timeout_seconds),
         heartbeat_seconds=settings.wall_seconds(settings.heartbeat_window_seconds),
         work_timeout_seconds=settings.wall_seconds(work_seconds + WORK_TIMEOUT_GRACE_SECONDS),
+        save_timeout_seconds=max(MIN_SAVE_TIMEOUT_WALL_SECONDS, settings.wall_seconds(SAVE_TIMEOUT_SECONDS)),
     )
 
 
-def time_budget_seconds(run: Run, deps: Deps) -> float:
-    minutes = run.request.time_budget_minutes or deps.settings.default_time_budget_minutes
-    return minutes * 60.0
+def _time_budget_seconds(run: Run, deps: Deps) -> float:
+    return recovery.run_budget(run, recovery.RecoveryPolicy.from_settings(deps.settings)).time_seconds
 
 
 def _exists(run_id: str, deps: Deps) -> bool:
@@ -74,14 +80,13 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
             if source != keys.custom_file(name):
                 deps.store.copy(source, keys.custom_file(name))
         deps.store.put_json(keys.prefix + "run-request.json", task.request.model_dump(mode="json"))
-    return _plan(run, deps, time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
+    return _plan(run, deps, _time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
 
 
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
     """An evaluation is a run of its own (kind evaluate) over the source's last model prefix."""
     source = deps.runs.get(task.source_run_id)
-    segment = source.current_segment
-    if source.kind != RunKind.TRAIN or segment is None or segment.last_checkpoint is None:
+    if source.kind != RunKind.TRAIN or source.trained_segment is None:
         raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
     now = deps.clock.now()
     run = Run(
@@ -108,9 +113,10 @@ def segment_prefix_for(run: Run, deps: Deps) -> str:
     """A new segment's model prefix: a new, empty one for training; the source's for evaluation."""
     if run.kind == RunKind.EVALUATE:
         source = deps.runs.get(run.source_run_id or "")
-        if source.model_prefix is None:
-            raise NothingToContinueFrom(f"run {source.run_id} has no model prefix")
-        return source.model_prefix
+        trained = source.trained_segment
+        if trained is None:
+            raise NothingToContinueFrom(f"run {source.run_id} has no segment with a checkpoint")
+        return trained.model_prefix
     return layout.segment_model_prefix(run.request.model_name, len(run.segments))
 
 

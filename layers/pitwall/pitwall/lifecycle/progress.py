@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pitwall.host.protocol import HostState, HostStatus
-from pitwall.runs import Awaiting, Run, RunState
+from pitwall.runs import Awaiting, Run, RunKind, RunState
+
+# How a waiting task is failed after a host report (`recovery.event_kind_of_error` reads them).
+HOST_FAILED_ERROR = "HostFailed"
+HOST_SAVED_ERROR = "HostSaved"
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,12 @@ def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
         segment.started_at = segment.started_at or status.at_epoch
         if run.state == RunState.BOOTING:
             run.move_to(RunState.RUNNING, now)
+    elif status.state == HostState.SAVED and _saved_on_its_own(run):
+        # A training host that saved without being replaced heard the spot notice itself (the
+        # instance metadata): the run continues on a new instance, not as finished.
+        segment.ended_at = segment.ended_at or status.at_epoch
+        run.updated_at = now
+        return Verdict(changed=True, fail_error=HOST_SAVED_ERROR)
     elif status.state in (HostState.FINISHED, HostState.SAVED):
         segment.ended_at = segment.ended_at or status.at_epoch
         if run.state == RunState.BOOTING:
@@ -43,16 +53,31 @@ def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
         if run.state == RunState.RUNNING:
             run.move_to(RunState.FINISHING, now)
     elif status.state == HostState.FAILED:
+        # why the segment ends is the recovery's to write (`recovery.resolve`), from the error
         segment.ended_at = segment.ended_at or status.at_epoch
-        segment.end_reason = segment.end_reason or f"host failed: {status.detail or 'no detail'}"
     run.updated_at = now
     if status.state == HostState.FAILED:
-        return Verdict(changed=True, fail_error="HostFailed")
+        return Verdict(changed=True, fail_error=HOST_FAILED_ERROR)
     return Verdict(changed=True, settle=reached(run.awaiting, status.state))
+
+
+def _saved_on_its_own(run: Run) -> bool:
+    return run.kind == RunKind.TRAIN and run.state in (RunState.BOOTING, RunState.RUNNING)
+
+
+def failure_of(run: Run, status: HostStatus) -> str | None:
+    """The error a waiting task gets for this report of the run's host, or None."""
+    if status.state == HostState.FAILED:
+        return HOST_FAILED_ERROR
+    if status.state == HostState.SAVED and _saved_on_its_own(run):
+        return HOST_SAVED_ERROR
+    return None
 
 
 def reached(awaiting: Awaiting | None, state: HostState) -> bool:
     """Whether a host in `state` has got where the waiting task waits for it to get."""
+    if awaiting == Awaiting.SAVED:
+        return state in (HostState.SAVED, HostState.FINISHED)
     if awaiting == Awaiting.STARTED:
         return state in (HostState.STARTED, HostState.FINISHED, HostState.SAVED)
     if awaiting == Awaiting.FINISHED:

@@ -1,18 +1,23 @@
-"""Provision a run's next segment: rank the pools by price, write the run spec, launch in the
-cheapest pool that has capacity, on demand last when the run allows it."""
+"""Provision a run's next segment (`recovery.next_segment`): rank the pools by price (a pool that
+just took an instance of the run back goes last), give the segment its own least-privilege
+instance role, write the run spec, launch in the cheapest pool that has capacity, on demand last
+when the run allows it. The segment may use what the run's budget leaves (`budget.segment_seconds`
+over `recovery.run_budget` and `recovery.spent`)."""
 
 from __future__ import annotations
 
-from pitwall import budget, pools, pricing
-from pitwall.adapters.ec2 import LaunchSpec, PoolUnavailable
+from pitwall import budget, pools, pricing, recovery
+from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, LaunchSpec, PoolUnavailable
+from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
+from pitwall.host.iam import instance_policy
 from pitwall.host.protocol import Mode, RunSpec
 from pitwall.lifecycle import drfc
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
-from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for, time_budget_seconds
+from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
 from pitwall.lifecycle.userdata import ensure_agent_archive, user_data_for
-from pitwall.runs import PretrainedSource, Run, RunKind, RunState, Segment
+from pitwall.runs import Run, RunKind, RunState, Segment
 
 
 def _output(run: Run, segment: Segment) -> ProvisionOutput:
@@ -29,21 +34,25 @@ def _output(run: Run, segment: Segment) -> ProvisionOutput:
     )
 
 
-def _pretrained_for(run: Run) -> PretrainedSource | None:
-    """Segment 0 continues from the request's source (an increment); later segments from the
-    segment before them, checkpoint `last` (issue 4: relaunch after a stall or interruption)."""
-    if run.kind == RunKind.EVALUATE:
-        return None
-    if not run.segments:
-        return run.request.pretrained
-    return PretrainedSource(model_prefix=run.segments[-1].model_prefix, checkpoint="last")
+def _next_segment(run: Run, deps: Deps) -> recovery.NextSegment:
+    """An evaluation's first segment reads its source run's model; everything else is
+    `recovery.next_segment` (a new prefix continuing from the latest checkpoint)."""
+    if run.kind == RunKind.EVALUATE and not run.segments:
+        return recovery.NextSegment(index=0, model_prefix=segment_prefix_for(run, deps), pretrained=None)
+    return recovery.next_segment(run)
 
 
-def _spent(run: Run, now: float) -> budget.Spent:
-    first_launch = min((s.launched_at for s in run.segments if s.launched_at is not None), default=None)
-    return budget.Spent(
-        elapsed_seconds=0.0 if first_launch is None else now - first_launch, cost_usd=run.cost_usd(now)
+def _segment_role(run: Run, segment: Segment, agent_archive: str, deps: Deps) -> str:
+    """The segment's own instance role and profile (least privilege); returns the profile ARN."""
+    policy = instance_policy(
+        bucket=deps.settings.model_bucket,
+        run_id=run.run_id,
+        model_prefix=segment.model_prefix,
+        pretrained_prefix=segment.pretrained.model_prefix if segment.pretrained else None,
+        agent_archive_key=agent_archive,
     )
+    name = segment_role_name(run.run_id, segment.index)
+    return deps.roles.create(name, policy, {RUN_TAG: run.run_id, SEGMENT_TAG: str(segment.index)})
 
 
 def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
@@ -53,12 +62,14 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         return _output(run, current)  # a retried invocation: the instance exists already
     now = deps.clock.now()
     settings = deps.settings
+    policy = recovery.RecoveryPolicy.from_settings(settings)
     if run.state != RunState.PROVISIONING:
         run.move_to(RunState.PROVISIONING, now)
+    following = _next_segment(run, deps)
     segment = Segment(
-        index=len(run.segments),
-        model_prefix=segment_prefix_for(run, deps),
-        pretrained=_pretrained_for(run),
+        index=following.index,
+        model_prefix=following.model_prefix,
+        pretrained=following.pretrained,
         deadline_epoch=now,
     )
     zones = deps.ec2.subnet_zones(settings.subnet_ids)
@@ -73,6 +84,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         },
         allow_on_demand=run.request.allow_on_demand,
     )
+    # a pool that just took an instance of this run back is tried last
+    ranked = recovery.order_pools(ranked, recovery.excluded_pools(run, now, policy))
     run_values = drfc.run_settings(
         run.request,
         run_id=run.run_id,
@@ -82,15 +95,13 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     )
     system_values = drfc.system_settings(settings, run.request)
     render_settings_files(run, run_values, system_values, deps)
-    budget_seconds = time_budget_seconds(run, deps)
+    run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
     agent_archive = ensure_agent_archive(deps.store)
+    profile_arn = _segment_role(run, segment, agent_archive, deps)
     failures: list[str] = []
     for priced in ranked:
         allowed = budget.segment_seconds(
-            budget.Budget(budget_seconds, run.request.money_budget_usd),
-            _spent(run, now),
-            price_per_hour=priced.price_per_hour,
-            boot_seconds=settings.boot_timeout_seconds,
+            run_budget, spent, price_per_hour=priced.price_per_hour, boot_seconds=policy.boot_seconds
         )
         spec = RunSpec(
             run_id=run.run_id,
@@ -109,7 +120,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         launch = LaunchSpec(
             image_id=settings.image_id,
             security_group_id=settings.security_group_id,
-            instance_profile_arn=settings.instance_profile_arn,
+            instance_profile_arn=profile_arn,
             user_data=user_data_for(spec, agent_archive, now),
             run_id=run.run_id,
             segment=segment.index,
@@ -130,8 +141,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         run.move_to(RunState.BOOTING, now)
         run = deps.runs.save(run)
         return _output(run, segment)
-    run.failure = "no pool could launch: " + "; ".join(failures)
-    deps.runs.save(run)
+    deps.roles.delete(segment_role_name(run.run_id, segment.index))  # made again on the next try
+    deps.runs.save(run)  # PROVISIONING: the recovery decides on a run that looks for capacity
     raise SpotCapacityUnavailable(
         f"run {run.run_id}: none of {len(ranked)} pools could launch"
         + ("" if run.request.allow_on_demand else " (on-demand fallback not allowed by the run)")

@@ -1,0 +1,142 @@
+"""The Train machine's ONE recovery task: a host wait or a provisioning step failed (a stall, a
+boot timeout, a dead container, a host that saved on a spot notice, no capacity in any pool, or
+another Lambda already decided: SegmentReplaced / RunStopped). Turn the error into a run event,
+let `recovery.resolve` decide and write it under the run record's version, tell the racer, and
+answer where the machine goes next, read from the record (`recovery.next_step`), so that of two
+events about one instance only the first one acts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+
+from pitwall import budget, recovery
+from pitwall.adapters import messaging, tasks
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
+from pitwall.lifecycle.records import update_run
+from pitwall.observability import logger
+from pitwall.runs import Awaiting, Run, RunState
+
+# The run's time is over: the work wait's own timeout (budget plus a grace), or no budget left
+# to launch a segment. The run finishes with what it has, or fails when it has no checkpoint.
+BUDGET_ERRORS = frozenset({"BudgetExhausted"})
+
+
+def cause_of(error: ErrorInfo | None) -> str:
+    """An error's cause as text: a Lambda error's cause is JSON with an errorMessage."""
+    if error is None or not error.Cause:
+        return ""
+    cause = error.Cause
+    with contextlib.suppress(ValueError, AttributeError):
+        cause = json.loads(cause).get("errorMessage", cause)
+    return str(cause)
+
+
+def notify_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
+    """Tell the racer what the recovery did (nothing for an ignored event)."""
+    if isinstance(decision, recovery.Ignore):
+        return
+    what = {
+        "replace": "continues on a new instance",
+        "retry": "waits for capacity",
+        "stop": "stops",
+    }[decision.action]
+    subject = f"Pitwall {run.kind.value} {run.run_id} {what}"
+    body = {
+        "run_id": run.run_id,
+        "action": decision.action,
+        "reason": decision.reason.value if decision.reason else None,
+        "detail": decision.detail,
+        "segments": len(run.segments),
+    }
+    messaging.notify(deps.settings.topic_arn, subject, json.dumps(body, indent=2))
+
+
+def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
+    """The budget is over: FINISHING with the checkpoints so far, FAILED without any."""
+    now = deps.clock.now()
+    reason = recovery.end_reason_text(recovery.Reason.BUDGET_EXHAUSTED, detail)
+
+    def end(run: Run) -> tuple[bool, None]:
+        if run.is_terminal or run.state == RunState.FINISHING:
+            return False, None
+        segment = run.current_segment
+        if segment is not None and segment.end_reason is None:
+            segment.end_reason = reason
+        if run.trained_segment is not None and run.state != RunState.PREPARED:
+            run.move_to(RunState.FINISHING, now)
+            run.awaiting, run.task_token = None, None
+        else:
+            run.fail(f"{reason}; no checkpoint was written", now)
+        return True, None
+
+    run, _ = update_run(deps, run_id, end)
+    return run
+
+
+def _time_is_over(run: Run, now: float, policy: recovery.RecoveryPolicy) -> bool:
+    left = budget.left(recovery.run_budget(run, policy), recovery.spent(run, now))
+    return left.time_seconds <= 0
+
+
+def _event(run: Run, kind: recovery.EventKind, now: float, detail: str) -> recovery.RunEvent:
+    segment = run.current_segment
+    instance_id = None if kind == recovery.EventKind.NO_CAPACITY or segment is None else segment.instance_id
+    return recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=detail)
+
+
+def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
+    settings = deps.settings
+    policy = recovery.RecoveryPolicy.from_settings(settings)
+    now = deps.clock.now()
+    error = task.error.Error if task.error else ""
+    detail = cause_of(task.error)
+    awaiting = Awaiting(task.failed_wait) if task.failed_wait in ("started", "finished") else None
+    decision: recovery.Decision | None = None
+    run = deps.runs.get(task.run_id)
+    kind = recovery.event_kind_of_error(error, awaiting)
+    if error == "States.Timeout" and awaiting == Awaiting.FINISHED and not _time_is_over(run, now, policy):
+        # the work wait's own timeout lies past the budget: before that, a timeout is the
+        # heartbeat's (the local cloud's Step Functions reports it as States.Timeout)
+        kind = recovery.EventKind.HEARTBEAT_TIMEOUT
+    if error in BUDGET_ERRORS or (error == "States.Timeout" and kind is None):
+        run = _end_for_budget(task.run_id, detail or "the run's time is over", deps)
+    else:
+        if kind is not None:
+            resolved = recovery.resolve(
+                _event(run, kind, now, detail),
+                load=lambda: deps.runs.get(task.run_id),
+                save=deps.runs.save,
+                now=now,
+                policy=policy,
+            )
+            run, decision = resolved.run, resolved.decision
+            if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
+                # the wait that failed is this machine's own: its token is gone, this is a no-op
+                tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
+            notify_recovery(run, decision, deps)
+    if isinstance(decision, recovery.Retry):
+        step = recovery.Step(action="retry", reason=decision.detail)
+        wait_seconds = settings.wall_seconds(decision.after_seconds)
+    else:
+        step = recovery.next_step(run)
+        wait_seconds = settings.wall_seconds(policy.capacity_retry_seconds)
+    logger.info(
+        "recovery",
+        extra={
+            "run_id": run.run_id,
+            "error": error,
+            "decision": decision and decision.action,
+            "step": step.action,
+        },
+    )
+    return RecoveryOutput(
+        run_id=run.run_id,
+        action=step.action,
+        save_first=step.save_first,
+        reason=step.reason or detail or error,
+        wait_seconds=wait_seconds,
+        awaiting=Awaiting.STARTED if run.state == RunState.BOOTING else Awaiting.FINISHED,
+    )
