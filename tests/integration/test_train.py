@@ -103,15 +103,20 @@ def test_a_host_that_fails_on_two_instances_without_a_checkpoint_stops_the_run_w
     cloud.runner.host_faults = lambda rid, segment: (
         SimulatedFaults(crash_after_seconds=20) if rid == run_id else None
     )
-    # When the Train machine runs
-    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    # When the Train machine runs (with time for a replacement even on a loaded machine)
+    payload = helpers.train_input(cloud, run_id, time_budget_minutes=90)
+    execution = cloud.wait(cloud.start("Train", payload, name=run_id))
     # Then the first failure was replaced, the second stopped the run, and no instance is left
     assert execution["status"] == "FAILED"
     assert execution["error"] == "TrainingFailed"
     run = cloud.runs.get(run_id)
     assert run.state == RunState.FAILED
-    assert len(run.segments) == 2
-    assert run.segments[0].end_reason is not None and run.segments[0].end_reason.startswith("host-failed")
+    # (on a loaded machine the first host may get to a checkpoint before its crash is seen: then
+    # it takes one more instance to fail twice in a row without one)
+    assert len(run.segments) >= 2
+    previous, last = run.segments[-2:]
+    assert previous.end_reason is not None and previous.end_reason.startswith("host-failed")
+    assert not (previous.last_checkpoint or last.last_checkpoint)
     assert run.failure is not None and run.failure.startswith("repeated-host-failure")
     assert "exited" in run.failure
     assert all(segment.host_state == "failed" for segment in run.segments)
