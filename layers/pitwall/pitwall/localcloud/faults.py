@@ -207,6 +207,7 @@ class EventTap:
     def __init__(self, cloud: LocalCloud) -> None:
         self.cloud = cloud
         self.written: dict[str, list[str]] = {}  # checkpoint file key -> versions written
+        self.written_at: dict[str, float] = {}  # checkpoint file key -> last written, cloud time
         self.listeners: list[Listener] = []
         self.duplicate_until = 0.0  # cloud time
         self.duplicated = 0
@@ -218,6 +219,7 @@ class EventTap:
         if _CHECKPOINT_FILE.match(key) or _FROZEN_GRAPH.match(key):
             with self._lock:
                 self.written.setdefault(key, []).append(str(version))
+                self.written_at[key] = self.cloud.clock().now()
 
     def checkpoints_written(self, model_folder: str) -> dict[str, list[str]]:
         """Complete checkpoints written under `model_folder`: model prefix -> names, in order."""
@@ -231,6 +233,12 @@ class EventTap:
                 if all(k in self.written for k in layout.ModelKeys(prefix).checkpoint_files(name)):
                     found.setdefault(prefix, []).append(name)
         return {p: sorted(names, key=layout.checkpoint_number) for p, names in found.items()}
+
+    def newest_checkpoint_at(self, model_folder: str) -> float | None:
+        """When the newest checkpoint under `model_folder` was written (cloud time)."""
+        with self._lock:
+            times = [t for key, t in self.written_at.items() if key.startswith(model_folder)]
+        return max(times, default=None)
 
     def versions_lost(self, model_folder: str) -> list[str]:
         """Checkpoint file versions written under `model_folder` that S3 no longer holds."""
@@ -313,17 +321,22 @@ class SuiteLaunchFaults(LaunchFaults):
 
 # -- the suite: one accelerated run per (state, fault), and what it shows -------------------------
 
-TIME_SCALE = 240.0  # a simulated hour takes 15 s
-BUDGET_MINUTES = 30
+TIME_SCALE = 240.0  # a simulated hour takes 15 s (faster, and a wall-clock lag of the loaded
+# machine becomes minutes of cloud time: heartbeat windows and boot timeouts are wall seconds)
+BUDGET_MINUTES = 24  # a replacement after a stall still fits: window + boot + 5 min
 PARAMETERS = {  # seconds of cloud time; the simulated host boots in 45 s
     "BootTimeoutSeconds": 300,
     "HeartbeatWindowSeconds": 480,
     "DefaultTimeBudgetMinutes": BUDGET_MINUTES,
+    "HostPollSeconds": 15,  # the hosts poll S3 for control requests less often: less CPU
 }
 EPISODES_PER_ITERATION = 10  # a checkpoint every few minutes of cloud time
 OUTAGE_SECONDS = 240.0
 DUPLICATE_SECONDS = 300.0
 OVERRUN_ALLOWED_SECONDS = 60.0
+# A run hit early (the suite's faults come in its first minutes) must keep training to its
+# budget's end: replaced within the heartbeat window plus a boot, a checkpoint every few minutes.
+KEEP_GOING_SLACK_SECONDS = 600.0
 CASE_TIMEOUT_SECONDS = 90.0  # wall
 TRACK = "reInvent2019_track"
 _NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops"})
@@ -343,6 +356,8 @@ class CaseResult:
     orphans: list[str]
     overrun_seconds: float | None  # None: an instance was left running
     lineage_problem: str | None  # None: the finished model continues from the latest checkpoint
+    ended_early_seconds: float = 0.0  # training: its budget's end - when its last instance ended
+    idle_seconds: float = 0.0  # training: when its last instance ended - its newest checkpoint
     detail: str = ""
 
     @property
@@ -360,6 +375,10 @@ class CaseResult:
             found.append(f"budget overrun by {self.overrun_seconds:.0f} s")
         if self.lineage_problem:
             found.append(self.lineage_problem)
+        if self.ended_early_seconds > KEEP_GOING_SLACK_SECONDS:
+            found.append(f"training stopped {self.ended_early_seconds / 60:.0f} min before its budget ended")
+        if self.idle_seconds > KEEP_GOING_SLACK_SECONDS:
+            found.append(f"no checkpoint in the last {self.idle_seconds / 60:.0f} min the run paid for")
         return found
 
     @property
@@ -591,20 +610,26 @@ class FaultSuite:
         lost_versions = self.tap.versions_lost(folder)
         lost = sorted({re.sub(r"\.(index|meta|data-.*)@.*$|@.*$", "", v) for v in lost_versions})
         runner = self.cloud.runner
-        overrun = None
-        if instances and not orphans:
+        budget = BUDGET_MINUTES * 60.0
+        overrun: float | None = 0.0  # no instance: nothing spent
+        ended_early = idle = 0.0
+        if orphans:
+            overrun = None
+        elif instances:
             first = min(runner.launched_at[i] for i in instances)
             last = max(runner.terminated_at.get(i, first) for i in instances)
-            overrun = last - first - BUDGET_MINUTES * 60.0
-        elif not instances:
-            overrun = 0.0
-        lineage: str | None = "no run record"
+            overrun = last - first - budget
+            newest = self.tap.newest_checkpoint_at(folder)
+            if run is not None and run.kind == RunKind.TRAIN:
+                ended_early = max(0.0, first + budget - last)
+                idle = max(0.0, last - (newest if newest is not None else first))
         if run is None:
-            pass
+            lineage: str | None = "no run record"
         elif run.kind == RunKind.EVALUATE:
             lineage = _evaluation_problem(self.cloud, run)
         else:
             lineage = _lineage_problem(run, written)
+        succeeded = execution["status"] == "SUCCEEDED"
         return CaseResult(
             state=state,
             fault=fault,
@@ -617,7 +642,9 @@ class FaultSuite:
             checkpoints_lost=lost,
             orphans=orphans,
             overrun_seconds=overrun,
-            lineage_problem=lineage if execution["status"] == "SUCCEEDED" else None,
+            lineage_problem=lineage if succeeded else None,
+            ended_early_seconds=ended_early if succeeded else 0.0,
+            idle_seconds=idle if succeeded else 0.0,
             detail=(run.failure or "") if run else str(execution.get("cause", "")),
         )
 
@@ -720,4 +747,6 @@ def _cell(result: CaseResult) -> str:
         return result.execution_status
     if result.overrun_seconds is not None and result.overrun_seconds > OVERRUN_ALLOWED_SECONDS:
         return "OVERRUN"
-    return "LINEAGE"
+    if result.lineage_problem:
+        return "LINEAGE"
+    return "STOPPED" if result.ended_early_seconds > KEEP_GOING_SLACK_SECONDS else "IDLE"
