@@ -35,6 +35,28 @@ def cloud() -> Iterator[LocalCloud]:
         yield local
 
 
+@pytest.fixture(scope="module")
+def notifications(cloud: LocalCloud) -> str:
+    """An SQS queue subscribed to the racer's notification topic (what an e-mail would say)."""
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="racer-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = str(cloud.stack.outputs["NotificationTopicArn"])
+    aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return str(queue_url)
+
+
+def _subjects(queue_url: str) -> list[str]:
+    sqs, subjects = aws.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            subjects.append(json.loads(message["Body"]).get("Subject", ""))
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return subjects
+
+
 @pytest.fixture(autouse=True)
 def _clear_faults(cloud: LocalCloud) -> Iterator[None]:
     yield
@@ -108,7 +130,7 @@ def _assert_continues_from(run: Run, index: int) -> None:
 
 
 def test_a_stalled_host_is_replaced_and_the_new_instance_continues_from_the_last_checkpoint(
-    cloud: LocalCloud, helpers
+    cloud: LocalCloud, helpers, notifications: str
 ) -> None:
     # Given a host whose simulator freezes 10 simulated minutes into training (no more writes)
     run_id = helpers.new_run_id("stall")
@@ -131,6 +153,12 @@ def test_a_stalled_host_is_replaced_and_the_new_instance_continues_from_the_last
     # no instance left, and every segment role deleted with its instance
     assert _live_instances(cloud, run) == []
     assert not any(_role_exists(segment_role_name(run_id, s.index)) for s in run.segments)
+    # the racer was told of the recovery (not asked), then of the result
+    subjects = [subject for subject in _subjects(notifications) if run_id in subject]
+    assert subjects == [
+        f"Pitwall train {run_id} continues on a new instance",
+        f"Pitwall train {run_id} succeeded",
+    ]
 
 
 def _assert_segment_role(cloud: LocalCloud, run_id: str, segment: Segment) -> None:
