@@ -1,0 +1,193 @@
+"""The recovery task (`lifecycle.recover.decide_recovery`) on moto's DynamoDB and SNS: how each
+failed step turns into a decision in the run record and the Train machine's next step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from pitwall import aws
+from pitwall.adapters.ec2 import Ec2
+from pitwall.adapters.iam import SegmentRoles
+from pitwall.adapters.runs_table import RunsTable
+from pitwall.adapters.store import ObjectStore
+from pitwall.clock import ManualClock
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import ErrorInfo, RecoveryInput
+from pitwall.lifecycle.recover import decide_recovery
+from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.settings import Settings
+
+START = 1_800_000_000.0
+HOUR = 3600.0
+
+
+@pytest.fixture
+def deps() -> Iterator[Deps]:
+    with mock_aws():
+        aws.reset_clients()
+        aws.client("dynamodb").create_table(
+            TableName="runs",
+            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
+            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        topic = aws.client("sns").create_topic(Name="pitwall")["TopicArn"]
+        settings = Settings.model_validate(
+            {
+                "AWS_REGION": "us-east-1",
+                "PITWALL_MODEL_BUCKET": "models-bucket",
+                "PITWALL_RUNS_TABLE": "runs",
+                "PITWALL_TOPIC_ARN": topic,
+                "PITWALL_EVENT_BUS": "bus",
+                "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge",
+                "PITWALL_SUBNET_IDS": "subnet-1",
+                "PITWALL_SECURITY_GROUP_ID": "sg-1",
+                "PITWALL_IMAGE_ID": "ami-12345678",
+                "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall/boundary",
+                "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "120",
+                "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",
+                "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
+                "PITWALL_HOST_POLL_SECONDS": "5",
+                "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
+                "PITWALL_CLOCK_SCALE": "1",
+                "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+            }
+        )
+        yield Deps(
+            settings=settings,
+            store=ObjectStore("models-bucket"),
+            runs=RunsTable("runs"),
+            ec2=Ec2("us-east-1"),
+            clock=ManualClock(START),
+            roles=SegmentRoles(settings.host_permissions_boundary_arn),
+        )
+    aws.reset_clients()
+
+
+def _running_run(deps: Deps, *, checkpoint: str | None, state: RunState = RunState.RUNNING) -> Run:
+    segment = Segment(
+        index=0,
+        model_prefix="models/m/seg-000",
+        deadline_epoch=START + 2 * HOUR,
+        instance_id="i-0",
+        pool=Pool(instance_type="g4dn.2xlarge", availability_zone="us-east-1a", subnet_id="subnet-1"),
+        price_per_hour=0.3,
+        launched_at=START,
+        started_at=START + 480 if state == RunState.RUNNING else None,
+        host_state="started" if state == RunState.RUNNING else "booting",
+        last_heartbeat_at=START + 600,
+        last_checkpoint=checkpoint,
+    )
+    run = Run(
+        run_id="run-1",
+        kind=RunKind.TRAIN,
+        request=RunRequest(model_name="m", track="t", time_budget_minutes=120),
+        state=state,
+        created_at=START,
+        updated_at=START,
+        custom_files_prefix="runs/run-1/custom_files",
+        segments=[segment],
+    )
+    assert deps.runs.create(run)
+    return deps.runs.get("run-1")
+
+
+def _advance(deps: Deps, seconds: float) -> None:
+    assert isinstance(deps.clock, ManualClock)
+    deps.clock.advance(seconds)
+
+
+def _decide(deps: Deps, error: str, failed_wait: str, cause: str = "") -> tuple[str, Run]:
+    task = RecoveryInput(run_id="run-1", error=ErrorInfo(Error=error, Cause=cause), failed_wait=failed_wait)  # type: ignore[arg-type]
+    answer = decide_recovery(task, deps)
+    return answer.action, deps.runs.get("run-1")
+
+
+def test_a_work_wait_timeout_inside_the_budget_is_a_stall_and_replaces_the_instance(deps: Deps) -> None:
+    _running_run(deps, checkpoint="3_Step-30.ckpt")
+    _advance(deps, 600 + 700)
+    action, run = _decide(deps, "States.Timeout", "finished")  # moto's name for a heartbeat timeout
+    assert action == "replace"
+    assert run.state == RunState.PROVISIONING
+    assert (run.segments[0].end_reason or "").startswith("stall")
+
+
+def test_a_work_wait_timeout_past_the_budget_finishes_with_the_checkpoints(deps: Deps) -> None:
+    _running_run(deps, checkpoint="3_Step-30.ckpt")
+    _advance(deps, 2 * HOUR + 60)
+    action, run = _decide(deps, "States.Timeout", "finished")
+    assert action == "finish"
+    assert run.state == RunState.FINISHING
+    assert (run.segments[0].end_reason or "").startswith("budget-exhausted")
+
+
+def test_a_budget_that_ends_without_a_checkpoint_fails_the_run(deps: Deps) -> None:
+    _running_run(deps, checkpoint=None, state=RunState.BOOTING)
+    _advance(deps, 2 * HOUR + 60)
+    action, run = _decide(deps, "BudgetExhausted", "provision", cause="1.0 min left")
+    assert action == "fail"
+    assert run.state == RunState.FAILED
+    assert run.failure is not None and "no checkpoint was written" in run.failure
+
+
+def test_a_replacements_boot_timeout_near_the_budget_end_finishes_with_the_earlier_checkpoint(
+    deps: Deps,
+) -> None:
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    first = run.segments[0]
+    first.ended_at, first.end_reason = START + HOUR, "stall: no heartbeat"
+    replacement = first.model_copy(
+        update={
+            "index": 1,
+            "model_prefix": "models/m/seg-001",
+            "instance_id": "i-1",
+            "launched_at": START + HOUR,
+            "started_at": None,
+            "ended_at": None,
+            "end_reason": None,
+            "host_state": "booting",
+            "last_checkpoint": None,
+        }
+    )
+    run.segments.append(replacement)
+    run.state = RunState.BOOTING
+    deps.runs.save(run)
+    _advance(deps, 2 * HOUR - 15 * 60)  # the boot timeout: 15 min left, under a boot and 5 min
+    action, run = _decide(deps, "States.Timeout", "started")
+    assert action == "finish"
+    assert run.state == RunState.FINISHING
+    assert (run.segments[1].end_reason or "").startswith("budget-exhausted")
+    assert run.trained_segment is run.segments[0]
+
+
+def test_no_capacity_anywhere_waits_and_tries_again(deps: Deps) -> None:
+    run = _running_run(deps, checkpoint=None)
+    run.state, run.segments = RunState.PROVISIONING, []
+    deps.runs.save(run)
+    task = RecoveryInput(
+        run_id="run-1",
+        error=ErrorInfo(
+            Error="SpotCapacityUnavailable", Cause='{"errorMessage": "none of 3 pools could launch"}'
+        ),
+        failed_wait="provision",
+    )
+    answer = decide_recovery(task, deps)
+    assert answer.action == "retry"
+    assert answer.wait_seconds == 300
+    assert "none of 3 pools could launch" in answer.reason
+
+
+def test_a_segment_another_handler_replaced_is_replaced_here_too_without_a_second_decision(
+    deps: Deps,
+) -> None:
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].end_reason = "spot-interruption: EC2 Spot Instance Interruption Warning"
+    run.state = RunState.PROVISIONING
+    deps.runs.save(run)
+    version = deps.runs.get("run-1").version
+    answer = decide_recovery(RecoveryInput(run_id="run-1", error=ErrorInfo(Error="SegmentReplaced")), deps)
+    assert (answer.action, answer.save_first) == ("replace", True)  # the host saves, then goes
+    assert deps.runs.get("run-1").version == version  # nothing written
