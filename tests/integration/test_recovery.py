@@ -232,6 +232,32 @@ def test_a_spot_warning_saves_then_continues_in_another_pool_from_the_saved_chec
     assert _live_instances(cloud, run) == []
 
 
+def test_a_spot_warning_with_too_little_budget_left_finishes_with_the_checkpoint_the_host_saves(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given a run with less budget left than a new instance's boot and 5 minutes of training
+    run_id = helpers.new_run_id("lastsave")
+    arn = cloud.start("Train", helpers.train_input(cloud, run_id, time_budget_minutes=45), name=run_id)
+    first = _training_segment(cloud, run_id)
+    launched_at = first.launched_at or 0.0
+    _wait_for("the last 25 minutes", lambda: cloud.clock().now() > launched_at + 21 * 60)
+    # When EC2 warns that its instance will be interrupted
+    _spot_warning(first.instance_id or "")
+    execution = cloud.wait(arn, timeout=60)
+    # Then no replacement: the host saved and the run finished with that checkpoint
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    run = cloud.runs.get(run_id)
+    assert len(run.segments) == 1
+    segment = run.segments[0]
+    assert segment.save_requested_at is not None
+    assert (segment.end_reason or "").startswith("budget-exhausted")
+    assert run.outcome is not None and run.outcome.last_checkpoint == segment.last_checkpoint
+    if segment.host_state == "saved":  # (a host already at its deadline may have finished instead)
+        saved = cloud.store.get_json(run.keys.host_status)
+        assert saved is not None and saved["checkpoint"] == run.outcome.last_checkpoint
+    assert _live_instances(cloud, run) == []
+
+
 def test_a_spot_warning_and_a_heartbeat_timeout_for_one_instance_make_exactly_one_replacement(
     cloud: LocalCloud, helpers
 ) -> None:

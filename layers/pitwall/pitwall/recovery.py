@@ -499,11 +499,15 @@ def apply(run: Run, decision: Decision, now: float) -> str | None:
     if isinstance(decision, Replace):
         assert segment is not None and segment.index == decision.segment_index
         segment.end_reason = decision.end_reason
+        if decision.save_first:
+            segment.save_requested_at = now
         run.move_to(RunState.PROVISIONING, now)
         run.awaiting, run.task_token = None, None
         return token
     if segment is not None and decision.segment_index == segment.index:
         segment.end_reason = segment.end_reason or decision.end_reason
+        if decision.save_first and decision.finish:
+            segment.save_requested_at = now  # the run finishes with what the host saves now
     if decision.finish and run.state in _FINISHABLE:
         run.move_to(RunState.FINISHING, now)
         run.awaiting, run.task_token = None, None
@@ -533,14 +537,21 @@ def next_step(run: Run) -> Step:
     if run.state == RunState.FAILED:
         return Step(action="fail", reason=run.failure)
     if run.state in (RunState.FINISHING, RunState.SUCCEEDED):
-        return Step(action="finish", reason=segment.end_reason if segment else None)
+        saving = run.state == RunState.FINISHING and segment is not None and _saving(segment)
+        return Step(action="finish", save_first=saving, reason=segment.end_reason if segment else None)
     if run.state == RunState.PROVISIONING:
         if segment is None or segment.end_reason is None:
             return Step(action="retry")
-        spot_loss = reason_of(segment.end_reason) in POOL_LOSS_REASONS
-        saving = spot_loss and segment.ended_at is None and segment.host_state in _TRAINING_HOST_STATES
-        return Step(action="replace", save_first=saving, reason=segment.end_reason)
+        return Step(action="replace", save_first=_saving(segment), reason=segment.end_reason)
     return Step(action="wait")
+
+
+def _saving(segment: Segment) -> bool:
+    """The host was asked to save (or lost its spot pool) and may still be uploading: wait for it."""
+    training = segment.ended_at is None and segment.host_state in _TRAINING_HOST_STATES
+    return training and (
+        segment.save_requested_at is not None or reason_of(segment.end_reason) in POOL_LOSS_REASONS
+    )
 
 
 @dataclass(frozen=True)

@@ -126,6 +126,7 @@ class Segment(_Model):
     last_checkpoint: str | None = None
     pools_tried: list[str] = Field(default_factory=list)
     end_reason: str | None = None
+    save_requested_at: float | None = None  # the controller asked the host to save (spot warning)
 
     def cost_usd(self, now: float) -> float:
         if self.launched_at is None or self.price_per_hour is None:

@@ -142,3 +142,22 @@ def test_segment_role_names_fit_iam_and_stay_distinct() -> None:
     names = {segment_role_name(long_a, 0), segment_role_name(long_b, 0), segment_role_name(long_a, 1)}
     assert len(names) == 3
     assert all(len(name) <= 64 for name in names)
+
+
+def test_a_spot_warning_when_the_budget_is_nearly_spent_finishes_after_the_hosts_save() -> None:
+    run = _run(RunState.RUNNING, _segment(0, "3_Step-30.ckpt", host_state="started"))
+    stop = recovery.Stop(
+        reason=recovery.Reason.BUDGET_EXHAUSTED,
+        detail="spot interruption warning; not replaced",
+        run_version=0,
+        finish=True,
+        segment_index=0,
+        instance_id="i-0",
+        save_first=True,
+    )
+    recovery.apply(run, stop, now=10.0)
+    assert run.segments[0].save_requested_at == 10.0
+    assert recovery.next_step(run) == recovery.Step(action="finish", save_first=True, reason=stop.end_reason)
+    rule = next(r for r in TRAIN["Recover"]["Choices"] if r.get("Next") == "WaitForSaveBeforeCollect")
+    assert {c.get("StringEquals") for c in rule["And"]} == {"finish", None}
+    assert TRAIN["WaitForSaveBeforeCollect"]["Next"] == "CollectOutcome"
