@@ -17,6 +17,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "runs",
     "submit",
     "metrics",
+    "faults",
 )
 
 
