@@ -119,6 +119,7 @@ class Segment(_Model):
     started_at: float | None = None
     ended_at: float | None = None
     host_state: str | None = None
+    host_detail: str = ""  # what the host's latest report said (a failure's cause)
     host_sequence: int = -1  # the highest HostStatus.sequence seen from this segment's instance
     last_heartbeat_at: float | None = None
     metrics_recorded_at: float | None = None  # when TrainingMetrics.json was last read (throttled)

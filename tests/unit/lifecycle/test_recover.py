@@ -191,3 +191,13 @@ def test_a_segment_another_handler_replaced_is_replaced_here_too_without_a_secon
     answer = decide_recovery(RecoveryInput(run_id="run-1", error=ErrorInfo(Error="SegmentReplaced")), deps)
     assert (answer.action, answer.save_first) == ("replace", True)  # the host saves, then goes
     assert deps.runs.get("run-1").version == version  # nothing written
+
+
+def test_a_host_failure_whose_cause_got_lost_is_described_with_the_hosts_own_report(deps: Deps) -> None:
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].host_state, run.segments[0].host_detail = "failed", "container robomaker exited with 139"
+    deps.runs.save(run)
+    action, run = _decide(deps, "HostFailed", "finished", cause="")
+    assert action == "replace"
+    assert (run.segments[0].end_reason or "").startswith("host-failed")
+    assert "robomaker exited with 139" in (run.segments[0].end_reason or "")

@@ -33,6 +33,7 @@ def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
         return Verdict(changed=False)
     segment.host_sequence = status.sequence
     segment.host_state = status.state.value
+    segment.host_detail = status.detail
     segment.last_heartbeat_at = max(segment.last_heartbeat_at or 0.0, status.at_epoch)
     if status.checkpoint:
         segment.last_checkpoint = status.checkpoint

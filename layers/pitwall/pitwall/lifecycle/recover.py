@@ -84,6 +84,8 @@ def _time_is_over(run: Run, now: float, policy: recovery.RecoveryPolicy) -> bool
 def _event(run: Run, kind: recovery.EventKind, now: float, detail: str) -> recovery.RunEvent:
     segment = run.current_segment
     instance_id = None if kind == recovery.EventKind.NO_CAPACITY or segment is None else segment.instance_id
+    if kind == recovery.EventKind.HOST_FAILED and segment is not None:
+        detail = detail or segment.host_detail  # a task failure's cause can get lost on the way
     return recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=detail)
 
 
