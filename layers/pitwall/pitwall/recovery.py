@@ -66,6 +66,11 @@ def event_kind_of_detail_type(detail_type: str) -> EventKind | None:
     return _DETAIL_TYPES.get(detail_type)
 
 
+# How a host wait is failed after the host's report (lifecycle.progress), read back here.
+HOST_FAILED_ERROR = "HostFailed"
+HOST_SAVED_ERROR = "HostSaved"
+
+
 def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | None:
     """The event kind of a Step Functions error caught around the host waits and provisioning,
     or None when the error is no recovery matter (a failure to record, or a decision already in
@@ -78,9 +83,9 @@ def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | No
         return EventKind.HEARTBEAT_TIMEOUT
     if error == "States.Timeout" and awaiting == Awaiting.STARTED:
         return EventKind.BOOT_TIMEOUT
-    if error == "HostFailed":
+    if error == HOST_FAILED_ERROR:
         return EventKind.HOST_FAILED
-    if error == "HostSaved":  # the host heard the spot notice itself and saved
+    if error == HOST_SAVED_ERROR:  # the host heard the spot notice itself and saved
         return EventKind.INTERRUPTION_WARNING
     if error == "SpotCapacityUnavailable":
         return EventKind.NO_CAPACITY

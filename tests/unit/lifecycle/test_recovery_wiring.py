@@ -13,7 +13,8 @@ from pitwall import recovery
 from pitwall.adapters.iam import segment_role_name
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.models import RecoveryOutput
-from pitwall.lifecycle.progress import HOST_SAVED_ERROR, apply_host_status, failure_of
+from pitwall.lifecycle.progress import apply_host_status, failure_of
+from pitwall.recovery import HOST_SAVED_ERROR
 from pitwall.runs import Awaiting, Run, RunKind, RunRequest, RunState, Segment
 
 REPO = Path(__file__).resolve().parents[3]
@@ -27,8 +28,26 @@ def _catches(state: str) -> dict[str, str]:
 @pytest.mark.parametrize(
     ("state", "errors"),
     [
-        ("WaitForHostStarted", ["States.Timeout", "HostFailed", "SegmentReplaced", "RunStopped"]),
-        ("WaitForTrainingFinished", ["States.HeartbeatTimeout", "States.Timeout", "HostFailed", "HostSaved"]),
+        (
+            "WaitForHostStarted",
+            [
+                "States.Timeout",
+                recovery.HOST_FAILED_ERROR,
+                recovery.Replace.task_error,
+                recovery.Stop.task_error,
+            ],
+        ),
+        (
+            "WaitForTrainingFinished",
+            [
+                "States.HeartbeatTimeout",
+                "States.Timeout",
+                recovery.HOST_FAILED_ERROR,
+                recovery.HOST_SAVED_ERROR,
+                recovery.Replace.task_error,
+                recovery.Stop.task_error,
+            ],
+        ),
         ("ProvisionInstance", ["SpotCapacityUnavailable", "BudgetExhausted"]),
     ],
 )

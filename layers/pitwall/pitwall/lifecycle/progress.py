@@ -9,11 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pitwall.host.protocol import HostState, HostStatus
+from pitwall.recovery import HOST_FAILED_ERROR, HOST_SAVED_ERROR
 from pitwall.runs import Awaiting, Run, RunKind, RunState
-
-# How a waiting task is failed after a host report (`recovery.event_kind_of_error` reads them).
-HOST_FAILED_ERROR = "HostFailed"
-HOST_SAVED_ERROR = "HostSaved"
 
 
 @dataclass(frozen=True)
