@@ -9,6 +9,7 @@ time, and the finished model continues from the latest checkpoint."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 import boto3
 import pytest
@@ -20,12 +21,16 @@ from pitwall.localcloud.faults import (
     FAULTS,
     INTERRUPTION_WARNING,
     KEEP_GOING_SLACK_SECONDS,
+    LOCAL_IMAGE,
     OVERRUN_ALLOWED_SECONDS,
+    REBALANCE_RECOMMENDATION,
     SPOT_NOTICE_SECONDS,
     STATES,
+    CaseResult,
     FaultSuite,
     capacity_outage,
     every_pool,
+    rebalance_recommendation,
     spot_interruption,
     task_functions,
     transient_lambda_errors,
@@ -90,13 +95,13 @@ def test_a_capacity_outage_refuses_every_pool_then_capacity_returns(suite: Fault
         suite.launch_faults.check(instance_type, zone)
 
 
-def test_a_spot_interruption_warns_through_eventbridge_and_terminates_two_minutes_later(
+def test_spot_events_go_through_eventbridge_and_the_instance_goes_two_minutes_after_the_warning(
     suite: FaultSuite,
 ) -> None:
     cloud = suite.cloud
     subnet = aws.client("ec2", cloud.region).describe_subnets()["Subnets"][0]["SubnetId"]
     instance = aws.client("ec2", cloud.region).run_instances(
-        ImageId="ami-12c6146b", MinCount=1, MaxCount=1, InstanceType="g4dn.2xlarge", SubnetId=subnet
+        ImageId=LOCAL_IMAGE, MinCount=1, MaxCount=1, InstanceType="g4dn.2xlarge", SubnetId=subnet
     )["Instances"][0]["InstanceId"]
     delivered = len(cloud.relay.delivered)
     warned_at = cloud.clock().now()
@@ -104,6 +109,8 @@ def test_a_spot_interruption_warns_through_eventbridge_and_terminates_two_minute
     warnings = [kind for kind, _ in cloud.relay.delivered[delivered:]]
     assert warnings and set(warnings) == {INTERRUPTION_WARNING}  # to every rule that matches it
     assert cloud.instance_states()[instance] == "running"
+    rebalance_recommendation(cloud, instance)
+    assert cloud.relay.delivered[-1][0] == REBALANCE_RECOMMENDATION
     termination.join(5)
     assert cloud.instance_states()[instance] == "terminated"
     assert cloud.runner.terminated_at[instance] - warned_at >= SPOT_NOTICE_SECONDS
@@ -128,10 +135,13 @@ def test_duplicated_events_are_delivered_again_after_the_next_one(suite: FaultSu
 
 @pytest.mark.parametrize("fault", FAULTS)
 @pytest.mark.parametrize("state", STATES)
-def test_a_run_survives_the_fault(suite: FaultSuite, state: str, fault: str) -> None:
+def test_a_run_survives_the_fault(
+    suite: FaultSuite, record_case: Callable[[CaseResult], None], state: str, fault: str
+) -> None:
     # Given a run that meets `fault` when it reaches `state`
     # When it runs to its end
     result = suite.run_case(state, fault)
+    record_case(result)
     # Then it was hit, and it ended well with nothing lost, nothing left behind, nothing overspent
     assert result.injected, f"the run never reached {state}: {result.detail}"
     assert result.checkpoints_lost == []

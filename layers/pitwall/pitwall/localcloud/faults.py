@@ -30,7 +30,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -340,6 +340,8 @@ OVERRUN_ALLOWED_SECONDS = 60.0
 KEEP_GOING_SLACK_SECONDS = 600.0
 CASE_TIMEOUT_SECONDS = 90.0  # wall
 TRACK = "reInvent2019_track"
+EVALUATION_TRIALS = 10  # minutes of cloud time: the fault lands while it evaluates
+LOCAL_IMAGE = "ami-12c6146b"  # one of moto's built-in images
 _NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops"})
 
 
@@ -385,6 +387,13 @@ class CaseResult:
     @property
     def survived(self) -> bool:
         return not self.problems
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> CaseResult:
+        return cls(**json.loads(text))
 
 
 def suite_files() -> dict[str, bytes]:
@@ -446,7 +455,13 @@ class FaultSuite:
         if len(own) > 1:
             return own[-2], len(own) - 2
         others = [i for i in self.cloud.runner.terminated if i not in own]
-        return others[-1], 0
+        if others:
+            return others[-1], 0
+        ec2 = aws.client("ec2", self.cloud.region)  # none yet: one that lived and went
+        old = ec2.run_instances(ImageId=LOCAL_IMAGE, MinCount=1, MaxCount=1, InstanceType="m5.large")
+        instance_id = str(old["Instances"][0]["InstanceId"])
+        _terminate(self.cloud, instance_id)
+        return instance_id, 0
 
     # -- injecting --------------------------------------------------------------------------
 
@@ -487,6 +502,11 @@ class FaultSuite:
         def in_thread(instance_id: str | None) -> None:
             threading.Thread(target=fire, args=(instance_id,), name=f"inject-{fault}", daemon=True).start()
 
+        def now(instance_id: str | None) -> None:
+            """Before the host writes anything more (in its own thread, where the trigger
+            runs); a late event about another instance comes from elsewhere."""
+            (in_thread if fault == "late-event-old-instance" else fire)(instance_id)
+
         status_key = layout.RunKeys(run_id).host_status
 
         def on_status(wanted: HostState, then: Callable[[str], None]) -> Listener:
@@ -517,29 +537,27 @@ class FaultSuite:
             def at_launch_attempt() -> None:
                 if fault == "capacity-errors":
                     fire(None)  # before this very attempt
-                elif fault in _NEEDS_INSTANCE:
-                    threading.Thread(
-                        target=self._when_launched, args=(run_id, in_thread), daemon=True
-                    ).start()
+                elif fault in _NEEDS_INSTANCE:  # as soon as the instance exists
+                    threading.Thread(target=self._when_launched, args=(run_id, fire), daemon=True).start()
                 else:
                     in_thread(None)
 
             self.launch_faults.on_attempt.append(at_launch_attempt)
         elif state == "booting":
-            self.tap.listeners.append(on_status(HostState.BOOTING, in_thread))
+            self.tap.listeners.append(on_status(HostState.BOOTING, now))
         elif state == "training":
-            self.tap.listeners.append(on_first_checkpoint(in_thread))
+            self.tap.listeners.append(on_first_checkpoint(now))
         elif state == "saving":
 
             def interrupt(instance_id: str) -> None:
-                self.tap.listeners.append(on_status(HostState.SAVING, in_thread))
+                self.tap.listeners.append(on_status(HostState.SAVING, now))
                 threading.Thread(
                     target=spot_interruption, args=(self.cloud, instance_id), daemon=True
                 ).start()
 
             self.tap.listeners.append(on_first_checkpoint(interrupt))
         elif state == "evaluating":
-            self.tap.listeners.append(on_status(HostState.STARTED, in_thread))
+            self.tap.listeners.append(on_status(HostState.STARTED, now))
         else:
             raise ValueError(f"unknown state {state!r}; known: {', '.join(STATES)}")
 
@@ -567,7 +585,8 @@ class FaultSuite:
         self._arm(state, fault, run_id, fired, errors)
         try:
             if evaluating:
-                payload = {"source_run_id": source_id, "evaluation": {"checkpoint": "last", "trials": 3}}
+                evaluation = {"checkpoint": "last", "trials": EVALUATION_TRIALS}
+                payload = {"source_run_id": source_id, "evaluation": evaluation}
                 arn = self.cloud.start("Evaluate", payload, name=run_id)
             else:
                 arn = self.cloud.start("Train", self.train_input(run_id), name=run_id)
@@ -690,8 +709,11 @@ def _evaluation_problem(cloud: LocalCloud, run: Run) -> str | None:
     if run.source_run_id is None:
         return "the evaluation names no source run"
     source = cloud.runs.get(run.source_run_id)
-    if not any(result.evaluation_run_id == run.run_id for result in source.evaluations):
+    results = [result for result in source.evaluations if result.evaluation_run_id == run.run_id]
+    if not results:
         return f"no evaluation result of {run.run_id} in the record of {source.run_id}"
+    if results[-1].trials != EVALUATION_TRIALS:
+        return f"the evaluation has {results[-1].trials} of {EVALUATION_TRIALS} trials"
     return None
 
 
