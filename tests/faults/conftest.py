@@ -1,8 +1,9 @@
 """The fault suite's local cloud (one per module: set-up is shared, cases run one after the
 other) and the matrix it prints at the end of the session.
 
-Each case's result travels in its test report (`user_properties`), so the matrix is complete
-also when pytest-xdist runs the cases in several processes (`pytest -n 2 tests/faults`)."""
+Each case's result travels in its test report (`user_properties`), where the summary reads it.
+The cases run one after the other: two at once on this 2-core machine lag the accelerated
+clock (a wall second is four cloud minutes) and the matrix measures the machine instead."""
 
 from __future__ import annotations
 

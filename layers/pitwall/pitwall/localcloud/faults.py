@@ -241,17 +241,18 @@ class EventTap:
         return max(times, default=None)
 
     def versions_lost(self, model_folder: str) -> list[str]:
-        """Checkpoint file versions written under `model_folder` that S3 no longer holds."""
+        """Checkpoint file versions written under `model_folder` that S3 no longer holds (the
+        ledger is read first: a host still writing adds versions the listing may not show yet)."""
+        with self._lock:
+            written = [
+                (k, v) for k, versions in self.written.items() if k.startswith(model_folder) for v in versions
+            ]
         s3 = aws.client("s3", self.cloud.region)
         held: set[tuple[str, str]] = set()
         for page in s3.get_paginator("list_object_versions").paginate(
             Bucket=self.cloud.bucket, Prefix=model_folder
         ):
             held |= {(v["Key"], str(v["VersionId"])) for v in page.get("Versions", [])}
-        with self._lock:
-            written = [
-                (k, v) for k, versions in self.written.items() if k.startswith(model_folder) for v in versions
-            ]
         return [f"{key}@{version}" for key, version in written if (key, version) not in held]
 
     # delivery
