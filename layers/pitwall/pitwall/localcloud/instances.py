@@ -14,6 +14,7 @@ project's EC2 adapter, so the controller's own code runs unchanged:
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -147,11 +148,25 @@ class InstanceRunner:
         for instance_id in instance_ids:
             with self._lock:
                 host = self.hosts.get(instance_id)
-                if instance_id not in self.terminated:
+                first_time = instance_id not in self.terminated
+                if first_time:
                     self.terminated.append(instance_id)
                     self.terminated_at[instance_id] = self.clock_factory().now()
             if host is not None:
                 host.agent.stop()
+            if first_time:  # EC2 tells EventBridge, a moment later (moto does not)
+                threading.Thread(target=self._state_changed, args=(instance_id,), daemon=True).start()
+
+    def _state_changed(self, instance_id: str) -> None:
+        aws.client("events", self.region).put_events(
+            Entries=[
+                {
+                    "Source": "aws.ec2",
+                    "DetailType": "EC2 Instance State-change Notification",
+                    "Detail": json.dumps({"instance-id": instance_id, "state": "shutting-down"}),
+                }
+            ]
+        )
 
     def _power_off(self, instance_id: str) -> None:
         aws.client("ec2", self.region).terminate_instances(InstanceIds=[instance_id])
