@@ -69,6 +69,7 @@ def event_kind_of_detail_type(detail_type: str) -> EventKind | None:
 # How a host wait is failed after the host's report (lifecycle.progress), read back here.
 HOST_FAILED_ERROR = "HostFailed"
 HOST_SAVED_ERROR = "HostSaved"
+INSTANCE_GONE_ERROR = "InstanceGone"  # a save wait ends: the instance went before its host saved
 
 
 def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | None:

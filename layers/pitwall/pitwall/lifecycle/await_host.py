@@ -22,6 +22,16 @@ class _Answer(StrEnum):
     FAIL = "fail"
     RUN_ENDED = "run_ended"
     REPLACED = "replaced"
+    GONE = "gone"
+
+
+def _gone_or_wait(run: Run, awaiting: Awaiting) -> _Answer:
+    """A save cannot come from an instance that already ended (its state-change event came first)."""
+    segment = run.current_segment
+    if awaiting == Awaiting.SAVED and segment is not None and segment.ended_at is not None:
+        run.awaiting, run.task_token = None, None
+        return _Answer.GONE
+    return _Answer.WAIT
 
 
 def host_report(run: Run, status: HostStatus) -> HostReport:
@@ -51,7 +61,7 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
         run.awaiting, run.task_token = task.awaiting, task.task_token
         segment = run.current_segment
         if status is None or segment is None or status.instance_id != segment.instance_id:
-            return True, _Answer.WAIT
+            return True, _gone_or_wait(run, task.awaiting)
         failure = failure_of(run, status)  # before the report moves the run on
         apply_host_status(run, status, now)
         if failure is not None:
@@ -59,12 +69,18 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
         elif reached(task.awaiting, status.state):
             answer = _Answer.SUCCEED
         else:
-            return True, _Answer.WAIT
+            return True, _gone_or_wait(run, task.awaiting)
         run.awaiting, run.task_token = None, None
         return True, answer
 
     run, answer = update_run(deps, task.run_id, register)
-    if answer == _Answer.REPLACED:
+    if answer == _Answer.GONE:
+        tasks.fail(
+            task.task_token,
+            recovery.INSTANCE_GONE_ERROR,
+            f"run {run.run_id}: the instance ended before its host saved",
+        )
+    elif answer == _Answer.REPLACED:
         tasks.fail(task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced")
     elif answer == _Answer.RUN_ENDED:
         tasks.fail(task.task_token, "RunEnded", f"run {run.run_id} is {run.state}: {run.failure or ''}")

@@ -6,6 +6,10 @@ ending and changes nothing), the host is asked to upload its latest checkpoint (
 request), and the Train machine's wait is failed with `SegmentReplaced`: the machine waits for
 the save, terminates the instance and continues on a new one in another pool, from that
 checkpoint. Evaluation runs only save (the evaluation ends with the trials done so far).
+
+The instance's state change to shutting-down / terminated (the spot reclaim two minutes later, or
+any other end) records that the segment's instance ended, and ends a wait for a save that can no
+longer come, so the run goes on at once.
 """
 
 from __future__ import annotations
@@ -19,8 +23,12 @@ from pitwall.errors import RunNotFound
 from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import InstanceEvent, SaveRequestOutput
+from pitwall.lifecycle.records import update_run
 from pitwall.lifecycle.recover import notify_recovery
-from pitwall.runs import Run, RunKind
+from pitwall.runs import Awaiting, Run, RunKind
+
+STATE_CHANGE = "EC2 Instance State-change Notification"
+GONE_STATES = frozenset({"shutting-down", "terminated"})
 
 
 def _ask_to_save(run: Run, instance_id: str, event: InstanceEvent, deps: Deps) -> None:
@@ -31,6 +39,28 @@ def _ask_to_save(run: Run, instance_id: str, event: InstanceEvent, deps: Deps) -
         requested_at_epoch=deps.clock.now(),
     )
     deps.store.put_text(run.keys.host_control, request.to_json())
+
+
+def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
+    """The run's current instance is shutting down (a spot reclaim, the host's own power-off):
+    record that it ended, and end a wait for its host's save, which will not come now."""
+    now = deps.clock.now()
+
+    def record(run: Run) -> tuple[bool, str | None]:
+        segment = run.current_segment
+        if run.is_terminal or segment is None or segment.instance_id != instance_id:
+            return False, None
+        changed = segment.ended_at is None
+        segment.ended_at = segment.ended_at or now
+        token = run.task_token if run.awaiting == Awaiting.SAVED else None
+        if token:
+            run.awaiting, run.task_token = None, None
+        return changed or token is not None, token
+
+    _, token = update_run(deps, run_id, record)
+    if token:
+        tasks.fail(token, recovery.INSTANCE_GONE_ERROR, f"instance {instance_id} ended before its host saved")
+    return token
 
 
 def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
@@ -46,6 +76,16 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
     segment = run.current_segment
     if run.is_terminal or segment is None or segment.instance_id != instance_id:
         return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
+    if event.detail_type == STATE_CHANGE:
+        if event.detail.state not in GONE_STATES:
+            return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
+        ended_wait = _instance_gone(run_id, instance_id, deps)
+        return SaveRequestOutput(
+            instance_id=instance_id,
+            run_id=run_id,
+            requested=False,
+            decision="save-wait-ended" if ended_wait else None,
+        )
     kind = recovery.event_kind_of_detail_type(event.detail_type)
     if run.kind == RunKind.EVALUATE or kind is None:
         _ask_to_save(run, instance_id, event, deps)

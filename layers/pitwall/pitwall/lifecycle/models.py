@@ -212,10 +212,12 @@ class InboxOutput(_Model):
 class InstanceEventDetail(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     instance_id: str = Field(alias="instance-id")
+    state: str | None = None  # EC2 Instance State-change Notification: the new state
 
 
 class InstanceEvent(BaseModel):
-    """EC2 Spot Instance Interruption Warning / Instance Rebalance Recommendation (EventBridge)."""
+    """EC2 Spot Instance Interruption Warning / Instance Rebalance Recommendation / Instance
+    State-change Notification (EventBridge)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
     detail_type: str = Field(alias="detail-type")
