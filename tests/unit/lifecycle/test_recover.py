@@ -8,16 +8,17 @@ from collections.abc import Iterator
 import pytest
 from moto import mock_aws
 
-from pitwall import aws
+from pitwall import aws, recovery
 from pitwall.adapters.ec2 import Ec2
 from pitwall.adapters.iam import SegmentRoles
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import ManualClock
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import ErrorInfo, RecoveryInput
+from pitwall.lifecycle.interruption import request_checkpoint_save
+from pitwall.lifecycle.models import ErrorInfo, InstanceEvent, RecoveryInput
 from pitwall.lifecycle.recover import decide_recovery
-from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.runs import Awaiting, Pool, Run, RunKind, RunRequest, RunState, Segment
 from pitwall.settings import Settings
 
 START = 1_800_000_000.0
@@ -201,3 +202,27 @@ def test_a_host_failure_whose_cause_got_lost_is_described_with_the_hosts_own_rep
     assert action == "replace"
     assert (run.segments[0].end_reason or "").startswith("host-failed")
     assert "robomaker exited with 139" in (run.segments[0].end_reason or "")
+
+
+def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: Deps) -> None:
+    instance_id = aws.client("ec2").run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "pitwall:run-id", "Value": "run-1"}]}
+        ],
+    )["Instances"][0]["InstanceId"]
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].instance_id = instance_id
+    run.segments[0].end_reason = "spot-interruption: warning"
+    run.state, run.awaiting, run.task_token = RunState.PROVISIONING, Awaiting.SAVED, "token-of-the-save-wait"
+    deps.runs.save(run)
+    event = {"detail-type": "EC2 Instance State-change Notification", "detail": {"instance-id": instance_id}}
+    event["detail"]["state"] = "shutting-down"
+    answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
+    assert answer.decision == "save-wait-ended"
+    run = deps.runs.get("run-1")
+    assert run.awaiting is None and run.task_token is None
+    assert run.segments[0].ended_at == START
+    assert recovery.next_step(run).save_first is False  # nothing more to wait for: terminate, go on
