@@ -133,8 +133,21 @@ def test_duplicated_events_are_delivered_again_after_the_next_one(suite: FaultSu
 # -- the matrix ---------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("fault", FAULTS)
-@pytest.mark.parametrize("state", STATES)
+# Known gaps, each an xfail(strict): it fails the suite the day it passes, so the mark goes.
+_NO_EVALUATION_RECOVERY = pytest.mark.xfail(
+    strict=True,
+    reason="the Evaluate machine has no recovery (it is wired into Train only): an evaluation whose "
+    "host is lost, crashes or freezes ends with the trials it wrote, or fails",
+)
+KNOWN_GAPS = {
+    ("evaluating", "spot-interruption"): _NO_EVALUATION_RECOVERY,
+    ("evaluating", "host-crash"): _NO_EVALUATION_RECOVERY,
+    ("evaluating", "heartbeat-stops"): _NO_EVALUATION_RECOVERY,
+}
+CASES = [pytest.param(s, f, marks=KNOWN_GAPS.get((s, f), ()), id=f"{s}-{f}") for s in STATES for f in FAULTS]
+
+
+@pytest.mark.parametrize(("state", "fault"), CASES)
 def test_a_run_survives_the_fault(
     suite: FaultSuite, record_case: Callable[[CaseResult], None], state: str, fault: str
 ) -> None:

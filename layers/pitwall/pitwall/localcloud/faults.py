@@ -330,7 +330,6 @@ PARAMETERS = {  # seconds of cloud time; the simulated host boots in 45 s
     "BootTimeoutSeconds": 300,
     "HeartbeatWindowSeconds": 480,
     "DefaultTimeBudgetMinutes": BUDGET_MINUTES,
-    "HostPollSeconds": 15,  # the hosts poll S3 for control requests less often: less CPU
 }
 EPISODES_PER_ITERATION = 10  # a checkpoint every few minutes of cloud time
 OUTAGE_SECONDS = 240.0
