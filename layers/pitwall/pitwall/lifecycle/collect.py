@@ -29,11 +29,11 @@ def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
     # (the budget ended while it booted) leaves the one before it as the result
     checkpoints = metrics.checkpoints_of(None)
     for segment in reversed(run.segments):
-        found = metrics.checkpoints_of(
+        written = metrics.checkpoints_of(
             deps.store.get_json(layout.ModelKeys(segment.model_prefix).checkpoints_json)
         )
-        if found.last:
-            segment.last_checkpoint, checkpoints = found.last, found
+        if written.last:
+            segment.last_checkpoint, checkpoints = written.last, written
             break
     completion = [e.completion_percentage for e in episodes]
     outcome = TrainingOutcome(
