@@ -364,3 +364,71 @@ def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) ->
     assert cloud.instance_states()[orphan] == "terminated"
     [entry] = [r for r in reaped["terminated"] if r["instance_id"] == orphan]
     assert ghost in entry["reason"] and "runs table" in entry["reason"]
+
+
+def _trained_source(cloud: LocalCloud, helpers) -> str:
+    """A short training run (the boot takes 20 of its minutes) for an evaluation to evaluate."""
+    source_id = helpers.new_run_id("evsource")
+    payload = helpers.train_input(cloud, source_id, time_budget_minutes=40)
+    trained = cloud.wait(cloud.start("Train", payload, name=source_id), timeout=90)
+    assert trained["status"] == "SUCCEEDED", trained.get("cause")
+    return source_id
+
+
+def _evaluation(source_id: str, trials: int) -> dict[str, Any]:
+    return {"source_run_id": source_id, "evaluation": {"checkpoint": "last", "trials": trials}}
+
+
+def test_an_evaluation_whose_host_crashes_is_evaluated_again_on_a_new_instance(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given an evaluation of 5 trials whose first host's simulator dies 10 s into its first trial
+    source_id = _trained_source(cloud, helpers)
+    evaluation_id = helpers.new_run_id("evaluation")
+    _faults_for(cloud, evaluation_id, {0: SimulatedFaults(crash_after_seconds=10)})
+    # When the Evaluate machine runs
+    execution = cloud.wait(cloud.start("Evaluate", _evaluation(source_id, 5), name=evaluation_id), timeout=90)
+    # Then it replaced the host, and the new one evaluated the same model again
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    evaluation = cloud.runs.get(evaluation_id)
+    assert evaluation.state == RunState.SUCCEEDED
+    assert len(evaluation.segments) == 2
+    crashed, again = evaluation.segments
+    assert (crashed.end_reason or "").startswith("host-failed")
+    source = cloud.runs.get(source_id)
+    assert crashed.model_prefix == again.model_prefix == source.model_prefix
+    assert again.pretrained is None
+    # with all its trials, in both records, and no instance left
+    [result] = [r for r in source.evaluations if r.evaluation_run_id == evaluation_id]
+    assert result.trials == 5 and evaluation.evaluations == [result]
+    assert _live_instances(cloud, evaluation) == []
+
+
+def test_an_evaluation_on_an_interrupted_spot_instance_is_evaluated_again_in_another_pool(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given an evaluation of 5 trials under way
+    source_id = _trained_source(cloud, helpers)
+    evaluation_id = helpers.new_run_id("evaluation")
+    arn = cloud.start("Evaluate", _evaluation(source_id, 5), name=evaluation_id)
+
+    def started() -> Segment | None:
+        run = _run(cloud, evaluation_id)
+        segment = run.current_segment if run else None
+        return segment if segment is not None and segment.started_at else None
+
+    first = _wait_for("evaluation host", started)
+    # When EC2 warns that its instance will be interrupted
+    _spot_warning(first.instance_id or "")
+    execution = cloud.wait(arn, timeout=90)
+    # Then a new instance in another pool evaluated the same model, with all the trials
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    evaluation = cloud.runs.get(evaluation_id)
+    assert len(evaluation.segments) == 2
+    lost, again = evaluation.segments
+    assert (lost.end_reason or "").startswith("spot-interruption")
+    assert lost.save_requested_at is None  # nothing to save
+    assert lost.pool is not None and again.pool is not None and again.pool.label != lost.pool.label
+    assert again.model_prefix == lost.model_prefix
+    assert [r.trials for r in evaluation.evaluations] == [5]
+    assert _live_instances(cloud, evaluation) == []

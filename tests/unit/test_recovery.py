@@ -324,6 +324,53 @@ def test_an_evaluation_runs_the_same_model_again():
     assert nxt.model_prefix == "models/fast-car/seg-003" and nxt.pretrained is None
 
 
+def evaluation_run() -> Run:
+    run = training_run(segment(0, launched_at=T0, model_prefix="models/fast-car/seg-003"))
+    run.kind = RunKind.EVALUATE
+    return run
+
+
+def test_an_evaluation_on_a_lost_spot_instance_is_replaced_without_a_save():
+    run = evaluation_run()
+    now = T0 + 600
+
+    decision = recovery.decide(run, event(EventKind.INTERRUPTION_WARNING, now), now, POLICY)
+    assert isinstance(decision, Replace) and not decision.save_first
+    assert decision.exclude_pools == [pool().label]  # the pool that took it back goes last
+    recovery.apply(run, decision, now)
+
+    assert run.segments[0].save_requested_at is None
+    assert recovery.next_step(run) == recovery.Step(
+        action="replace", save_first=False, reason=run.segments[0].end_reason
+    )
+    nxt = recovery.next_segment(run)
+    assert (nxt.index, nxt.model_prefix, nxt.pretrained) == (1, "models/fast-car/seg-003", None)
+
+
+@pytest.mark.parametrize("kind", [EventKind.HOST_FAILED, EventKind.HEARTBEAT_TIMEOUT])
+def test_a_crashed_or_frozen_evaluation_host_is_replaced(kind: EventKind):
+    run = evaluation_run()
+    now = T0 + 2 * HOUR
+
+    decision = recovery.decide(run, event(kind, now), now, POLICY)
+
+    assert isinstance(decision, Replace) and not decision.save_first
+    assert decision.reason == {EventKind.HOST_FAILED: Reason.HOST_FAILED}.get(kind, Reason.STALL)
+
+
+def test_an_evaluation_host_that_fails_twice_stops_the_evaluation():
+    run = evaluation_run()
+    run.segments[0].end_reason = "host-failed: the simulator died"
+    run.segments[0].ended_at = T0 + 300
+    run.segments.append(segment(1, launched_at=T0 + 400, model_prefix="models/fast-car/seg-003"))
+    now = T0 + 1200
+
+    decision = recovery.decide(run, event(EventKind.HOST_FAILED, now, "i-0001"), now, POLICY)
+
+    assert isinstance(decision, Stop) and decision.reason == Reason.REPEATED_HOST_FAILURE
+    assert not decision.finish
+
+
 # -- applying a decision --------------------------------------------------------------------------
 
 

@@ -10,7 +10,8 @@ Events and what they lead to:
 
 - spot interruption warning / rebalance recommendation: ask the host to save its latest
   checkpoint (`save_first`), then continue as a new segment from checkpoint `last`, preferring
-  other pools over the interrupted one for `pool_cooldown_seconds`;
+  other pools over the interrupted one for `pool_cooldown_seconds`; an evaluation saves
+  nothing: its new segment evaluates the same model prefix and checkpoint again, from the start;
 - heartbeat timeout (a stall), boot timeout, host failed (a dead container): continue as a new
   segment from the last checkpoint in S3; a host that fails twice in a row without a new
   checkpoint in between stops the run (the cause is not the instance);
@@ -374,7 +375,8 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
     segment = run.current_segment
     assert segment is not None and segment.instance_id is not None  # _stale checked
     reason = _REASON_OF_EVENT[event.kind]
-    save_first = event.kind in SPOT_EVENTS and run.state == RunState.RUNNING
+    # an evaluation has nothing to save: its replacement evaluates the same checkpoint again
+    save_first = event.kind in SPOT_EVENTS and run.state == RunState.RUNNING and run.kind == RunKind.TRAIN
     detail = _describe(event, segment)
     about = {"segment_index": segment.index, "instance_id": segment.instance_id, "save_first": save_first}
 
@@ -543,17 +545,20 @@ def next_step(run: Run) -> Step:
     if run.state == RunState.FAILED:
         return Step(action="fail", reason=run.failure)
     if run.state in (RunState.FINISHING, RunState.SUCCEEDED):
-        saving = run.state == RunState.FINISHING and segment is not None and _saving(segment)
+        saving = run.state == RunState.FINISHING and segment is not None and _saving(run, segment)
         return Step(action="finish", save_first=saving, reason=segment.end_reason if segment else None)
     if run.state == RunState.PROVISIONING:
         if segment is None or segment.end_reason is None:
             return Step(action="retry")
-        return Step(action="replace", save_first=_saving(segment), reason=segment.end_reason)
+        return Step(action="replace", save_first=_saving(run, segment), reason=segment.end_reason)
     return Step(action="wait")
 
 
-def _saving(segment: Segment) -> bool:
-    """The host was asked to save (or lost its spot pool) and may still be uploading: wait for it."""
+def _saving(run: Run, segment: Segment) -> bool:
+    """The host was asked to save (or lost its spot pool) and may still be uploading: wait for it.
+    An evaluation host never saves anything."""
+    if run.kind != RunKind.TRAIN:
+        return False
     training = segment.ended_at is None and segment.host_state in _TRAINING_HOST_STATES
     return training and (
         segment.save_requested_at is not None or reason_of(segment.end_reason) in POOL_LOSS_REASONS

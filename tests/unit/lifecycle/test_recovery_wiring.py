@@ -19,6 +19,7 @@ from pitwall.runs import Awaiting, Run, RunKind, RunRequest, RunState, Segment
 
 REPO = Path(__file__).resolve().parents[3]
 TRAIN = json.loads((REPO / "statemachines" / "train.asl.json").read_text())["States"]
+EVALUATE = json.loads((REPO / "statemachines" / "evaluate.asl.json").read_text())["States"]
 
 
 def _catches(state: str) -> dict[str, str]:
@@ -70,6 +71,47 @@ def test_the_recovery_choice_handles_every_action_the_task_can_answer() -> None:
     assert choice["Default"] == "RunStopped"  # fail: terminate, record, notify
     assert TRAIN["TerminateReplaced"]["Next"] == "ProvisionInstance"
     assert TRAIN["WaitBeforeRetry"]["SecondsPath"] == "$.recovery.wait_seconds"
+
+
+@pytest.mark.parametrize(
+    ("state", "train_state"),
+    [
+        ("ProvisionInstance", "ProvisionInstance"),
+        ("WaitForHostStarted", "WaitForHostStarted"),
+        ("WaitForEvaluationFinished", "WaitForTrainingFinished"),
+    ],
+)
+def test_the_evaluate_machine_sends_the_same_failures_to_the_same_recovery_task(
+    state: str, train_state: str
+) -> None:
+    catches = {error: c["Next"] for c in EVALUATE[state]["Catch"] for error in c["ErrorEquals"]}
+    recoverable = set(_catches(train_state)) - {"States.ALL"}
+    assert recoverable <= set(catches), state
+    for error in recoverable:
+        marker = EVALUATE[catches[error]]
+        assert marker == TRAIN[_catches(train_state)[error]], (state, error)  # same failed_wait
+    assert catches["States.ALL"] == "TerminateAfterFailure"
+    task = EVALUATE["DecideRecovery"]
+    assert task["Parameters"]["Payload"]["run_id.$"] == "$$.Execution.Name"
+    assert task["ResultSelector"] == TRAIN["DecideRecovery"]["ResultSelector"]
+
+
+def test_the_evaluate_machines_recovery_choice_replaces_retries_waits_finishes_or_stops() -> None:
+    choice = EVALUATE["Recover"]
+    targets: dict[tuple[str, ...], str] = {}
+    for rule in choice["Choices"]:
+        conditions = rule.get("And", [rule])
+        targets[tuple(c["StringEquals"] for c in conditions)] = rule["Next"]
+    actions = set(get_args(RecoveryOutput.model_fields["action"].annotation))
+    assert {key[0] for key in targets} == actions - {"fail"}
+    assert targets[("replace",)] == "TerminateReplaced"  # nothing to save: no save wait
+    assert targets[("retry",)] == "WaitBeforeRetry"
+    assert targets[("finish",)] == "EvaluateOutcome"
+    assert targets[("wait", "started")] == "WaitForHostStarted"
+    assert targets[("wait",)] == "WaitForEvaluationFinished"
+    assert choice["Default"] == "RunStopped" and EVALUATE["RunStopped"]["Next"] == "TerminateAfterFailure"
+    assert EVALUATE["TerminateReplaced"]["Next"] == "ProvisionInstance"
+    assert EVALUATE["WaitBeforeRetry"]["Next"] == "ProvisionInstance"
 
 
 def _run(state: RunState, *segments: Segment, kind: RunKind = RunKind.TRAIN) -> Run:

@@ -1,11 +1,12 @@
 """A spot interruption warning (or the earlier rebalance recommendation) for a run's instance.
 
-Training runs go through `recovery.resolve`: the segment is marked as replaced under the run
+Runs go through `recovery.resolve`: the segment is marked as replaced under the run
 record's version (so a heartbeat timeout about the same instance at the same moment finds it
 ending and changes nothing), the host is asked to upload its latest checkpoint (a SAVE control
 request), and the Train machine's wait is failed with `SegmentReplaced`: the machine waits for
 the save, terminates the instance and continues on a new one in another pool, from that
-checkpoint. Evaluation runs only save (the evaluation ends with the trials done so far).
+checkpoint. An evaluation has nothing to save: the Evaluate machine terminates the instance and
+evaluates the same checkpoint again on a new one.
 
 The instance's state change to shutting-down / terminated (the spot reclaim two minutes later, or
 any other end) records that the segment's instance ended, and ends a wait for a save that can no
@@ -25,7 +26,7 @@ from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import InstanceEvent, SaveRequestOutput
 from pitwall.lifecycle.records import update_run
 from pitwall.lifecycle.recover import notify_recovery
-from pitwall.runs import Awaiting, Run, RunKind
+from pitwall.runs import Awaiting, Run
 
 STATE_CHANGE = "EC2 Instance State-change Notification"
 GONE_STATES = frozenset({"shutting-down", "terminated"})
@@ -87,7 +88,7 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
             decision="save-wait-ended" if ended_wait else None,
         )
     kind = recovery.event_kind_of_detail_type(event.detail_type)
-    if run.kind == RunKind.EVALUATE or kind is None:
+    if kind is None:
         _ask_to_save(run, instance_id, event, deps)
         return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=True)
     now = deps.clock.now()
