@@ -362,7 +362,8 @@ def _failed_twice_without_progress(run: Run) -> bool:
 
 
 def _has_checkpoint(run: Run) -> bool:
-    return any(segment.last_checkpoint for segment in run.segments)
+    """A training run that can finish with what it has; an evaluation never finishes half done."""
+    return run.kind == RunKind.TRAIN and any(segment.last_checkpoint for segment in run.segments)
 
 
 def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Decision:

@@ -226,3 +226,14 @@ def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: De
     assert run.awaiting is None and run.task_token is None
     assert run.segments[0].ended_at == START
     assert recovery.next_step(run).save_first is False  # nothing more to wait for: terminate, go on
+
+
+def test_an_evaluation_whose_time_is_over_fails_rather_than_collect_half_its_trials(deps: Deps) -> None:
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")  # even with a checkpoint recorded
+    run.kind, run.source_run_id = RunKind.EVALUATE, "source-1"
+    deps.runs.save(run)
+    _advance(deps, 2 * HOUR + 60)
+    action, run = _decide(deps, "States.Timeout", "finished")
+    assert action == "fail"
+    assert run.state == RunState.FAILED
+    assert run.failure is not None and "the evaluation did not finish its trials" in run.failure

@@ -1,9 +1,9 @@
-"""The Train machine's ONE recovery task: a host wait or a provisioning step failed (a stall, a
-boot timeout, a dead container, a host that saved on a spot notice, no capacity in any pool, or
-another Lambda already decided: SegmentReplaced / RunStopped). Turn the error into a run event,
-let `recovery.resolve` decide and write it under the run record's version, tell the racer, and
-answer where the machine goes next, read from the record (`recovery.next_step`), so that of two
-events about one instance only the first one acts.
+"""The ONE recovery task of the Train and Evaluate machines: a host wait or a provisioning step
+failed (a stall, a boot timeout, a dead container, a host that saved on a spot notice, no capacity
+in any pool, or another Lambda already decided: SegmentReplaced / RunStopped). Turn the error into
+a run event, let `recovery.resolve` decide and write it under the run record's version, tell the
+racer, and answer where the machine goes next, read from the record (`recovery.next_step`), so
+that of two events about one instance only the first one acts.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
-from pitwall.runs import Awaiting, Run, RunState
+from pitwall.runs import Awaiting, Run, RunKind, RunState
 
 # The run's time is over: the work wait's own timeout (budget plus a grace), or no budget left
 # to launch a segment. The run finishes with what it has, or fails when it has no checkpoint.
@@ -55,7 +55,8 @@ def notify_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
 
 
 def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
-    """The budget is over: FINISHING with the checkpoints so far, FAILED without any."""
+    """The budget is over: a training run goes FINISHING with the checkpoints so far, FAILED
+    without any; an evaluation that has not finished its trials FAILS (no partial result)."""
     now = deps.clock.now()
     reason = recovery.end_reason_text(recovery.Reason.BUDGET_EXHAUSTED, detail)
 
@@ -65,7 +66,9 @@ def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
         segment = run.current_segment
         if segment is not None and segment.end_reason is None:
             segment.end_reason = reason
-        if run.trained_segment is not None and run.state != RunState.PREPARED:
+        if run.kind == RunKind.EVALUATE:
+            run.fail(f"{reason}; the evaluation did not finish its trials", now)
+        elif run.trained_segment is not None and run.state != RunState.PREPARED:
             run.move_to(RunState.FINISHING, now)
             run.awaiting, run.task_token = None, None
         else:
