@@ -133,19 +133,7 @@ def test_duplicated_events_are_delivered_again_after_the_next_one(suite: FaultSu
 # -- the matrix ---------------------------------------------------------------------------------
 
 
-# Known gaps, each an xfail(strict): it fails the suite the day it passes, so the mark goes.
-# (A spot interruption while evaluating fails as these do, but not always: the evaluation races
-# the two-minute notice. It stays unmarked.)
-_NO_EVALUATION_RECOVERY = pytest.mark.xfail(
-    strict=True,
-    reason="the Evaluate machine has no recovery (it is wired into Train only): an evaluation whose "
-    "host crashes or freezes fails, or ends with the trials it wrote",
-)
-KNOWN_GAPS = {
-    ("evaluating", "host-crash"): _NO_EVALUATION_RECOVERY,
-    ("evaluating", "heartbeat-stops"): _NO_EVALUATION_RECOVERY,
-}
-CASES = [pytest.param(s, f, marks=KNOWN_GAPS.get((s, f), ()), id=f"{s}-{f}") for s in STATES for f in FAULTS]
+CASES = [pytest.param(state, fault, id=f"{state}-{fault}") for state in STATES for fault in FAULTS]
 
 
 @pytest.mark.parametrize(("state", "fault"), CASES)
