@@ -33,6 +33,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
@@ -295,15 +296,12 @@ class EventTap:
                 self.duplicated += 1
                 original_deliver(target, event)
 
-        notifications.send_event = send_event
-        notifications._invoke_awslambda = invoke_awslambda  # type: ignore[assignment]
-        relay.deliver = deliver
-        try:
+        with (
+            patch.object(notifications, "send_event", send_event),
+            patch.object(notifications, "_invoke_awslambda", invoke_awslambda),
+            patch.object(relay, "deliver", deliver),
+        ):
             yield self
-        finally:
-            notifications.send_event = original_send
-            notifications._invoke_awslambda = original_invoke
-            relay.deliver = original_deliver
 
 
 class SuiteLaunchFaults(LaunchFaults):
