@@ -1,5 +1,6 @@
 """The Train machine (statemachines/train.asl.json) on the local cloud: the happy path, invalid
-custom files, capacity errors, a host that fails on every instance. Recovery: test_recovery_on_local_cloud.py."""
+custom files, capacity errors, a host that fails on every instance.
+Recovery: test_recovery_on_local_cloud.py."""
 
 from __future__ import annotations
 
