@@ -427,7 +427,10 @@ def test_a_host_that_never_boots_stays_booting_until_the_instance_is_terminated(
     result = []
     thread = threading.Thread(target=lambda: result.append(agent.run()))
     thread.start()
-    time.sleep(0.2)
+    deadline = time.monotonic() + 10  # the first report, however loaded the machine
+    while not recorder.states and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.2)  # and nothing after it
     assert thread.is_alive() and recorder.states == ["booting"]
     agent.stop()
     thread.join(timeout=2)
