@@ -21,6 +21,12 @@ MODEL_METADATA_FILE = "model_metadata.json"
 HYPERPARAMETERS_FILE = "hyperparameters.json"
 CUSTOM_FILES = (REWARD_FUNCTION_FILE, MODEL_METADATA_FILE, HYPERPARAMETERS_FILE)
 
+
+def custom_file_key(folder: str, name: str) -> str:
+    """One custom file in a custom-files folder (a run's, or an inbox upload)."""
+    return f"{folder.rstrip('/')}/{name}"
+
+
 # The upload inbox: inbox/<request-name>/{the custom files, run-request.json}
 INBOX_PREFIX = "inbox/"
 RUN_REQUEST_FILE = "run-request.json"
@@ -93,10 +99,6 @@ class ModelKeys:
         return self._key("model/deepracer_checkpoints.json")
 
     @property
-    def ready_marker(self) -> str:
-        return self._key("model/.ready")
-
-    @property
     def lock_marker(self) -> str:
         return self._key("model/.lock")
 
@@ -130,10 +132,6 @@ class ModelKeys:
         """`timestamp` as DRFC writes it: YYYYmmddHHMMSS."""
         return self._key(f"metrics/evaluation/evaluation-{timestamp}.json")
 
-    def simtrace(self, iteration: int, worker: int | None = None) -> str:
-        folder = "training-simtrace" if worker is None else f"{worker}/training-simtrace"
-        return self._key(f"{folder}/{iteration}-iteration.csv")
-
 
 @dataclass(frozen=True)
 class RunKeys:
@@ -151,7 +149,7 @@ class RunKeys:
         return f"{self.prefix}custom_files"
 
     def custom_file(self, name: str) -> str:
-        return f"{self.custom_files_prefix}/{name}"
+        return custom_file_key(self.custom_files_prefix, name)
 
     @property
     def run_spec(self) -> str:
@@ -178,10 +176,6 @@ class RunKeys:
     def host_control(self) -> str:
         """Written by the controller, polled by the host: e.g. a save-checkpoint request."""
         return f"{self.host_folder}control.json"
-
-    @property
-    def host_log(self) -> str:
-        return f"{self.host_folder}agent.log"
 
     def host_instance_log(self, instance_id: str) -> str:
         """The host agent's log on one instance: one per instance, so a later segment's host

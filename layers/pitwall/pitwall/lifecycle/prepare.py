@@ -7,7 +7,6 @@ from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyS
 from pitwall.lifecycle import drfc
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluatePlan, Plan, PrepareEvaluationInput, PrepareInput
-from pitwall.lifecycle.validate import custom_file_key
 from pitwall.runs import Run, RunKind, RunState
 
 # Beyond the run's time budget, how long the work wait may last before Step Functions gives up
@@ -76,7 +75,7 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
     if run.state == RunState.PREPARED:
         keys = run.keys
         for name in layout.CUSTOM_FILES:
-            source = custom_file_key(task.custom_files_prefix, name)
+            source = layout.custom_file_key(task.custom_files_prefix, name)
             if source != keys.custom_file(name):
                 deps.store.copy(source, keys.custom_file(name))
         deps.store.put_json(keys.prefix + "run-request.json", task.request.model_dump(mode="json"))

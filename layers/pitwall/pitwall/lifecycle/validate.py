@@ -12,12 +12,8 @@ from pitwall.lifecycle.models import TrainInput, ValidationOutput
 from pitwall.runs import RunRequest
 
 
-def custom_file_key(folder: str, name: str) -> str:
-    return f"{folder.rstrip('/')}/{name}"
-
-
 def read_custom_files(store: ObjectStore, folder: str) -> dict[str, bytes]:
-    files = {name: store.get_bytes(custom_file_key(folder, name)) for name in layout.CUSTOM_FILES}
+    files = {name: store.get_bytes(layout.custom_file_key(folder, name)) for name in layout.CUSTOM_FILES}
     missing = [name for name, body in files.items() if body is None]
     if missing:
         raise InvalidCustomFiles(
