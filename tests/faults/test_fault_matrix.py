@@ -133,21 +133,7 @@ def test_duplicated_events_are_delivered_again_after_the_next_one(suite: FaultSu
 # -- the matrix ---------------------------------------------------------------------------------
 
 
-# Known gaps, each a strict xfail: the day a case passes, the suite fails until its mark goes.
-KNOWN_GAPS = {
-    ("evaluating", "heartbeat-stops"): "an evaluation sends no heartbeat (evaluation metrics are not "
-    "heartbeat keys, and the Evaluate wait has no heartbeat timeout): a frozen evaluation host is "
-    "found only at its own power-off at the budget's end",
-}
-
-
-def case(state: str, fault: str) -> object:
-    gap = KNOWN_GAPS.get((state, fault))
-    marks = [pytest.mark.xfail(strict=True, reason=gap)] if gap else []
-    return pytest.param(state, fault, id=f"{state}-{fault}", marks=marks)
-
-
-CASES = [case(state, fault) for state in STATES for fault in FAULTS]
+CASES = [pytest.param(state, fault, id=f"{state}-{fault}") for state in STATES for fault in FAULTS]
 
 
 @pytest.mark.parametrize(("state", "fault"), CASES)

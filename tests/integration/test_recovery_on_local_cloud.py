@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pitwall import aws, layout
+from pitwall.adapters import tasks
 from pitwall.adapters.iam import POLICY_NAME, segment_role_name
 from pitwall.errors import RunNotFound
 from pitwall.host.backends.simulated import SimulatedFaults
@@ -366,10 +367,11 @@ def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) ->
     assert ghost in entry["reason"] and "runs table" in entry["reason"]
 
 
-def _trained_source(cloud: LocalCloud, helpers) -> str:
-    """A short training run (the boot takes 20 of its minutes) for an evaluation to evaluate."""
+def _trained_source(cloud: LocalCloud, helpers, time_budget_minutes: int = 40) -> str:
+    """A short training run (the boot takes 20 of its minutes) for an evaluation to evaluate (an
+    evaluation has its source's time budget)."""
     source_id = helpers.new_run_id("evsource")
-    payload = helpers.train_input(cloud, source_id, time_budget_minutes=40)
+    payload = helpers.train_input(cloud, source_id, time_budget_minutes=time_budget_minutes)
     trained = cloud.wait(cloud.start("Train", payload, name=source_id), timeout=90)
     assert trained["status"] == "SUCCEEDED", trained.get("cause")
     return source_id
@@ -401,6 +403,41 @@ def test_an_evaluation_whose_host_crashes_is_evaluated_again_on_a_new_instance(
     # with all its trials, in both records, and no instance left
     [result] = [r for r in source.evaluations if r.evaluation_run_id == evaluation_id]
     assert result.trials == 5 and evaluation.evaluations == [result]
+    assert _live_instances(cloud, evaluation) == []
+
+
+def test_a_frozen_evaluation_host_is_replaced_after_the_heartbeat_window(
+    cloud: LocalCloud, helpers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an evaluation of 5 trials whose first host's simulator freezes 5 s into its first
+    # trial (nothing more is written, yet its containers look alive), with a budget that leaves
+    # room for this module's 40-minute heartbeat window and a second boot
+    source_id = _trained_source(cloud, helpers, time_budget_minutes=100)
+    evaluation_id = helpers.new_run_id("evaluation")
+    _faults_for(cloud, evaluation_id, {0: SimulatedFaults(freeze_after_seconds=5)})
+    kept_alive: list[str] = []
+    send_heartbeat = tasks.heartbeat
+
+    def counted_heartbeat(token: str) -> bool:
+        sent = send_heartbeat(token)
+        if sent:
+            kept_alive.append(token)
+        return sent
+
+    monkeypatch.setattr(tasks, "heartbeat", counted_heartbeat)
+    # When the Evaluate machine runs
+    execution = cloud.wait(cloud.start("Evaluate", _evaluation(source_id, 5), name=evaluation_id), timeout=90)
+    # Then the silence past the heartbeat window ended the first segment as a stall, and a new
+    # host evaluated the same model again, with all its trials
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    evaluation = cloud.runs.get(evaluation_id)
+    assert len(evaluation.segments) == 2
+    frozen, again = evaluation.segments
+    assert (frozen.end_reason or "").startswith("stall")
+    assert frozen.model_prefix == again.model_prefix
+    assert [r.trials for r in evaluation.evaluations] == [5]
+    # each trial's metrics kept the waiting task alive (the second host's five at least)
+    assert len(kept_alive) >= 5
     assert _live_instances(cloud, evaluation) == []
 
 

@@ -35,11 +35,14 @@ def test_heartbeats_are_recognised_and_other_keys_are_not():
     assert metrics == layout.Heartbeat(layout.HeartbeatKind.TRAINING_METRICS, keys.prefix, worker=1)
     checkpoints = layout.classify_heartbeat(keys.checkpoints_json)
     assert checkpoints == layout.Heartbeat(layout.HeartbeatKind.CHECKPOINTS, keys.prefix)
+    evaluation = layout.classify_heartbeat(keys.evaluation_metrics("20261122101500"))
+    assert evaluation == layout.Heartbeat(layout.HeartbeatKind.EVALUATION_METRICS, keys.prefix)
     status = layout.classify_heartbeat(run.host_status)
     assert status == layout.Heartbeat(layout.HeartbeatKind.HOST_STATUS, run.prefix)
 
     assert layout.classify_heartbeat(keys.model_metadata) is None
-    assert layout.classify_heartbeat(keys.evaluation_metrics("20261122101500")) is None
+    assert layout.classify_heartbeat(keys.evaluation_metrics_folder + "notes.json") is None
+    assert layout.classify_heartbeat(keys.prefix + "/ip/hyperparameters.json") is None
 
 
 def test_inbox_request_folder_only_for_the_request_file_one_level_down():

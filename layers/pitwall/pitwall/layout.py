@@ -199,6 +199,7 @@ def inbox_request_folder(key: str) -> str | None:
 class HeartbeatKind(StrEnum):
     TRAINING_METRICS = "training_metrics"
     CHECKPOINTS = "checkpoints"
+    EVALUATION_METRICS = "evaluation_metrics"  # rewritten after each evaluation trial
     HOST_STATUS = "host_status"
 
 
@@ -213,6 +214,7 @@ class Heartbeat:
 
 _TRAINING_METRICS = re.compile(r"^(?P<prefix>.+)/metrics/TrainingMetrics(?:_(?P<worker>\d+))?\.json$")
 _CHECKPOINTS = re.compile(r"^(?P<prefix>.+)/model/deepracer_checkpoints\.json$")
+_EVALUATION_METRICS = re.compile(r"^(?P<prefix>.+)/metrics/evaluation/evaluation-\d{14}\.json$")
 _HOST_STATUS = re.compile(rf"^(?P<prefix>{RUNS_PREFIX}[^/]+/)host/status\.json$")
 
 
@@ -222,6 +224,8 @@ def classify_heartbeat(key: str) -> Heartbeat | None:
         return Heartbeat(HeartbeatKind.TRAINING_METRICS, match["prefix"], int(match["worker"] or 0))
     if match := _CHECKPOINTS.match(key):
         return Heartbeat(HeartbeatKind.CHECKPOINTS, match["prefix"])
+    if match := _EVALUATION_METRICS.match(key):
+        return Heartbeat(HeartbeatKind.EVALUATION_METRICS, match["prefix"])
     if match := _HOST_STATUS.match(key):
         return Heartbeat(HeartbeatKind.HOST_STATUS, match["prefix"])
     return None

@@ -1,10 +1,12 @@
 """Heartbeats: S3 object-created events for a run's heartbeat keys (`layout.classify_heartbeat`).
 
 - the host's status: record it, and answer the waiting task when the host got where it waits
-  (started / finished) or failed;
-- TrainingMetrics.json (rewritten each episode) and deepracer_checkpoints.json: keep the waiting
-  task alive, and record the progress at most every quarter window (a run record write per
-  episode would cost more than the rest of the controller).
+  (started / finished) or failed. The version read is the one notified (each report once,
+  whatever overwrote it since);
+- TrainingMetrics.json (rewritten each episode), deepracer_checkpoints.json and an evaluation's
+  metrics (rewritten each trial): keep the waiting task alive, and record the progress at most
+  every quarter window (a run record write per episode would cost more than the rest of the
+  controller); a new checkpoint is always recorded.
 """
 
 from __future__ import annotations
@@ -25,9 +27,9 @@ from pitwall.observability import logger
 from pitwall.runs import Run
 
 
-def _host_status(key: str, prefix: str, deps: Deps, out: HeartbeatOutput) -> None:
+def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out: HeartbeatOutput) -> None:
     run_id = prefix[len(layout.RUNS_PREFIX) :].rstrip("/")
-    body = deps.store.get_bytes(key)
+    body = deps.store.get_bytes(key, version_id)
     if body is None:
         out.ignored += 1
         return
@@ -65,7 +67,7 @@ def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
     return None
 
 
-def _training_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput) -> None:
+def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput) -> None:
     run = _live_run_of(beat.prefix, deps)
     if run is None:
         out.ignored += 1
@@ -77,13 +79,13 @@ def _training_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartb
     assert segment is not None
     quarter_window = deps.settings.heartbeat_window_seconds / 4
     due = segment.metrics_recorded_at is None or now - segment.metrics_recorded_at >= quarter_window
-    if beat.kind == layout.HeartbeatKind.TRAINING_METRICS and not due:
+    if beat.kind != layout.HeartbeatKind.CHECKPOINTS and not due:
         return
-    document = deps.store.get_json(key)
+    episodes, checkpoint = None, None
     if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
-        episodes, checkpoint = None, metrics.checkpoints_of(document).last
-    else:
-        episodes, checkpoint = metrics.episode_count(document), None
+        checkpoint = metrics.checkpoints_of(deps.store.get_json(key)).last
+    elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
+        episodes = metrics.episode_count(deps.store.get_json(key))
 
     def record(latest: Run) -> tuple[bool, None]:
         changed = apply_training_progress(
@@ -103,9 +105,9 @@ def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:
         if beat is None:
             out.ignored += 1
         elif beat.kind == layout.HeartbeatKind.HOST_STATUS:
-            _host_status(key, beat.prefix, deps, out)
+            _host_status(key, record.s3.object.versionId, beat.prefix, deps, out)
         elif beat.worker == 0:
-            _training_progress(key, beat, deps, out)
+            _model_progress(key, beat, deps, out)
         else:
             out.ignored += 1  # worker k>0 metrics: worker 0 already beats
     logger.debug("heartbeats", extra=out.model_dump())
