@@ -1,13 +1,19 @@
-"""Pure parts of the local cloud: intrinsic functions of the deployer, event target inputs."""
+"""Parts of the local cloud on their own: intrinsic functions of the deployer, event target
+inputs, S3 notifications with their version id (on moto, to catch a moto upgrade that changes
+the event it builds)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from pitwall.localcloud.deployer import Deployer
 from pitwall.localcloud.relay import target_input
+from pitwall.localcloud.s3_events import versioned_notifications
 
 
 def _deployer(template: dict) -> Deployer:
@@ -53,3 +59,27 @@ def test_event_targets_get_their_input_path_or_fixed_input() -> None:
     assert target_input({"InputPath": "$.detail.evaluation"}, event) == {"source_run_id": "r"}
     assert target_input({"Input": '{"a": 1}'}, event) == {"a": 1}
     assert target_input({}, event) == event
+
+
+def test_s3_notifications_carry_the_version_id_of_the_object_as_aws_sends_them() -> None:
+    with mock_aws(), versioned_notifications():
+        s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName="events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        s3.create_bucket(Bucket="models")
+        s3.put_bucket_versioning(Bucket="models", VersioningConfiguration={"Status": "Enabled"})
+        s3.put_bucket_notification_configuration(
+            Bucket="models",
+            NotificationConfiguration={
+                "QueueConfigurations": [{"QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}]
+            },
+        )
+        versions = [s3.put_object(Bucket="models", Key="k", Body=body)["VersionId"] for body in (b"1", b"2")]
+        bodies = [
+            json.loads(m["Body"])
+            for m in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10)["Messages"]
+        ]
+        notified = [r["s3"]["object"].get("versionId") for b in bodies for r in b.get("Records", [])]
+        assert sorted(notified) == sorted(versions)

@@ -3,69 +3,23 @@ failed step turns into a decision in the run record and the Train machine's next
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from moto import mock_aws
 
 from pitwall import aws, recovery
-from pitwall.adapters.ec2 import Ec2
-from pitwall.adapters.iam import SegmentRoles
-from pitwall.adapters.runs_table import RunsTable
-from pitwall.adapters.store import ObjectStore
 from pitwall.clock import ManualClock
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.interruption import request_checkpoint_save
 from pitwall.lifecycle.models import ErrorInfo, InstanceEvent, RecoveryInput
 from pitwall.lifecycle.recover import decide_recovery
 from pitwall.runs import Awaiting, Pool, Run, RunKind, RunRequest, RunState, Segment
-from pitwall.settings import Settings
 
 START = 1_800_000_000.0
 HOUR = 3600.0
 
 
 @pytest.fixture
-def deps() -> Iterator[Deps]:
-    with mock_aws():
-        aws.reset_clients()
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
-        topic = aws.client("sns").create_topic(Name="pitwall")["TopicArn"]
-        settings = Settings.model_validate(
-            {
-                "AWS_REGION": "us-east-1",
-                "PITWALL_MODEL_BUCKET": "models-bucket",
-                "PITWALL_RUNS_TABLE": "runs",
-                "PITWALL_TOPIC_ARN": topic,
-                "PITWALL_EVENT_BUS": "bus",
-                "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge",
-                "PITWALL_SUBNET_IDS": "subnet-1",
-                "PITWALL_SECURITY_GROUP_ID": "sg-1",
-                "PITWALL_IMAGE_ID": "ami-12345678",
-                "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall/boundary",
-                "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "120",
-                "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",
-                "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
-                "PITWALL_HOST_POLL_SECONDS": "5",
-                "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
-                "PITWALL_CLOCK_SCALE": "1",
-                "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
-            }
-        )
-        yield Deps(
-            settings=settings,
-            store=ObjectStore("models-bucket"),
-            runs=RunsTable("runs"),
-            ec2=Ec2("us-east-1"),
-            clock=ManualClock(START),
-            roles=SegmentRoles(settings.host_permissions_boundary_arn),
-        )
-    aws.reset_clients()
+def start_epoch() -> float:
+    return START
 
 
 def _running_run(deps: Deps, *, checkpoint: str | None, state: RunState = RunState.RUNNING) -> Run:

@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 
 from pitwall import aws
 
-_MISSING = {"NoSuchKey", "404", "NotFound"}
+_MISSING = {"NoSuchKey", "NoSuchVersion", "404", "NotFound"}
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,11 @@ class ObjectStore:
     def _s3(self) -> Any:
         return aws.client("s3")
 
-    def get_bytes(self, key: str) -> bytes | None:
-        """The object's content, or None when there is no such object."""
+    def get_bytes(self, key: str, version_id: str | None = None) -> bytes | None:
+        """The object's content (that version's, when given), or None when there is no such object."""
+        version = {"VersionId": version_id} if version_id else {}
         try:
-            return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+            return self._s3.get_object(Bucket=self.bucket, Key=key, **version)["Body"].read()
         except ClientError as exc:
             if exc.response["Error"]["Code"] in _MISSING:
                 return None

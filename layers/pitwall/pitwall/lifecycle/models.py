@@ -98,6 +98,7 @@ class HostReport(_Model):
 
 class S3Object(_Lenient):
     key: str
+    versionId: str | None = None  # in the notification when the bucket is versioned
 
 
 class S3Bucket(_Lenient):

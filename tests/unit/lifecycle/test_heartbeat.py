@@ -1,0 +1,104 @@
+"""The heartbeat step (`lifecycle.heartbeat.record_heartbeat`) on moto's S3 and DynamoDB: which
+report a host-status notification stands for, and what it changes in the run record."""
+
+from __future__ import annotations
+
+from pitwall import aws, layout
+from pitwall.host.protocol import HostState, HostStatus
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.heartbeat import record_heartbeat
+from pitwall.lifecycle.models import S3Notification
+from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
+
+RUN_ID = "run-1"
+
+
+def _booting_replacement(deps: Deps) -> Run:
+    """A run whose second segment (instance i-new) boots after i-old's was replaced."""
+    now = deps.clock.now()
+    pool = Pool(instance_type="g4dn.2xlarge", availability_zone="us-east-1a", subnet_id="subnet-1")
+    old = Segment(
+        index=0,
+        model_prefix=layout.segment_model_prefix("m", 0),
+        deadline_epoch=now + 3600,
+        instance_id="i-old",
+        pool=pool,
+        launched_at=now - 1200,
+        ended_at=now - 60,
+        end_reason="stall",
+    )
+    new = Segment(
+        index=1,
+        model_prefix=layout.segment_model_prefix("m", 1),
+        deadline_epoch=now + 3600,
+        instance_id="i-new",
+        pool=pool,
+        launched_at=now - 30,
+    )
+    run = Run(
+        run_id=RUN_ID,
+        kind=RunKind.TRAIN,
+        request=RunRequest(model_name="m", track="t", time_budget_minutes=120),
+        state=RunState.BOOTING,
+        created_at=now - 1200,
+        updated_at=now,
+        custom_files_prefix=layout.RunKeys(RUN_ID).custom_files_prefix,
+        segments=[old, new],
+    )
+    assert deps.runs.create(run)
+    return run
+
+
+def _put_status(deps: Deps, instance_id: str, segment: int, state: HostState, sequence: int) -> str:
+    """Write a host status report; its S3 version id."""
+    status = HostStatus(
+        run_id=RUN_ID,
+        segment=segment,
+        instance_id=instance_id,
+        state=state,
+        sequence=sequence,
+        at_epoch=deps.clock.now(),
+    )
+    answer = aws.client("s3").put_object(
+        Bucket=deps.store.bucket, Key=layout.RunKeys(RUN_ID).host_status, Body=status.to_json().encode()
+    )
+    return str(answer["VersionId"])
+
+
+def _notification(deps: Deps, version_id: str | None) -> S3Notification:
+    s3_object = {"key": layout.RunKeys(RUN_ID).host_status}
+    if version_id:
+        s3_object["versionId"] = version_id
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": deps.store.bucket}, "object": s3_object},
+    }
+    return S3Notification.model_validate({"Records": [record]})
+
+
+def test_a_status_notification_is_read_at_its_own_version_not_as_overwritten_since(deps: Deps) -> None:
+    # Given the new host's "started", overwritten before its notification is handled by a late
+    # report of the old instance
+    _booting_replacement(deps)
+    started = _put_status(deps, "i-new", 1, HostState.STARTED, sequence=2)
+    _put_status(deps, "i-old", 0, HostState.FAILED, sequence=9)
+    # When the notification of "started" is handled
+    out = record_heartbeat(_notification(deps, started), deps)
+    # Then the run records the new host as started
+    assert out.recorded == 1
+    run = deps.runs.get(RUN_ID)
+    assert run.state == RunState.RUNNING
+    assert run.segments[1].host_state == "started" and run.segments[1].host_sequence == 2
+
+
+def test_without_a_version_the_current_object_is_read_and_a_stale_report_changes_nothing(
+    deps: Deps,
+) -> None:
+    # Given the same overwrite, and a notification without a version id (an unversioned bucket)
+    _booting_replacement(deps)
+    _put_status(deps, "i-new", 1, HostState.STARTED, sequence=2)
+    _put_status(deps, "i-old", 0, HostState.FAILED, sequence=9)
+    # When it is handled, the object read is the old instance's report: ignored
+    out = record_heartbeat(_notification(deps, None), deps)
+    assert out.ignored == 1 and out.recorded == 0
+    assert deps.runs.get(RUN_ID).state == RunState.BOOTING
