@@ -210,6 +210,9 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
     """While active, moto's launches go through `faults` and start hosts; terminations stop them."""
     original_run = InstanceBackend.run_instances
     original_terminate = InstanceBackend.terminate_instances
+    # moto's EC2 backend is not thread-safe: two terminations of one instance at once (a spot
+    # reclaim and the controller's) race to detach its volume and one fails, where AWS accepts both
+    terminating = threading.Lock()
 
     def run_instances(
         self: Any, image_id: str, count: int, user_data: Any, security_group_names: Any, **kwargs: Any
@@ -224,7 +227,8 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
         return reservation
 
     def terminate_instances(self: Any, instance_ids: list[str]) -> Any:
-        result = original_terminate(self, instance_ids)
+        with terminating:
+            result = original_terminate(self, instance_ids)
         runner.on_terminate(list(instance_ids))
         return result
 
