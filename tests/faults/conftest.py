@@ -3,7 +3,7 @@ other) and the matrix it prints at the end of the session.
 
 Each case's result travels in its test report (`user_properties`), where the summary reads it.
 The cases run one after the other: two at once on this 2-core machine lag the accelerated
-clock (a wall second is four cloud minutes) and the matrix measures the machine instead."""
+clock (a wall second is two cloud minutes) and the matrix measures the machine instead."""
 
 from __future__ import annotations
 
