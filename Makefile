@@ -19,10 +19,11 @@ setup: .setup-stamp
 demo: setup
 	$(VENV)/bin/pitwall demo
 
-# The fault-injection matrix (tests/faults) runs apart: `make faults`. Its accelerated clock
-# (240x) turns a loaded machine's lag into minutes of cloud time, so it is not yet a CI gate.
+# The fault-injection matrix (tests/faults, also `make faults` alone) is a pytest run of its own:
+# its cases share one local cloud, one after the other, and print the matrix at the end.
 test: setup lint static
 	$(PY) -m pytest -q tests/unit tests/host tests/integration
+	$(PY) -m pytest -q tests/faults
 
 faults: setup
 	$(PY) -m pytest -q tests/faults
