@@ -4,9 +4,12 @@
   (started / finished) or failed. The version read is the one notified (each report once,
   whatever overwrote it since);
 - TrainingMetrics.json (rewritten each episode), deepracer_checkpoints.json and an evaluation's
-  metrics (rewritten each trial): keep the waiting task alive, and record the progress at most
-  every quarter window (a run record write per episode would cost more than the rest of the
-  controller); a new checkpoint is always recorded.
+  metrics (rewritten each trial): keep the waiting task alive. Training progress is recorded at
+  most every quarter window (a run record write per episode would cost more than the rest of the
+  controller); a new checkpoint, and an evaluation's heartbeat (a trial takes minutes), always.
+
+The S3 rule sends every `.json` under models/ here (S3 allows no overlapping rules, and an
+evaluation's file has no fixed suffix): the other files, and worker k>0 metrics, are ignored.
 """
 
 from __future__ import annotations
