@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from pydantic import BaseModel
 
+from pitwall import layout
 from pitwall.lifecycle import models
 
 REPO = Path(__file__).resolve().parents[2]
@@ -56,3 +57,12 @@ def test_a_handler_input_missing_a_field_is_refused() -> None:
     del event["task_token"]
     with pytest.raises(ValueError, match="task_token"):
         models.AwaitInput.model_validate(event)
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in EVENTS if p.stem.startswith("record_heartbeat__")], ids=lambda p: p.stem
+)
+def test_each_heartbeat_example_is_a_heartbeat_key_with_its_version(path: Path) -> None:
+    [record] = models.S3Notification.model_validate(json.loads(path.read_text())).Records
+    assert layout.classify_heartbeat(record.s3.object.key) is not None, record.s3.object.key
+    assert record.s3.object.versionId  # the bucket is versioned: AWS names the version
