@@ -367,9 +367,10 @@ def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) ->
     assert ghost in entry["reason"] and "runs table" in entry["reason"]
 
 
-def _trained_source(cloud: LocalCloud, helpers, time_budget_minutes: int = 40) -> str:
-    """A short training run (the boot takes 20 of its minutes) for an evaluation to evaluate (an
-    evaluation has its source's time budget)."""
+def _trained_source(cloud: LocalCloud, helpers, time_budget_minutes: int = 60) -> str:
+    """A short training run for an evaluation to evaluate. An evaluation has its source's time
+    budget: a replacement needs this module's 20-minute boot timeout and 5 minutes of work left,
+    and 60 minutes leave 35 for the first host and the machine's lag (9 s of wall time)."""
     source_id = helpers.new_run_id("evsource")
     payload = helpers.train_input(cloud, source_id, time_budget_minutes=time_budget_minutes)
     trained = cloud.wait(cloud.start("Train", payload, name=source_id), timeout=90)

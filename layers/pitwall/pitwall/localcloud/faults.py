@@ -23,7 +23,6 @@ running, budget overrun, and whether the finished model continues from the lates
 
 from __future__ import annotations
 
-import gc
 import json
 import re
 import threading
@@ -598,7 +597,7 @@ class FaultSuite:
         if errors:
             result.detail = "; ".join([*errors, result.detail])
         self.results.append(result)
-        _freeze_what_the_case_left()
+        self.cloud.freeze_heap()  # what the case left lives on: out of the collector's walks
         return result
 
     def _settle(self, instances: list[str], seconds: float = 3.0) -> list[str]:
@@ -670,15 +669,6 @@ class FaultSuite:
         )
 
 
-def _freeze_what_the_case_left() -> None:
-    """What a case leaves in moto (every S3 version, execution, run record) lives to the end of the
-    suite: freeze it, so that Python's full collections stop walking it. Unfrozen, a full
-    collection took up to 2 s by the last cases, minutes of cloud time in which every heartbeat,
-    boot and retry of the running case lagged at once."""
-    gc.collect()
-    gc.freeze()
-
-
 def _what_happened(run: Run) -> str:
     """The run's failure, or how each of its segments ended."""
     if run.failure:
@@ -744,7 +734,6 @@ def fault_suite(
             )
         )
         stack.enter_context(accelerated_retries(time_scale))
-        stack.callback(gc.unfreeze)  # what the cases froze can go with the cloud
         tap = stack.enter_context(EventTap(cloud).installed())
         yield FaultSuite(cloud, tap, launch_faults)
 
