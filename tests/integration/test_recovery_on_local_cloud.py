@@ -1,7 +1,7 @@
 """Training that keeps going by itself, on the local cloud (the real template and train.asl.json):
 a stall, a boot that never ends, a spot interruption, two events about one instance at once, the
-circuit breaker, a budget that ends while a replacement boots, the reaper, and the per-segment
-least-privilege instance role."""
+circuit breaker, a budget that ends while a replacement boots, the reaper, the per-segment
+least-privilege instance role, and evaluations whose host crashes, freezes or is interrupted."""
 
 from __future__ import annotations
 
