@@ -7,9 +7,10 @@ import json
 import time
 from pathlib import Path
 
-from pitwall import aws, layout
+from pitwall import layout
 from pitwall.cli import main
 from pitwall.localcloud.cloud import LocalCloud
+from pitwall.localcloud.faults import INTERRUPTION_WARNING, put_instance_event
 from pitwall.runs import Segment
 
 
@@ -26,18 +27,6 @@ def _checkpointed_segment(cloud: LocalCloud, run_id: str, timeout: float = 30.0)
     raise AssertionError(f"run {run_id} wrote no checkpoint within {timeout} s")
 
 
-def _spot_warning(instance_id: str) -> None:
-    aws.client("events").put_events(
-        Entries=[
-            {
-                "Source": "aws.ec2",
-                "DetailType": "EC2 Spot Instance Interruption Warning",
-                "Detail": json.dumps({"instance-id": instance_id, "instance-action": "terminate"}),
-            }
-        ]
-    )
-
-
 def test_metrics_follow_the_lineage_of_an_interrupted_and_evaluated_run(
     cloud: LocalCloud, helpers, capsys, tmp_path: Path
 ) -> None:
@@ -48,7 +37,7 @@ def test_metrics_follow_the_lineage_of_an_interrupted_and_evaluated_run(
         cloud, run_id, time_budget_minutes=60, evaluate_after={"checkpoint": "last", "trials": 3}
     )
     arn = cloud.start("Train", payload, name=run_id)
-    _spot_warning(_checkpointed_segment(cloud, run_id).instance_id or "")
+    put_instance_event(cloud, INTERRUPTION_WARNING, _checkpointed_segment(cloud, run_id).instance_id or "")
     assert cloud.wait(arn, timeout=90)["status"] == "SUCCEEDED"
     evaluation = cloud.wait_for_execution_of("Evaluate", evaluations_before + 1)[-1]
     assert cloud.wait(evaluation["executionArn"])["status"] == "SUCCEEDED"

@@ -22,6 +22,7 @@ from pitwall.host.backends.simulated import SimulatedFaults
 from pitwall.host.iam import instance_policy
 from pitwall.host.packaging import archive_key, build_agent_archive
 from pitwall.localcloud.cloud import LocalCloud
+from pitwall.localcloud.faults import INTERRUPTION_WARNING, put_instance_event
 from pitwall.runs import Run, RunState, Segment
 
 TIME_SCALE = 240.0  # a simulated hour takes 15 s
@@ -97,18 +98,6 @@ def _training_segment(cloud: LocalCloud, run_id: str) -> Segment:
 def _live_instances(cloud: LocalCloud, run: Run) -> list[str]:
     states = cloud.instance_states()
     return [s.instance_id for s in run.segments if s.instance_id and states.get(s.instance_id) in LIVE]
-
-
-def _spot_warning(instance_id: str) -> None:
-    aws.client("events").put_events(
-        Entries=[
-            {
-                "Source": "aws.ec2",
-                "DetailType": "EC2 Spot Instance Interruption Warning",
-                "Detail": json.dumps({"instance-id": instance_id, "instance-action": "terminate"}),
-            }
-        ]
-    )
 
 
 def _role_exists(name: str) -> bool:
@@ -210,7 +199,7 @@ def test_a_spot_warning_saves_then_continues_in_another_pool_from_the_saved_chec
     arn = cloud.start("Train", helpers.train_input(cloud, run_id, time_budget_minutes=60), name=run_id)
     first = _training_segment(cloud, run_id)
     # When EC2 warns that its instance will be interrupted
-    _spot_warning(first.instance_id or "")
+    put_instance_event(cloud, INTERRUPTION_WARNING, first.instance_id or "")
     execution = cloud.wait(arn, timeout=90)
     # Then the host saved, the run went on in another pool from the saved checkpoint, and the
     # racer's one model is the lineage's latest checkpoint
@@ -243,7 +232,7 @@ def test_a_spot_warning_with_too_little_budget_left_finishes_with_the_checkpoint
     launched_at = first.launched_at or 0.0
     _wait_for("the last 25 minutes", lambda: cloud.clock().now() > launched_at + 21 * 60)
     # When EC2 warns that its instance will be interrupted
-    _spot_warning(first.instance_id or "")
+    put_instance_event(cloud, INTERRUPTION_WARNING, first.instance_id or "")
     execution = cloud.wait(arn, timeout=60)
     # Then no replacement: the host saved and the run finished with that checkpoint
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
@@ -277,7 +266,7 @@ def test_a_spot_warning_and_a_heartbeat_timeout_for_one_instance_make_exactly_on
 
     def warn_at_timeout() -> None:
         _wait_for("heartbeat timeout", heartbeat_timed_out, timeout=40)
-        _spot_warning(first.instance_id or "")
+        put_instance_event(cloud, INTERRUPTION_WARNING, first.instance_id or "")
 
     warner = threading.Thread(target=warn_at_timeout)
     warner.start()
@@ -457,7 +446,7 @@ def test_an_evaluation_on_an_interrupted_spot_instance_is_evaluated_again_in_ano
 
     first = _wait_for("evaluation host", started)
     # When EC2 warns that its instance will be interrupted
-    _spot_warning(first.instance_id or "")
+    put_instance_event(cloud, INTERRUPTION_WARNING, first.instance_id or "")
     execution = cloud.wait(arn, timeout=90)
     # Then a new instance in another pool evaluated the same model, with all the trials
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
