@@ -61,3 +61,23 @@ def shared_tracks_folder() -> Path:
     if not SHARED_TRACKS.is_dir():
         pytest.skip(f"no real tracks at {SHARED_TRACKS}")
     return SHARED_TRACKS
+
+
+def ec2_event(detail_type: str, detail: dict[str, object]) -> dict[str, object]:
+    """An EC2 event as EventBridge delivers it to a rule's target: the whole envelope."""
+    return {
+        "version": "0",
+        "id": "7bf73129-1428-4cd3-a780-95db273d1602",
+        "detail-type": detail_type,
+        "source": "aws.ec2",
+        "account": "123456789012",
+        "time": "2026-11-22T04:02:00Z",
+        "region": "us-east-1",
+        "resources": [f"arn:aws:ec2:us-east-1:123456789012:instance/{detail.get('instance-id')}"],
+        "detail": detail,
+    }
+
+
+@pytest.fixture
+def ec2_event_of():
+    return ec2_event

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import NotifyInput
+from pitwall.lifecycle.models import NotifyInput, parse_event
 from pitwall.lifecycle.notify import notify_run
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import Settings
@@ -16,5 +16,6 @@ from pitwall.settings import Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse_event(NotifyInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    return notify_run(NotifyInput.model_validate(event), deps).model_dump(mode="json")
+    return notify_run(task, deps).model_dump(mode="json")

@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import PrepareInput
+from pitwall.lifecycle.models import PrepareInput, parse_event
 from pitwall.lifecycle.prepare import prepare_run
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import Settings
@@ -16,5 +16,6 @@ from pitwall.settings import Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse_event(PrepareInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    return prepare_run(PrepareInput.model_validate(event), deps).model_dump(mode="json")
+    return prepare_run(task, deps).model_dump(mode="json")

@@ -21,7 +21,7 @@ from pitwall.errors import RunNotFound
 from pitwall.host.backends.simulated import SimulatedFaults
 from pitwall.host.iam import instance_policy
 from pitwall.host.packaging import archive_key, build_agent_archive
-from pitwall.localcloud.cloud import LocalCloud
+from pitwall.localcloud.cloud import REPO_ROOT, LocalCloud
 from pitwall.localcloud.faults import INTERRUPTION_WARNING, put_instance_event
 from pitwall.runs import Run, RunState, Segment
 
@@ -346,7 +346,8 @@ def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) ->
     assert cloud.instance_states()[orphan] == "running"
     # When the scheduled reaper runs
     answer = aws.client("lambda").invoke(
-        FunctionName=cloud.stack.refs["ReapInstancesFunction"], Payload=json.dumps({"source": "aws.events"})
+        FunctionName=cloud.stack.refs["ReapInstancesFunction"],
+        Payload=(REPO_ROOT / "events" / "reap_instances__schedule.json").read_bytes(),
     )
     reaped = json.loads(answer["Payload"].read())
     # Then the orphan is terminated, with the reason

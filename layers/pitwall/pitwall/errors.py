@@ -44,3 +44,9 @@ class NothingToContinueFrom(PitwallError):
 
 class RunAlreadyStarted(PitwallError):
     """A second execution was started for a run id that another execution owns."""
+
+
+class InvalidEvent(PitwallError):
+    """An event or task input does not fit its model (a malformed id, an unknown detail type, a
+    token no waiting task holds); the message names each field and what is allowed. Nothing was
+    changed."""

@@ -15,6 +15,8 @@ Events and what they lead to:
 - heartbeat timeout (a stall), boot timeout, host failed (a dead container): continue as a new
   segment from the last checkpoint in S3; a host that fails twice in a row without a new
   checkpoint in between stops the run (the cause is not the instance);
+- an instance that ends without a warning (its EC2 state change to shutting-down): continue as
+  a new segment at once, from the last checkpoint in S3 (nothing left to save);
 - capacity errors in every pool: wait and try again while the budget allows;
 - an event about an instance that is not the run's current one, or about a segment that is
   already ending, or for a run that ended: `Ignore` (late, duplicated, out-of-order events).
@@ -49,6 +51,9 @@ class EventKind(StrEnum):
     BOOT_TIMEOUT = "boot-timeout"  # States.Timeout of the "started" wait
     HOST_FAILED = "host-failed"  # the host reported FAILED (a command failed, a container died)
     NO_CAPACITY = "no-capacity"  # SpotCapacityUnavailable: every pool refused a launch
+    # "EC2 Instance State-change Notification" to shutting-down/terminated with no warning before
+    # (terminated by hand, a host failure, a reclaim without notice)
+    INSTANCE_GONE = "instance-gone"
 
 
 HEARTBEAT_TOLERANCE = 0.9  # share of the window a recorded heartbeat must be inside to void a timeout
@@ -107,6 +112,7 @@ class Reason(StrEnum):
     CIRCUIT_BREAKER = "circuit-breaker"
     REPEATED_HOST_FAILURE = "repeated-host-failure"
     CAPACITY_WAIT_TOO_LONG = "capacity-wait-too-long"
+    INSTANCE_GONE = "instance-gone"
 
 
 _REASON_OF_EVENT = {
@@ -116,6 +122,7 @@ _REASON_OF_EVENT = {
     EventKind.BOOT_TIMEOUT: Reason.BOOT_TIMEOUT,
     EventKind.HOST_FAILED: Reason.HOST_FAILED,
     EventKind.NO_CAPACITY: Reason.NO_CAPACITY,
+    EventKind.INSTANCE_GONE: Reason.INSTANCE_GONE,
 }
 
 # Segment ends that say "this pool's spot capacity was taken back": skip the pool for a while.
@@ -439,6 +446,7 @@ def _describe(event: RunEvent, segment: Segment) -> str:
         EventKind.BOOT_TIMEOUT: "never reported started within the boot timeout",
         EventKind.HOST_FAILED: "host reported a failure",
         EventKind.NO_CAPACITY: "no pool could launch",
+        EventKind.INSTANCE_GONE: "the instance ended without a warning",
     }[event.kind]
     text = f"{what} for {where} (segment {segment.index})"
     return f"{text}: {event.detail}" if event.detail else text

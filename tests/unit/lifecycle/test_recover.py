@@ -158,7 +158,7 @@ def test_a_host_failure_whose_cause_got_lost_is_described_with_the_hosts_own_rep
     assert "robomaker exited with 139" in (run.segments[0].end_reason or "")
 
 
-def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: Deps) -> None:
+def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: Deps, ec2_event_of) -> None:
     instance_id = aws.client("ec2").run_instances(
         ImageId="ami-12c6146b",
         MinCount=1,
@@ -172,8 +172,9 @@ def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: De
     run.segments[0].end_reason = "spot-interruption: warning"
     run.state, run.awaiting, run.task_token = RunState.PROVISIONING, Awaiting.SAVED, "token-of-the-save-wait"
     deps.runs.save(run)
-    event = {"detail-type": "EC2 Instance State-change Notification", "detail": {"instance-id": instance_id}}
-    event["detail"]["state"] = "shutting-down"
+    event = ec2_event_of(
+        "EC2 Instance State-change Notification", {"instance-id": instance_id, "state": "shutting-down"}
+    )
     answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
     assert answer.decision == "save-wait-ended"
     run = deps.runs.get("run-1")
@@ -191,3 +192,35 @@ def test_an_evaluation_whose_time_is_over_fails_rather_than_collect_half_its_tri
     assert action == "fail"
     assert run.state == RunState.FAILED
     assert run.failure is not None and "the evaluation did not finish its trials" in run.failure
+
+
+def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_at_once(
+    deps: Deps, ec2_event_of
+) -> None:
+    # Given a training run whose instance ends unannounced (terminated by hand, a host failure)
+    instance_id = aws.client("ec2").run_instances(
+        ImageId="ami-12c6146b",
+        MinCount=1,
+        MaxCount=1,
+        TagSpecifications=[
+            {"ResourceType": "instance", "Tags": [{"Key": "pitwall:run-id", "Value": "run-1"}]}
+        ],
+    )["Instances"][0]["InstanceId"]
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].instance_id = instance_id
+    run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
+    deps.runs.save(run)
+    event = ec2_event_of(
+        "EC2 Instance State-change Notification", {"instance-id": instance_id, "state": "shutting-down"}
+    )
+    # When its state change arrives
+    answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
+    # Then the segment is replaced now, from the last checkpoint, with nothing to save
+    assert answer.decision == "replace" and answer.requested is False
+    run = deps.runs.get("run-1")
+    assert run.state == RunState.PROVISIONING and run.task_token is None
+    assert (run.segments[0].end_reason or "").startswith("instance-gone")
+    assert recovery.next_step(run).action == "replace" and recovery.next_step(run).save_first is False
+    # and the same event again changes nothing
+    again = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
+    assert again.decision in (None, "ignore")

@@ -6,14 +6,31 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from pydantic import TypeAdapter, ValidationError
+
 from pitwall import recovery
 from pitwall.adapters import tasks
+from pitwall.errors import InvalidEvent
 from pitwall.host.protocol import HostStatus
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import AwaitInput, AwaitOutput, HostReport
 from pitwall.lifecycle.progress import apply_host_status, failure_of, reached
 from pitwall.lifecycle.records import update_run
+from pitwall.observability import logger
 from pitwall.runs import Awaiting, Run, RunState
+
+_HOST_STATUS = TypeAdapter(HostStatus)
+
+
+def parse_host_status(body: bytes, key: str) -> HostStatus | None:
+    """A host's status.json, checked field by field; None (logged) when it is not one: a host's
+    malformed report is its bug, and the wait goes on until a good one or the timeout."""
+    try:
+        return _HOST_STATUS.validate_json(body)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or '(file)'}: {e['msg']}" for e in exc.errors())
+        logger.warning("ignored a malformed host status", extra={"key": key, "problems": problems})
+        return None
 
 
 class _Answer(StrEnum):
@@ -46,8 +63,12 @@ def host_report(run: Run, status: HostStatus) -> HostReport:
 
 
 def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
-    body = deps.store.get_bytes(deps.runs.get(task.run_id).keys.host_status)
-    status = HostStatus.from_json(body) if body else None
+    if not tasks.heartbeat(task.task_token):
+        # only a waiting task's token is stored: anything else would silence the real wait
+        raise InvalidEvent(f"AwaitInput: task_token: no waiting task of run {task.run_id} holds this token")
+    key = deps.runs.get(task.run_id).keys.host_status
+    body = deps.store.get_bytes(key)
+    status = parse_host_status(body, key) if body else None
     now = deps.clock.now()
 
     failure: str | None = None

@@ -19,9 +19,8 @@ from urllib.parse import unquote_plus
 from pitwall import layout
 from pitwall.adapters import tasks
 from pitwall.errors import RunNotFound
-from pitwall.host.protocol import HostStatus
 from pitwall.lifecycle import metrics
-from pitwall.lifecycle.await_host import host_report
+from pitwall.lifecycle.await_host import host_report, parse_host_status
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
 from pitwall.lifecycle.progress import Verdict, apply_host_status, apply_training_progress
@@ -36,7 +35,10 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
     if body is None:
         out.ignored += 1
         return
-    status = HostStatus.from_json(body)
+    status = parse_host_status(body, key)
+    if status is None:
+        out.ignored += 1
+        return
     now = deps.clock.now()
 
     def record(run: Run) -> tuple[bool, tuple[Verdict, str | None]]:
@@ -49,6 +51,7 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
     try:
         run, (verdict, token) = update_run(deps, run_id, record)
     except RunNotFound:
+        logger.info("ignored the status of an unknown run", extra={"key": key})
         out.ignored += 1
         return
     if not verdict.changed:
@@ -73,6 +76,7 @@ def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
 def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput) -> None:
     run = _live_run_of(beat.prefix, deps)
     if run is None:
+        logger.info("ignored a heartbeat of no live run", extra={"key": key})
         out.ignored += 1
         return
     if run.task_token and tasks.heartbeat(run.task_token):
@@ -85,10 +89,15 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
     if beat.kind != layout.HeartbeatKind.CHECKPOINTS and not due:
         return
     episodes, checkpoint = None, None
-    if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
-        checkpoint = metrics.checkpoints_of(deps.store.get_json(key)).last
-    elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
-        episodes = metrics.episode_count(deps.store.get_json(key))
+    try:
+        if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
+            checkpoint = metrics.checkpoints_of(deps.store.get_json(key)).last
+        elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
+            episodes = metrics.episode_count(deps.store.get_json(key))
+    except (ValueError, TypeError, AttributeError) as exc:  # DRFC wrote something else: it kept alive
+        logger.warning("ignored a malformed model file", extra={"key": key, "problem": str(exc)})
+        out.ignored += 1
+        return
 
     def record(latest: Run) -> tuple[bool, None]:
         changed = apply_training_progress(
@@ -102,7 +111,11 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
 
 def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:
     out = HeartbeatOutput()
-    for record in event.Records:
+    ours, others = event.records_of(deps.settings.model_bucket)
+    for record in others:
+        logger.warning("ignored an event from another bucket", extra={"bucket": record.s3.bucket.name})
+        out.ignored += 1
+    for record in ours:
         key = unquote_plus(record.s3.object.key)
         beat = layout.classify_heartbeat(key)
         if beat is None:

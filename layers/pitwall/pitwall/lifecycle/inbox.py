@@ -19,12 +19,15 @@ from pitwall.lifecycle import events
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import InboxOutput, S3Notification, TrainInput
 from pitwall.lifecycle.validate import problems_of, read_custom_files
+from pitwall.observability import logger
 from pitwall.runs import RunRequest
 
 
 def _run_id(folder: str, request_body: bytes) -> str:
     name = folder[len(layout.INBOX_PREFIX) :].strip("/")
-    safe = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:60].strip("-") or "run"
+    # run ids are ASCII (execution names, DynamoDB keys): any other letter becomes a dash
+    safe = "".join(c if (c.isascii() and c.isalnum()) or c == "-" else "-" for c in name)
+    safe = safe[:60].strip("-") or "run"
     return f"{safe}-{hashlib.sha256(request_body).hexdigest()[:8]}"
 
 
@@ -60,9 +63,13 @@ def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]
 
 def start_from_inbox(event: S3Notification, deps: Deps) -> InboxOutput:
     out = InboxOutput()
-    for record in event.Records:
+    ours, others = event.records_of(deps.settings.model_bucket)
+    for record in others:
+        logger.warning("ignored an upload to another bucket", extra={"bucket": record.s3.bucket.name})
+    for record in ours:
         folder = layout.inbox_request_folder(unquote_plus(record.s3.object.key))
         if folder is None:
+            logger.info("ignored a key outside the inbox", extra={"key": record.s3.object.key})
             continue
         train, problems = check_request(folder, deps)
         if train is None:

@@ -10,7 +10,9 @@ evaluates the same checkpoint again on a new one.
 
 The instance's state change to shutting-down / terminated (the spot reclaim two minutes later, or
 any other end) records that the segment's instance ended, and ends a wait for a save that can no
-longer come, so the run goes on at once.
+longer come, so the run goes on at once. An instance that ends with no warning before (terminated
+by hand, a host failure) is replaced at once through the same recovery (`INSTANCE_GONE`), instead
+of when the heartbeat window runs out.
 """
 
 from __future__ import annotations
@@ -20,15 +22,15 @@ import uuid
 from pitwall import recovery
 from pitwall.adapters import tasks
 from pitwall.adapters.ec2 import run_of_instance
-from pitwall.errors import RunNotFound
+from pitwall.errors import InvalidEvent, RunNotFound
 from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import InstanceEvent, SaveRequestOutput
+from pitwall.lifecycle.models import STATE_CHANGE, InstanceEvent, SaveRequestOutput
 from pitwall.lifecycle.records import update_run
 from pitwall.lifecycle.recover import notify_recovery
+from pitwall.observability import logger
 from pitwall.runs import Awaiting, Run
 
-STATE_CHANGE = "EC2 Instance State-change Notification"
 GONE_STATES = frozenset({"shutting-down", "terminated"})
 
 
@@ -64,33 +66,8 @@ def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
     return token
 
 
-def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
+def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
     instance_id = event.detail.instance_id
-    owner = run_of_instance(deps.settings.region, instance_id)
-    if owner is None:
-        return SaveRequestOutput(instance_id=instance_id, run_id=None, requested=False)
-    run_id, _ = owner
-    try:
-        run = deps.runs.get(run_id)
-    except RunNotFound:
-        return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
-    segment = run.current_segment
-    if run.is_terminal or segment is None or segment.instance_id != instance_id:
-        return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
-    if event.detail_type == STATE_CHANGE:
-        if event.detail.state not in GONE_STATES:
-            return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=False)
-        ended_wait = _instance_gone(run_id, instance_id, deps)
-        return SaveRequestOutput(
-            instance_id=instance_id,
-            run_id=run_id,
-            requested=False,
-            decision="save-wait-ended" if ended_wait else None,
-        )
-    kind = recovery.event_kind_of_detail_type(event.detail_type)
-    if kind is None:
-        _ask_to_save(run, instance_id, event, deps)
-        return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=True)
     now = deps.clock.now()
     resolved = recovery.resolve(
         recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=event.detail_type),
@@ -107,3 +84,41 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
         tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
     notify_recovery(resolved.run, decision, deps)
     return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)
+
+
+def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
+    instance_id = event.detail.instance_id
+    ignored = SaveRequestOutput(instance_id=instance_id, run_id=None, requested=False)
+    owner = run_of_instance(deps.settings.region, instance_id)
+    if owner is None:
+        logger.info("ignored an event about an instance not Pitwall's", extra={"instance_id": instance_id})
+        return ignored
+    run_id, _ = owner
+    ignored.run_id = run_id
+    try:
+        run = deps.runs.get(run_id)
+    except RunNotFound:
+        logger.info("ignored an event about an instance of an unknown run", extra={"run_id": run_id})
+        return ignored
+    segment = run.current_segment
+    if run.is_terminal or segment is None or segment.instance_id != instance_id:
+        logger.info(
+            "ignored an event about an instance that is not its run's current one",
+            extra={"run_id": run_id, "instance_id": instance_id, "run_state": run.state.value},
+        )
+        return ignored
+    if event.detail_type == STATE_CHANGE:
+        if event.detail.state not in GONE_STATES:
+            return ignored
+        ended_wait = _instance_gone(run_id, instance_id, deps)
+        if ended_wait:
+            return SaveRequestOutput(
+                instance_id=instance_id, run_id=run_id, requested=False, decision="save-wait-ended"
+            )
+        # ended with no warning before (by hand, a host failure): replace it now, not after the
+        # heartbeat window; a segment already ending (warned, finished) makes this an Ignore
+        return _resolve(recovery.EventKind.INSTANCE_GONE, run_id, event, deps)
+    kind = recovery.event_kind_of_detail_type(event.detail_type)
+    if kind is None:  # InstanceEvent admits only the three detail types: a new one needs a rule here
+        raise InvalidEvent(f"InstanceEvent: detail-type: {event.detail_type!r} has no recovery")
+    return _resolve(kind, run_id, event, deps)

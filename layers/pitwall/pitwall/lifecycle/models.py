@@ -3,10 +3,12 @@ The state machines pass these between tasks; `events/*.json` are examples of the
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pitwall.errors import InvalidEvent
 from pitwall.runs import (
     Awaiting,
     Checkpoint,
@@ -17,6 +19,26 @@ from pitwall.runs import (
     RunState,
     TrainingOutcome,
 )
+
+# A run id, as the Train machine's input names it and DynamoDB keys it (also an execution name).
+RUN_ID_PATTERN = r"^[a-zA-Z0-9-]{1,80}$"
+RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+# A Step Functions task token: opaque, base64-like, at most 2048 characters (SendTaskSuccess).
+TaskToken = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9+/=_.:-]+$")]
+InstanceId = Annotated[str, Field(pattern=r"^i-[0-9a-f]{8,17}$")]
+
+
+def parse_event[M: BaseModel](model: type[M], event: Any) -> M:
+    """`event` as `model`, or InvalidEvent naming every field that does not fit and why: what a
+    handler does first, so bad input never reaches the domain."""
+    try:
+        return model.model_validate(event)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(event)'}: {error['msg']}"
+            for error in exc.errors(include_url=False)
+        )
+        raise InvalidEvent(f"{model.__name__}: {problems}") from None
 
 
 class _Model(BaseModel):
@@ -32,7 +54,7 @@ class _Lenient(BaseModel):
 class TrainInput(_Lenient):
     """The Train machine's input, and the detail of a "Training requested" event."""
 
-    run_id: str = Field(pattern=r"^[a-zA-Z0-9-]{1,80}$")
+    run_id: RunId
     request: RunRequest
     custom_files_prefix: str = Field(min_length=1, description="S3 folder of the three custom files")
 
@@ -59,7 +81,7 @@ class Plan(_Model):
 
 
 class RunRef(_Lenient):
-    run_id: str
+    run_id: RunId
 
 
 class ProvisionOutput(_Model):
@@ -74,9 +96,9 @@ class ProvisionOutput(_Model):
 
 
 class AwaitInput(_Model):
-    run_id: str
+    run_id: RunId
     awaiting: Awaiting
-    task_token: str = Field(min_length=1)
+    task_token: TaskToken
 
 
 class AwaitOutput(_Model):
@@ -97,12 +119,12 @@ class HostReport(_Model):
 
 
 class S3Object(_Lenient):
-    key: str
+    key: str = Field(min_length=1, max_length=3 * 1024, description="URL-encoded, as S3 sends it")
     versionId: str | None = None  # in the notification when the bucket is versioned
 
 
 class S3Bucket(_Lenient):
-    name: str
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
 class S3Entity(_Lenient):
@@ -111,14 +133,22 @@ class S3Entity(_Lenient):
 
 
 class S3Record(_Lenient):
-    eventName: str = ""
+    eventSource: Literal["aws:s3"] = "aws:s3"
+    eventName: str = Field(pattern=r"^ObjectCreated:", description="the rules send object-created only")
     s3: S3Entity
 
 
 class S3Notification(_Lenient):
-    """An S3 object-created notification (heartbeats, inbox uploads)."""
+    """An S3 object-created notification (heartbeats, inbox uploads). The handlers act only on
+    records from the model bucket (`records_of`); a notification names its bucket, and a rule
+    added by hand (or a test event) could send another's."""
 
-    Records: list[S3Record]
+    Records: list[S3Record] = Field(min_length=1)
+
+    def records_of(self, bucket: str) -> tuple[list[S3Record], list[S3Record]]:
+        """(the records about `bucket`, the others)."""
+        ours = [record for record in self.Records if record.s3.bucket.name == bucket]
+        return ours, [record for record in self.Records if record.s3.bucket.name != bucket]
 
 
 class HeartbeatOutput(_Model):
@@ -136,7 +166,7 @@ class CollectOutput(_Model):
 class EvaluateInput(_Lenient):
     """The Evaluate machine's input, and the `evaluation` of a "Model trained" event."""
 
-    source_run_id: str
+    source_run_id: RunId
     evaluation: EvaluationRequest = Field(default_factory=EvaluationRequest)
 
 
@@ -155,7 +185,7 @@ class EvaluateOutput(_Model):
 
 
 class TerminateInput(_Lenient):
-    run_id: str
+    run_id: RunId
     reason: str = "completed"
 
 
@@ -174,8 +204,10 @@ class ErrorInfo(BaseModel):
 
 
 class NotifyInput(_Lenient):
-    run_id: str
+    run_id: RunId
     error: ErrorInfo | None = None
+    # the notifying execution (`$$.Execution.Id`): a run is ended only by the execution that owns it
+    execution_id: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:")
 
 
 class NotifyOutput(_Model):
@@ -191,7 +223,7 @@ class IncrementRequest(_Model):
     pretrained = the source's last segment and checkpoint); optionally faster (the classic step)
     or with other custom files."""
 
-    source_run_id: str
+    source_run_id: RunId
     model_name: str | None = None
     checkpoint: Checkpoint = "last"
     speed_factor: float = Field(default=1.0, gt=0, le=4)
@@ -201,7 +233,7 @@ class IncrementRequest(_Model):
 
 
 class IncrementInput(_Model):
-    run_id: str = Field(pattern=r"^[a-zA-Z0-9-]{1,80}$", description="the new run (the execution name)")
+    run_id: RunId = Field(description="the new run (the execution name)")
     request: IncrementRequest
 
 
@@ -210,18 +242,31 @@ class InboxOutput(_Model):
     rejected: list[str] = Field(default_factory=list)
 
 
+SPOT_INTERRUPTION_WARNING = "EC2 Spot Instance Interruption Warning"
+REBALANCE_RECOMMENDATION = "EC2 Instance Rebalance Recommendation"
+STATE_CHANGE = "EC2 Instance State-change Notification"
+InstanceDetailType = Literal[
+    "EC2 Spot Instance Interruption Warning",
+    "EC2 Instance Rebalance Recommendation",
+    "EC2 Instance State-change Notification",
+]
+
+
 class InstanceEventDetail(BaseModel):
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    instance_id: str = Field(alias="instance-id")
-    state: str | None = None  # EC2 Instance State-change Notification: the new state
+    instance_id: InstanceId = Field(alias="instance-id")
+    # EC2 Instance State-change Notification: the new state
+    state: Literal["pending", "running", "stopping", "stopped", "shutting-down", "terminated"] | None = None
 
 
-class InstanceEvent(BaseModel):
+class InstanceEvent(EventBridgeModel):
     """EC2 Spot Instance Interruption Warning / Instance Rebalance Recommendation / Instance
-    State-change Notification (EventBridge)."""
+    State-change Notification, as EventBridge delivers them (the whole envelope; the rules in
+    template.yaml send only these three detail types from `aws.ec2`)."""
 
     model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    detail_type: str = Field(alias="detail-type")
+    source: Literal["aws.ec2"]
+    detail_type: InstanceDetailType = Field(alias="detail-type")
     detail: InstanceEventDetail
 
 
@@ -235,7 +280,7 @@ class SaveRequestOutput(_Model):
 class RecoveryInput(_Lenient):
     """The Train machine's recovery task: which step failed (`failed_wait`) and how (`error`)."""
 
-    run_id: str
+    run_id: RunId
     error: ErrorInfo | None = None
     failed_wait: Literal["provision", "started", "finished"] | None = None
 
@@ -252,11 +297,11 @@ class RecoveryOutput(_Model):
     awaiting: Awaiting
 
 
-class ScheduledEvent(_Lenient):
-    """An EventBridge schedule's event (the reaper needs nothing from it)."""
+class ScheduledEvent(EventBridgeModel):
+    """An EventBridge schedule's event (the reaper needs nothing from it but what it is)."""
 
-    source: str = "aws.events"
-    time: str | None = None
+    source: Literal["aws.events", "aws.scheduler"]
+    detail_type: Literal["Scheduled Event"] = Field(alias="detail-type")
 
 
 class Reaped(_Model):

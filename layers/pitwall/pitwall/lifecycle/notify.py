@@ -7,7 +7,7 @@ import contextlib
 import json
 
 from pitwall.adapters import messaging
-from pitwall.errors import RunNotFound
+from pitwall.errors import InvalidEvent, RunNotFound
 from pitwall.lifecycle import events
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
@@ -54,6 +54,8 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     try:
         run = deps.runs.get(task.run_id)
     except RunNotFound:
+        if task.error is None:
+            raise  # only a failure can come before the record: nothing to tell anyone
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task, None)
         message_id = messaging.notify(
@@ -61,6 +63,11 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         )
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
+        )
+    if run.execution_id is not None and run.execution_id != task.execution_id:
+        raise InvalidEvent(
+            f"NotifyInput: execution_id: run {run.run_id} belongs to execution {run.execution_id}, "
+            f"not {task.execution_id}"
         )
     reason = failure_reason(task, run)
     if reason is not None:

@@ -37,6 +37,7 @@ from pitwall.localcloud.instances import (
 from pitwall.localcloud.moto_lambda_shim import LambdaShim, lambdas_in_process
 from pitwall.localcloud.relay import Relay, relayed_events
 from pitwall.localcloud.s3_events import versioned_notifications
+from pitwall.localcloud.task_tokens import heartbeats_of_any_waiting_task
 from pitwall.localcloud.template import translated_template
 from pitwall.settings import anchored_clock
 
@@ -98,6 +99,7 @@ class LocalCloud:
         self._exit.callback(aws.reset_clients)
         self.relay = self._exit.enter_context(relayed_events(Relay(self.region)))
         self._exit.enter_context(versioned_notifications())
+        self._exit.enter_context(heartbeats_of_any_waiting_task())
         self.shim = LambdaShim({})
         self._exit.enter_context(lambdas_in_process(self.shim))
         self.stack = Deployer(
