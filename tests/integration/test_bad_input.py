@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from pitwall import aws, errors, layout
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
 from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
 
 NAMED_ERRORS = {
     name for name, value in vars(errors).items() if inspect.isclass(value) and issubclass(value, Exception)
