@@ -36,6 +36,7 @@ COMMANDS: dict[str, Command] = {
     "faults": Command(
         "faults", "inject faults into runs on the local cloud; print the matrix", extra="local"
     ),
+    "replay-failed": Command("replay_failed", "re-drive the asynchronous events that failed every attempt"),
 }
 
 

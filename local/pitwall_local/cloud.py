@@ -25,6 +25,7 @@ from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
 from pitwall.settings import anchored_clock
+from pitwall_local.async_invoke import AsyncInvoker, asynchronous_invocations
 from pitwall_local.deployer import DeployedStack, Deployer
 from pitwall_local.instances import (
     HostFaults,
@@ -97,7 +98,9 @@ class LocalCloud:
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         aws.reset_clients()
         self._exit.callback(aws.reset_clients)
-        self.relay = self._exit.enter_context(relayed_events(Relay(self.region)))
+        self.invoker = AsyncInvoker(self.region, self.time_scale, lambda: self.clock().now())
+        self._exit.enter_context(asynchronous_invocations(self.invoker))
+        self.relay = self._exit.enter_context(relayed_events(Relay(self.region, self.invoker)))
         self._exit.enter_context(versioned_notifications())
         self._exit.enter_context(heartbeats_of_any_waiting_task())
         self.shim = LambdaShim({})

@@ -411,7 +411,67 @@ def _rule(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, 
     return name, {"Arn": arn}
 
 
+def _queue(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    sqs = aws.client("sqs", d.stack.region)
+    name = p.get("QueueName") or d.physical_name(logical, 80)
+    attributes = {
+        k: str(p[k]).lower() if isinstance(p[k], bool) else str(p[k])
+        for k in ("MessageRetentionPeriod", "VisibilityTimeout", "SqsManagedSseEnabled", "KmsMasterKeyId")
+        if k in p
+    }
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, {"Arn": arn, "QueueName": name, "QueueUrl": url}
+
+
+def _alarm(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("AlarmName") or d.physical_name(logical, 255)
+    request = {
+        k: p[k]
+        for k in (
+            "AlarmDescription",
+            "Namespace",
+            "MetricName",
+            "Dimensions",
+            "Statistic",
+            "Period",
+            "EvaluationPeriods",
+            "ComparisonOperator",
+            "TreatMissingData",
+            "AlarmActions",
+        )
+        if k in p
+    }
+    aws.client("cloudwatch", d.stack.region).put_metric_alarm(
+        AlarmName=name, Threshold=float(p["Threshold"]), **request
+    )
+    return name, {}
+
+
+def _event_invoke_config(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    request = {
+        k: p[k] for k in ("MaximumRetryAttempts", "MaximumEventAgeInSeconds", "DestinationConfig") if k in p
+    }
+    aws.client("lambda", d.stack.region).put_function_event_invoke_config(
+        FunctionName=p["FunctionName"], **request
+    )
+    return logical, {}
+
+
+def _policy(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    iam = aws.client("iam", d.stack.region)
+    for role in p.get("Roles", []):
+        iam.put_role_policy(
+            RoleName=role, PolicyName=p["PolicyName"], PolicyDocument=json.dumps(p["PolicyDocument"])
+        )
+    return logical, {}
+
+
 _CREATORS: dict[str, Creator] = {
+    "AWS::SQS::Queue": _queue,
+    "AWS::CloudWatch::Alarm": _alarm,
+    "AWS::Lambda::EventInvokeConfig": _event_invoke_config,
+    "AWS::IAM::Policy": _policy,
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::DynamoDB::Table": _table,

@@ -73,6 +73,10 @@ class InjectedLambdaError(JsonRESTError):
         self.code = 429 if error_type == "TooManyRequestsException" else 500
 
 
+class InjectedHandlerFailure(Exception):
+    """A handler's own unhandled error (fault injection): the invocation fails as a bug would."""
+
+
 class LambdaShim:
     """Which folder holds each function's code, the loaded handlers, and what ran (for benches)."""
 
@@ -83,6 +87,9 @@ class LambdaShim:
         self._lock = threading.Lock()
         self._count = 0
         self.injected_errors: dict[str, list[str]] = {}  # function name -> errors of its next invocations
+        # function name -> the events its handler fails on (fault injection: a bug in the function,
+        # an unhandled error, as long as the entry stays)
+        self.failing_events: dict[str, Callable[[Any], bool]] = {}
 
     def handler_of(self, function: LambdaFunction) -> Handler:
         folder = self.function_code[function.function_name]
@@ -122,7 +129,10 @@ class LambdaShim:
         started = time.perf_counter()
         stack = _current.__dict__.setdefault("stack", [])
         stack.append(function.function_name)
+        failing = self.failing_events.get(function.function_name)
         try:
+            if failing is not None and failing(payload):
+                raise InjectedHandlerFailure(f"{function.function_name}: injected by the fault suite")
             result = self.handler_of(function)(payload, context)
             errored, body = False, json.dumps(result)
         except Exception as exc:

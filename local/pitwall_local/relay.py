@@ -27,6 +27,7 @@ from moto.events.utils import EventTemplateParser
 from moto.utilities.arns import parse_arn
 
 from pitwall import aws
+from pitwall_local.async_invoke import AsyncInvoker
 
 
 def _input_path(event: dict[str, Any], path: str) -> Any:
@@ -56,6 +57,7 @@ def target_input(target: dict[str, Any], event: dict[str, Any]) -> Any:
 @dataclass
 class Relay:
     region: str
+    invoker: AsyncInvoker | None = None
     delivered: list[tuple[str, str]] = field(default_factory=list)  # (detail-type, target arn)
     errors: list[str] = field(default_factory=list)
     _threads: list[threading.Thread] = field(default_factory=list)
@@ -76,6 +78,11 @@ class Relay:
             thread.start()
 
     def _invoke(self, arn: str, payload: Any) -> None:
+        if self.invoker is not None:  # retries and the failure destination, as Lambda does
+            error = self.invoker.invoke(arn, payload)
+            if error is not None:
+                self.errors.append(f"{arn}: {json.dumps(error)[:500]}")
+            return
         try:
             answer = aws.client("lambda", self.region).invoke(
                 FunctionName=arn, Payload=json.dumps(payload).encode()
