@@ -102,6 +102,31 @@ def spot_interruption(
     return _after(notice_seconds, cloud, lambda: _terminate(cloud, instance_id), f"spot-{instance_id}")
 
 
+def lost_spot_warning(cloud: LocalCloud, instance_id: str) -> threading.Thread:
+    """A spot warning the interruption handler fails on (a bug): Lambda's attempts fail and the
+    event lands in the failure queue; then the bug is fixed and `pitwall replay-failed`
+    re-drives it, inside the two-minute notice. Returns the thread that fixes and replays."""
+    from pitwall_cli.replay_failed import replay_failed  # the operator's command
+
+    function = cloud.stack.refs["RequestCheckpointSaveFunction"]
+    queued = len(cloud.invoker.failed)
+    cloud.shim.failing_events[function] = lambda event: (
+        isinstance(event, dict) and event.get("detail-type") == INTERRUPTION_WARNING
+    )
+
+    def fix_and_replay() -> None:
+        deadline = time.monotonic() + 10
+        while len(cloud.invoker.failed) == queued and time.monotonic() < deadline:
+            time.sleep(0.005)
+        cloud.shim.failing_events.pop(function, None)
+        replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region)
+
+    thread = threading.Thread(target=fix_and_replay, name=f"replay-{instance_id}", daemon=True)
+    thread.start()
+    spot_interruption(cloud, instance_id)
+    return thread
+
+
 def rebalance_recommendation(cloud: LocalCloud, instance_id: str) -> None:
     put_instance_event(cloud, REBALANCE_RECOMMENDATION, instance_id)
 
@@ -341,7 +366,10 @@ CASE_TIMEOUT_SECONDS = 90.0  # wall
 TRACK = "reInvent2019_track"
 EVALUATION_TRIALS = 10  # minutes of cloud time: the fault lands while it evaluates
 LOCAL_IMAGE = "ami-12c6146b"  # one of moto's built-in images
-_NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops"})
+# Cases beyond the matrix, at the training state: a spot warning whose handler fails every
+# attempt (failure queue, replay), an instance terminated with no warning (replaced at once).
+LOST_EVENT_FAULTS = ("spot-warning-lost", "unannounced-termination")
+_NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops", *LOST_EVENT_FAULTS})
 
 
 @dataclass
@@ -485,6 +513,10 @@ class FaultSuite:
         elif fault == "late-event-old-instance":
             old, segment = self._old_instance(run_id)
             late_events_about(cloud, run_id, old, segment)
+        elif fault == "spot-warning-lost":
+            lost_spot_warning(cloud, str(instance_id))
+        elif fault == "unannounced-termination":
+            _terminate(cloud, str(instance_id))
         else:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
 
@@ -573,6 +605,7 @@ class FaultSuite:
         self.launch_faults.unavailable.clear()
         with self.cloud.shim._lock:
             self.cloud.shim.injected_errors.clear()
+            self.cloud.shim.failing_events.clear()
 
     # -- one case ---------------------------------------------------------------------------
 
@@ -743,7 +776,7 @@ def format_matrix(results: list[CaseResult]) -> str:
     width = max(len(f) for f in FAULTS) + 2
     lines = ["fault \\ state".ljust(width) + "".join(s.ljust(14) for s in STATES)]
     by_case = {(r.fault, r.state): r for r in results}
-    for fault in FAULTS:
+    for fault in [*FAULTS, *(f for f in LOST_EVENT_FAULTS if any(r.fault == f for r in results))]:
         cells = []
         for state in STATES:
             result = by_case.get((fault, state))

@@ -332,17 +332,27 @@ def test_the_budget_ending_while_a_replacement_boots_finishes_the_run_with_what_
 
 
 def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) -> None:
-    # Given a Pitwall-tagged instance whose run does not exist
+    # Given a Pitwall-launched instance (a segment's instance profile) whose run does not exist,
+    # and a stranger: an instance someone tagged with the same run, without that profile
     ghost = helpers.new_run_id("ghost")
     ec2 = aws.client("ec2")
     subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
     image = ec2.describe_images(Owners=["self"])["Images"][0]["ImageId"]
-    orphan = ec2.run_instances(
-        ImageId=image, InstanceType="g4dn.2xlarge", MinCount=1, MaxCount=1, SubnetId=subnet
-    )["Instances"][0]["InstanceId"]
+    profile = aws.client("iam").create_instance_profile(InstanceProfileName=f"{ghost}-0", Path="/pitwall/")
+    launch = {
+        "ImageId": image,
+        "InstanceType": "g4dn.2xlarge",
+        "MinCount": 1,
+        "MaxCount": 1,
+        "SubnetId": subnet,
+    }
+    orphan = ec2.run_instances(**launch, IamInstanceProfile={"Arn": profile["InstanceProfile"]["Arn"]})[
+        "Instances"
+    ][0]["InstanceId"]
+    stranger = ec2.run_instances(**launch)["Instances"][0]["InstanceId"]
     # tagged after the launch: the local cloud starts no simulated host for it, which would give up
     # on the missing run spec and power the instance off before the reaper comes
-    ec2.create_tags(Resources=[orphan], Tags=[{"Key": "pitwall:run-id", "Value": ghost}])
+    ec2.create_tags(Resources=[orphan, stranger], Tags=[{"Key": "pitwall:run-id", "Value": ghost}])
     assert cloud.instance_states()[orphan] == "running"
     # When the scheduled reaper runs
     answer = aws.client("lambda").invoke(
@@ -350,11 +360,13 @@ def test_the_reaper_terminates_an_orphan_instance(cloud: LocalCloud, helpers) ->
         Payload=(REPO_ROOT / "events" / "reap_instances__schedule.json").read_bytes(),
     )
     reaped = json.loads(answer["Payload"].read())
-    # Then the orphan is terminated, with the reason
+    # Then the orphan is terminated, with the reason, and the stranger is left alone
     assert "FunctionError" not in answer, reaped
     assert cloud.instance_states()[orphan] == "terminated"
+    assert cloud.instance_states()[stranger] == "running"
     [entry] = [r for r in reaped["terminated"] if r["instance_id"] == orphan]
     assert ghost in entry["reason"] and "runs table" in entry["reason"]
+    ec2.terminate_instances(InstanceIds=[stranger])
 
 
 def _trained_source(cloud: LocalCloud, helpers, time_budget_minutes: int = 60) -> str:

@@ -39,8 +39,13 @@ def run(*segments: Segment, state: RunState = RunState.RUNNING, run_id: str = "r
     )
 
 
+PROFILE = "arn:aws:iam::123456789012:instance-profile/pitwall/run-r-0"
+
+
 def instance(instance_id: str, run_id: str | None = "run-r", launched_at: float = T0, state: str = "running"):
-    return TaggedInstance(instance_id=instance_id, run_id=run_id, launched_at=launched_at, state=state)
+    return TaggedInstance(
+        instance_id=instance_id, run_id=run_id, launched_at=launched_at, state=state, profile_arn=PROFILE
+    )
 
 
 def reasons(instances: list[TaggedInstance], runs: dict[str, Run], now: float) -> dict[str, str]:
@@ -110,7 +115,19 @@ def test_a_described_instance_becomes_a_tagged_instance():
         "LaunchTime": datetime.fromtimestamp(T0, tz=UTC),
         "State": {"Code": 16, "Name": "running"},
         "Tags": [{"Key": "Name", "Value": "pitwall"}, {"Key": "pitwall:run-id", "Value": "run-r"}],
+        "IamInstanceProfile": {"Arn": PROFILE, "Id": "AIPAEXAMPLE"},
     }
     assert reaper.tagged_instance(described, "pitwall:run-id") == instance("i-0abc")
     untagged = {**described, "Tags": [{"Key": "pitwall:run-id", "Value": ""}]}
     assert reaper.tagged_instance(untagged, "pitwall:run-id").run_id is None
+
+
+def test_a_run_tag_on_an_instance_pitwall_did_not_launch_gets_it_spared_not_terminated():
+    # Given an old instance someone tagged with an unknown run, without a segment's profile
+    stranger = TaggedInstance("i-0stranger", "run-gone", T0 - 3600, "running", profile_arn=None)
+    other_path = TaggedInstance(
+        "i-0other", "run-gone", T0 - 3600, "running", "arn:aws:iam::123456789012:instance-profile/web/app"
+    )
+    ours = instance("i-0ours", run_id="run-gone", launched_at=T0 - 3600)
+    # Then only the one Pitwall launched goes
+    assert set(reasons([stranger, other_path, ours], {}, T0)) == {"i-0ours"}

@@ -12,6 +12,10 @@ machine's timeouts and the host's own shutdown timer come first). An instance is
 An instance younger than `launch_grace_seconds` is spared the first three rules: the provision
 step launches an instance before it writes it into the run record.
 
+A run tag is not proof enough: anyone who may tag an instance could have it terminated. Only an
+instance that also carries a segment's instance profile (under `ReaperPolicy.profile_path`, which
+only the provision step creates and passes) was launched by Pitwall; any other is left alone.
+
 Pure domain: the instances and runs come in as arguments (the EC2 adapter lists the instances
 tagged `pitwall:run-id`, the runs table gives the runs).
 """
@@ -35,6 +39,7 @@ class TaggedInstance:
     run_id: str | None  # the value of the run tag; None or "" when it is missing
     launched_at: float  # epoch seconds
     state: str  # the EC2 state name
+    profile_arn: str | None = None  # its instance profile, given at launch
 
 
 def tagged_instance(description: Mapping[str, Any], run_tag: str) -> TaggedInstance:
@@ -47,6 +52,7 @@ def tagged_instance(description: Mapping[str, Any], run_tag: str) -> TaggedInsta
         run_id=tags.get(run_tag) or None,
         launched_at=launched_at,
         state=description["State"]["Name"],
+        profile_arn=description.get("IamInstanceProfile", {}).get("Arn"),
     )
 
 
@@ -54,6 +60,13 @@ def tagged_instance(description: Mapping[str, Any], run_tag: str) -> TaggedInsta
 class ReaperPolicy:
     grace_seconds: float = 10 * 60.0  # past a deadline, or after a segment ended
     launch_grace_seconds: float = 10 * 60.0  # a new instance may not be in its run's record yet
+    profile_path: str = "/pitwall/"  # where the segments' instance profiles are (adapters.iam)
+
+    def launched_by_pitwall(self, instance: TaggedInstance) -> bool:
+        return (
+            instance.profile_arn is not None
+            and f":instance-profile{self.profile_path}" in instance.profile_arn
+        )
 
     def __post_init__(self) -> None:
         for name in ("grace_seconds", "launch_grace_seconds"):
@@ -116,7 +129,7 @@ def instances_to_terminate(
     """The instances to terminate, each with the reason to record and log."""
     terminations: list[Termination] = []
     for instance in instances:
-        if instance.state not in LIVE_INSTANCE_STATES:
+        if instance.state not in LIVE_INSTANCE_STATES or not policy.launched_by_pitwall(instance):
             continue
         run = runs.get(instance.run_id) if instance.run_id else None
         reason = _verdict(instance, run, now, policy)

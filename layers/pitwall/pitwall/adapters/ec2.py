@@ -95,7 +95,12 @@ class Ec2:
             "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
             "UserData": base64.b64encode(spec.user_data.encode()).decode(),
             "InstanceInitiatedShutdownBehavior": "terminate",
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            # IMDSv2 only; two hops, so DRFC's containers (one hop further) reach the credentials
+            "MetadataOptions": {
+                "HttpTokens": "required",
+                "HttpEndpoint": "enabled",
+                "HttpPutResponseHopLimit": 2,
+            },
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
             "ClientToken": token,
         }

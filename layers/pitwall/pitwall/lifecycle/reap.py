@@ -8,7 +8,7 @@ import contextlib
 
 from pitwall import reaper
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG
-from pitwall.adapters.iam import segment_role_name
+from pitwall.adapters.iam import ROLE_PATH, segment_role_name
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import Reaped, ReapOutput
@@ -30,8 +30,14 @@ def reap_instances(deps: Deps, policy: reaper.ReaperPolicy | None = None) -> Rea
     for run_id in {i.run_id for i in instances if i.run_id}:
         with contextlib.suppress(RunNotFound):  # reaper: an unknown run's instance goes
             runs[run_id] = deps.runs.get(run_id)
+    policy = policy or reaper.ReaperPolicy(profile_path=ROLE_PATH)
+    for stranger in (i for i in instances if not policy.launched_by_pitwall(i)):
+        logger.warning(
+            "spared an instance with a run tag that Pitwall did not launch",
+            extra={"instance_id": stranger.instance_id, "profile": stranger.profile_arn},
+        )
     reaped: list[Reaped] = []
-    for doomed in reaper.instances_to_terminate(instances, runs, now, policy or reaper.ReaperPolicy()):
+    for doomed in reaper.instances_to_terminate(instances, runs, now, policy):
         deps.ec2.terminate(doomed.instance_id)
         segment = segments.get(doomed.instance_id, "")
         if doomed.run_id and segment.isdigit():
