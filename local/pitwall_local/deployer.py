@@ -364,11 +364,13 @@ def _layer(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str,
 def _function(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     name = p.get("FunctionName") or d.physical_name(logical)
     folder = d.local_folder(p["Code"])
-    request = {
+    request: dict[str, Any] = {
         k: p[k]
         for k in ("Handler", "Runtime", "Timeout", "MemorySize", "Environment", "Layers", "Description")
         if k in p
     }
+    if p.get("Tags"):  # CloudFormation's list of Key/Value, Lambda's mapping
+        request["Tags"] = {tag["Key"]: tag["Value"] for tag in p["Tags"]}
     answer = aws.client("lambda", d.stack.region).create_function(
         FunctionName=name, Role=p["Role"], Code={"ZipFile": _zip_folder(folder)}, **request
     )

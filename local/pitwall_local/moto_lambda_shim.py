@@ -11,10 +11,15 @@ upgrade moves the hook.
 
 from __future__ import annotations
 
+import ctypes
 import importlib.util
 import json
 import os
+import subprocess
+import sys
+import tempfile
 import threading
+import time
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -107,7 +112,6 @@ class LambdaShim:
         return getattr(module, attribute)
 
     def invoke(self, function: LambdaFunction, event: Any) -> tuple[str, bool, str]:
-        import time
 
         with self._lock:
             injected = self.injected_errors.get(function.function_name)
@@ -115,6 +119,8 @@ class LambdaShim:
         if error is not None:
             raise InjectedLambdaError(error)
         payload = json.loads(event) if isinstance(event, str | bytes) else (event or {})
+        if function.tags.get(ISOLATION_TAG) == "sandbox":
+            return self._invoke_isolated(function, payload)
         os.environ.update({k: str(v) for k, v in function.environment_vars.items()})
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = function.region  # as the runtime does
         with self._lock:
@@ -158,6 +164,80 @@ class LambdaShim:
                 )
             )
         return body, errored, ""
+
+    def _invoke_isolated(self, function: LambdaFunction, payload: Any) -> tuple[str, bool, str]:
+        """Run the handler in a process of its own, as its own Lambda would: a clean environment
+        (the function's variables, no credentials), a user and network namespace of its own (no
+        network), and this process made non-dumpable first, so nothing started there can read
+        this process's memory or /proc/<pid>/environ (where the controller's credentials are)."""
+        started = time.perf_counter()
+        folder = self.function_code[function.function_name]
+        module_name, _, attribute = str(function.handler).rpartition(".")
+        _make_undumpable()
+        environment = {
+            **{name: str(value) for name, value in function.environment_vars.items()},
+            "PATH": "/usr/local/bin:/usr/bin:/bin",
+            "PYTHONPATH": os.pathsep.join(p for p in sys.path if p and os.path.isdir(p)),
+            "HOME": "/tmp",
+            "LANG": "C.UTF-8",
+            "AWS_REGION": function.region,
+            "AWS_DEFAULT_REGION": function.region,
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon to reach
+        }
+        command = [
+            *ISOLATION_COMMAND,
+            sys.executable,
+            "-m",
+            "pitwall_local.sandbox_process",
+            str(folder),
+            module_name,
+            attribute,
+        ]
+        with tempfile.TemporaryDirectory(prefix="pitwall-sandbox-") as workdir:
+            completed = subprocess.run(
+                command,
+                input=json.dumps(payload),
+                capture_output=True,
+                text=True,
+                env=environment,
+                cwd=workdir,
+                timeout=float(function.timeout) + 30,
+                check=False,
+            )
+        lines = completed.stdout.strip().splitlines()
+        answer = json.loads(lines[-1]) if lines else {}
+        errored = "result" not in answer
+        error = answer.get("error") or {
+            "errorType": "Runtime.ExitError",
+            "errorMessage": f"the sandbox exited with {completed.returncode}: {completed.stderr[-2000:]}",
+        }
+        body = json.dumps(error if errored else answer["result"])
+        with self._lock:
+            self.invocations.append(
+                Invocation(
+                    function.function_name,
+                    time.perf_counter() - started,
+                    int(function.memory_size),
+                    errored,
+                    body if errored else "",
+                )
+            )
+        return body, errored, ""
+
+
+# Functions tagged with it run isolated (template.yaml: the reward sandbox).
+ISOLATION_TAG = "pitwall:isolation"
+# A user namespace (no rights over this process) and a network namespace with nothing in it.
+ISOLATION_COMMAND = ("unshare", "--user", "--map-root-user", "--net", "--")
+PR_SET_DUMPABLE = 4
+
+
+def _make_undumpable() -> None:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(
+            ctypes.get_errno(), "prctl(PR_SET_DUMPABLE, 0) failed: the sandbox would not be isolated"
+        )
 
 
 @contextmanager

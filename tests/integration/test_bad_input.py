@@ -34,6 +34,7 @@ FUNCTIONS = (
     "ProvisionInstance",
     "ReapInstances",
     "RecordHeartbeat",
+    "RewardSandbox",
     "RequestCheckpointSave",
     "StartFromInbox",
     "TerminateInstance",

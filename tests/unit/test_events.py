@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel
 
 from pitwall import layout
+from pitwall.customfiles.validate import RewardCheck
 from pitwall.lifecycle import models
 
 REPO = Path(__file__).resolve().parents[2]
@@ -32,6 +33,7 @@ INPUT_MODEL: dict[str, type[BaseModel]] = {
     "request_checkpoint_save": models.InstanceEvent,
     "decide_recovery": models.RecoveryInput,
     "reap_instances": models.ScheduledEvent,
+    "check_reward_function": RewardCheck,
     "statemachine_train": models.TrainInput,
     "statemachine_evaluate": models.EvaluateInput,
     "statemachine_increment": models.IncrementRequest,

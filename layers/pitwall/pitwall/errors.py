@@ -50,3 +50,8 @@ class InvalidEvent(PitwallError):
     """An event or task input does not fit its model (a malformed id, an unknown detail type, a
     token no waiting task holds); the message names each field and what is allowed. Nothing was
     changed."""
+
+
+class RewardSandboxFailed(PitwallError):
+    """The sandbox that runs reward code did not answer with a result (it crashed or timed out):
+    the custom files are neither valid nor invalid yet; validating again may succeed."""

@@ -50,6 +50,9 @@ class Settings(BaseModel):
     # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
     clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)
     clock_anchor_epoch: float = Field(alias="PITWALL_CLOCK_ANCHOR_EPOCH", ge=0)
+    # The validating functions only (template.yaml): the function that runs reward code, away from
+    # this function's credentials and network. The others never run reward code.
+    reward_sandbox_function: str | None = Field(alias="PITWALL_REWARD_SANDBOX_FUNCTION", default=None)
 
     _lists = field_validator("instance_types", "subnet_ids", mode="before")(_split_list)
 
@@ -78,4 +81,5 @@ class Settings(BaseModel):
         return {
             name: ",".join(value) if isinstance(value, tuple) else str(value)
             for name, value in values.items()
+            if value is not None
         }

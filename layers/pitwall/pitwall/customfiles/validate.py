@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from pitwall.customfiles.envfile import EnvFile
 from pitwall.customfiles.hyperparameters import HyperParameters, problems_with_metadata
@@ -34,7 +34,7 @@ from pitwall.customfiles.reward_dynamic import (
 )
 from pitwall.customfiles.reward_static import check_reward_source
 from pitwall.customfiles.settings import RUN_ENV, SYSTEM_ENV, SettingsCheck, load_settings
-from pitwall.errors import InvalidCustomFiles
+from pitwall.errors import InvalidCustomFiles, InvalidEvent
 from pitwall.layout import CUSTOM_FILES, HYPERPARAMETERS_FILE, MODEL_METADATA_FILE, REWARD_FUNCTION_FILE
 from pitwall.tracks import Track
 
@@ -97,9 +97,11 @@ def validate_custom_files(
     dynamic: bool = True,
     per_call_timeout: float = PER_CALL_TIMEOUT,
     overall_timeout: float = OVERALL_TIMEOUT,
+    reward_runner: RewardRunner | None = None,
 ) -> ValidationReport:
     """Check the custom files (`files` maps file name -> content; run.env / system.env may be in
-    it too, or given as text) and report every problem and warning."""
+    it too, or given as text) and report every problem and warning. The reward function runs in
+    children of this process unless `reward_runner` runs its check elsewhere."""
     started = time.monotonic()
     report = ValidationReport()
     for name in CUSTOM_FILES:
@@ -129,6 +131,7 @@ def validate_custom_files(
             dynamic=dynamic,
             per_call_timeout=per_call_timeout,
             overall_timeout=overall_timeout,
+            reward_runner=reward_runner,
         )
     report.seconds = round(time.monotonic() - started, 3)
     return report
@@ -183,6 +186,7 @@ def _check_reward_function(
     dynamic: bool,
     per_call_timeout: float,
     overall_timeout: float,
+    reward_runner: RewardRunner | None,
 ) -> None:
     static = check_reward_source(source)
     report.problems += static.problems
@@ -198,12 +202,57 @@ def _check_reward_function(
     report.tracks = list(chosen_tracks)
     action_space = metadata.to_data()["action_space"] if metadata is not None else FALLBACK_ACTION_SPACE
     race_type = settings.run.race_type if settings is not None and settings.run is not None else "TIME_TRIAL"
-    cases = _cases(chosen_tracks, action_space, race_type)
-    text = source.decode("utf-8")
-    report.reward_runs = run_reward_function(
-        text, cases, interpreters, per_call_timeout=per_call_timeout, overall_timeout=overall_timeout
+    check = RewardCheck(
+        source=source.decode("utf-8"),
+        track_names=list(chosen_tracks),
+        action_space=action_space,
+        race_type=race_type,
+        python_versions=[interpreter.label.removeprefix("python") for interpreter in interpreters],
+        per_call_timeout=per_call_timeout,
+        overall_timeout=overall_timeout,
     )
+    if reward_runner is None:
+        report.reward_runs = run_check(check, chosen_tracks)
+    else:  # elsewhere: the controller's sandbox function, away from its credentials and network
+        report.reward_runs = reward_runner(check)
     _report_runs(report)
+
+
+class RewardCheck(BaseModel):
+    """The dynamic check of a reward function: its code, and what its params are built from
+    (tracks by name, the action space, the race type); the input of the reward sandbox."""
+
+    model_config = ConfigDict(extra="forbid")
+    source: str = Field(max_length=2_000_000)
+    track_names: list[str] = Field(min_length=1)
+    action_space: Any
+    race_type: str
+    python_versions: list[str]
+    per_call_timeout: float = Field(gt=0, le=60)
+    overall_timeout: float = Field(gt=0, le=900)
+
+
+RewardRunner = Callable[[RewardCheck], list[DynamicResult]]
+
+
+def run_check(check: RewardCheck, tracks: Mapping[str, Track] | None = None) -> list[DynamicResult]:
+    """Run the check in this process's children (the CLI on the racer's machine, the sandbox)."""
+    if tracks is None:
+        from pitwall.tracks import builtin_tracks
+
+        tracks = builtin_tracks()
+    unknown = [name for name in check.track_names if name not in tracks]
+    if unknown:
+        allowed = ", ".join(sorted(tracks))
+        raise InvalidEvent(f"RewardCheck: track_names: unknown {unknown}; allowed {allowed}")
+    chosen = {name: tracks[name] for name in check.track_names}
+    return run_reward_function(
+        check.source,
+        _cases(chosen, check.action_space, check.race_type),
+        available_interpreters(check.python_versions),
+        per_call_timeout=check.per_call_timeout,
+        overall_timeout=check.overall_timeout,
+    )
 
 
 def _interpreters(

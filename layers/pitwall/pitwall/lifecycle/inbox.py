@@ -51,7 +51,7 @@ def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]
             ]
         return None, [f"{layout.RUN_REQUEST_FILE}: not JSON ({exc})"]
     try:
-        problems = problems_of(read_custom_files(deps.store, folder), request)
+        problems = problems_of(read_custom_files(deps.store, folder), request, deps)
     except InvalidCustomFiles as exc:
         problems = str(exc)
     if problems:
