@@ -6,6 +6,7 @@ own version and boto3 checks really run. What it did is then checked."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import sys
@@ -14,7 +15,9 @@ from pathlib import Path
 import pytest
 
 from pitwall.host.userdata import (
+    BOTO3_REQUIREMENTS,
     DEFAULT_DRFC_VERSION,
+    DRFC_COMMITS,
     OLDER_PYTHON_BOTO3_VERSIONS,
     render_user_data,
 )
@@ -43,7 +46,9 @@ echo "systemctl $*" >> "$FAKE_STATE/calls"
 [ "$1" = is-system-running ] && echo "${FAKE_SYSTEM_STATE:-running}"
 exit 0
 """,
+    # a clone makes DRFC's folder; rev-parse answers the commit in $FAKE_STATE/drfc-commit
     "git": """#!/bin/bash
+if [ "$1" = -C ] && [ "$3" = rev-parse ]; then cat "$FAKE_STATE/drfc-commit"; exit 0; fi
 echo "git $*" >> "$FAKE_STATE/calls"
 target="${@: -1}"
 mkdir -p "$target/bin" && touch "$target/bin/activate.sh"
@@ -115,6 +120,7 @@ class Machine:
         (self.state / "python").write_text(str(python))
         if has_pip:
             (self.state / "has-pip").write_text("")
+        (self.state / "drfc-commit").write_text(DRFC_COMMITS[DEFAULT_DRFC_VERSION] + "\n")
         for key, body in ((ARCHIVE_KEY, b"PK-agent"), (RunKeys(RUN_ID).run_spec, b'{"run_id": "run-42"}')):
             path = self.s3 / BUCKET / key
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -126,6 +132,7 @@ class Machine:
             bucket=BUCKET,
             region="us-west-2",
             agent_archive_key=ARCHIVE_KEY,
+            agent_archive_sha256=hashlib.sha256(b"PK-agent").hexdigest(),
             fallback_shutdown_minutes=90,
             drfc_dir=str(self.drfc),
         )
@@ -246,8 +253,11 @@ def test_an_ubuntu_20_04_python_without_boto3_or_pip_gets_both(tmp_path):
     calls = machine.calls()
     assert "apt-get install -y -q python3-pip" in calls
     assert not any(call.startswith("apt-get install") and call.endswith(" python3") for call in calls)
-    target = machine.home / "site"
-    assert f"pip install -q --target {target} boto3=={OLDER_PYTHON_BOTO3_VERSIONS['3.8']}" in calls
+    target, requirements = machine.home / "site", machine.home / "requirements.txt"
+    pip = f"pip install -q --require-hashes --no-deps --only-binary=:all: --target {target} -r {requirements}"
+    assert pip in calls
+    assert requirements.read_text().splitlines() == list(BOTO3_REQUIREMENTS["3.8"])
+    assert f"boto3=={OLDER_PYTHON_BOTO3_VERSIONS['3.8']} --hash=sha256:" in requirements.read_text()
     assert (machine.home / "pitwall-agent.zip").read_bytes() == b"PK-agent"  # read by that 3.8
     assert calls[-1] == "systemctl start --no-block pitwall-agent.service"
 
@@ -274,3 +284,31 @@ def test_without_a_python_3_8_the_bootstrap_says_so_and_powers_off(tmp_path):
     log = (machine.logs / "pitwall-bootstrap.log").read_text()
     assert "the host agent needs Python >= 3.8; python3 is Python 3.6.9" in log
     assert not (machine.units / "pitwall-agent.service").exists()
+
+
+def test_an_agent_archive_that_is_not_the_launched_one_stops_the_boot(machine):
+    # Given the bucket holds another archive under the key (someone overwrote it)
+    (machine.s3 / BUCKET / ARCHIVE_KEY).write_bytes(b"PK-something-else")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)
+    # Then the bootstrap fails before the agent is installed, and the instance powers off
+    assert result.returncode != 0
+    log = (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert "agent archive sha256" in log
+    assert "shutdown -h now" in machine.calls()
+    assert not any(call.startswith("systemctl start") for call in machine.calls())
+
+
+def test_a_drfc_tag_that_moved_to_another_commit_stops_the_boot(machine):
+    (machine.state / "drfc-commit").write_text("0" * 40 + "\n")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)
+    assert result.returncode != 0
+    assert (
+        f"expected {DRFC_COMMITS[DEFAULT_DRFC_VERSION]}"
+        in (machine.logs / "pitwall-bootstrap.log").read_text()
+    )
+    assert not machine.drfc.exists()  # the wrong clone is gone
+    assert "shutdown -h now" in machine.calls()

@@ -14,7 +14,9 @@ import pytest
 
 from pitwall.host.__main__ import build_parser
 from pitwall.host.userdata import (
+    BOTO3_REQUIREMENTS,
     DEFAULT_DRFC_VERSION,
+    DRFC_COMMITS,
     INSTANCE_BOTO3_VERSION,
     OLDER_PYTHON_BOTO3_VERSIONS,
     render_user_data,
@@ -28,6 +30,7 @@ OPTIONS = {
     "bucket": "pitwall-models-123456789012",
     "region": "eu-west-1",
     "agent_archive_key": agent_archive_key("0f3e9a1b2c3d4e5f"),
+    "agent_archive_sha256": "0f3e9a1b2c3d4e5f" + "ab" * 24,
     "fallback_shutdown_minutes": 245,
 }
 SECRET_PATTERNS = [
@@ -54,8 +57,9 @@ def test_it_passes_shellcheck(script, tmp_path):
 
 
 def test_it_holds_no_credentials(script):
+    public = script.replace(DRFC_COMMITS[DEFAULT_DRFC_VERSION], "")  # 40 characters like a secret key
     for pattern in SECRET_PATTERNS:
-        assert not pattern.search(script), pattern.pattern
+        assert not pattern.search(public), pattern.pattern
 
 
 def test_the_metadata_service_is_only_asked_with_a_token(script):
@@ -84,9 +88,19 @@ def test_it_fetches_the_agent_and_the_run_spec_and_pins_its_versions(script):
     assert f"readonly RUN_SPEC_KEY='{RunKeys(OPTIONS['run_id']).run_spec}'" in script
     assert f"readonly DRFC_VERSION='{DEFAULT_DRFC_VERSION}'" in script
     assert 'git clone --quiet --depth 1 --branch "${DRFC_VERSION}"' in script
-    assert '"${PYTHON}" -m pip install -q --target "${PITWALL_HOME}/site" "boto3==${BOTO3_VERSION}"' in script
-    assert f"    3.8) BOTO3_VERSION='{OLDER_PYTHON_BOTO3_VERSIONS['3.8']}' ;;" in script
-    assert f"    *) BOTO3_VERSION='{INSTANCE_BOTO3_VERSION}' ;;" in script
+    assert f"readonly DRFC_COMMIT='{DRFC_COMMITS[DEFAULT_DRFC_VERSION]}'" in script
+    assert f"readonly AGENT_ARCHIVE_SHA256='{OPTIONS['agent_archive_sha256']}'" in script
+    assert '"${PYTHON}" -m pip install -q --require-hashes --no-deps --only-binary=:all:' in script
+    assert f"    3.8) REQUIREMENTS='boto3=={OLDER_PYTHON_BOTO3_VERSIONS['3.8']} --hash=sha256:" in script
+    assert f"    *) REQUIREMENTS='boto3=={INSTANCE_BOTO3_VERSION} --hash=sha256:" in script
+    for lines in BOTO3_REQUIREMENTS.values():  # the whole tree, each pinned by a digest
+        assert all(re.fullmatch(r"[a-z0-9-]+==\S+ --hash=sha256:[0-9a-f]{64}", line) for line in lines)
+        assert {line.split("==")[0] for line in lines} >= {"boto3", "botocore", "s3transfer", "jmespath"}
+
+
+def test_a_drfc_version_without_a_pinned_commit_is_refused():
+    with pytest.raises(ValueError, match="drfc_commit"):
+        render_user_data(**{**OPTIONS, "drfc_version": "main"})
 
 
 def test_the_instance_boto3_pin_is_the_project_pin():

@@ -80,6 +80,7 @@ class RunSpec(_Json):
     deadline_epoch: float  # the host shuts the instance down by then, controller or not
     pretrained_prefix: str | None = None  # the segment this one continues from, if any
     status_poll_seconds: float = 5.0  # how often the host polls its control object
+    agent_archive_sha256: str = ""  # the agent archive this segment runs: the bootstrap checks it
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

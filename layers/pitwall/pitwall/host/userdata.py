@@ -24,10 +24,44 @@ from pitwall.layout import RunKeys
 
 DRFC_REPOSITORY = "https://github.com/aws-deepracer-community/deepracer-for-cloud.git"
 DEFAULT_DRFC_VERSION = "v6.0.4"  # a DRFC release tag (simapp 6.0.4); every instance runs the same scripts
+# The commit that tag named when it was pinned: a tag can move, the clone is checked against this.
+DRFC_COMMITS = {"v6.0.4": "8af6820f564d18586c88273fd62584d42d97f888"}
 DEFAULT_DRFC_DIR = "/home/ubuntu/deepracer-for-cloud"
 INSTANCE_BOTO3_VERSION = "1.44.5"  # the boto3 pin of pyproject.toml (a test keeps them equal)
 # boto3 1.44 needs Python >= 3.10: an instance Python below that gets the last boto3 for it
 OLDER_PYTHON_BOTO3_VERSIONS = {"3.8": "1.37.38", "3.9": "1.42.97"}
+# What pip installs on an instance, every wheel pinned by its sha256 (`pip install
+# --require-hashes --no-deps`): boto3 and its whole dependency tree, per instance Python.
+_DATEUTIL_SHA256 = "a8b2bc7bffae282281c8140a97d3aa9c14da0b136dfe83f850eea9a5f7470427"
+BOTO3_REQUIREMENTS = {
+    "3.8": (
+        "boto3==1.37.38 --hash=sha256:b6d42803607148804dff82389757827a24ce9271f0583748853934c86310999f",
+        "botocore==1.37.38 --hash=sha256:23b4097780e156a4dcaadfc1ed156ce25cb95b6087d010c4bb7f7f5d9bc9d219",
+        "jmespath==1.0.1 --hash=sha256:02e2e4cc71b5bcab88332eebf907519190dd9e6e82107fa7f83b1003a6252980",
+        "python-dateutil==2.9.0.post0 --hash=sha256:" + _DATEUTIL_SHA256,
+        "s3transfer==0.11.5 --hash=sha256:757af0f2ac150d3c75bc4177a32355c3862a98d20447b69a0161812992fe0bd4",
+        "six==1.17.0 --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
+        "urllib3==2.2.3 --hash=sha256:ca899ca043dcb1bafa3e262d73aa25c465bfb49e0bd9dd5d59f1d0acba2f8fac",
+    ),
+    "3.9": (
+        "boto3==1.42.97 --hash=sha256:966e49f0510af9a64057a902b7df53d4348c447de0d3df4cc855dfd85e058fcd",
+        "botocore==1.42.97 --hash=sha256:77d2c8ce1bc592d3fbd7c01c35836f4a5b0cac2ca03ccdf6ffc60faa16b5fadc",
+        "jmespath==1.1.0 --hash=sha256:a5663118de4908c91729bea0acadca56526eb2698e83de10cd116ae0f4e97c64",
+        "python-dateutil==2.9.0.post0 --hash=sha256:" + _DATEUTIL_SHA256,
+        "s3transfer==0.16.1 --hash=sha256:61bcd00ccb83b21a0fe7e91a553fff9729d46c83b4e0106e7c314a733891f7c2",
+        "six==1.17.0 --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
+        "urllib3==2.6.3 --hash=sha256:bf272323e553dfb2e87d9bfd225ca7b0f467b919d7bbd355436d3fd37cb0acd4",
+    ),
+    "*": (
+        "boto3==1.44.5 --hash=sha256:70c3e0409794b29ec1900bcaff0695b73234a2d32ffaed35045b94caa26212a5",
+        "botocore==1.44.8 --hash=sha256:76342a76c338701db80dcb8afe1c9bd079283d6fffbb9d881442abb02a215043",
+        "jmespath==1.1.0 --hash=sha256:a5663118de4908c91729bea0acadca56526eb2698e83de10cd116ae0f4e97c64",
+        "python-dateutil==2.9.0.post0 --hash=sha256:" + _DATEUTIL_SHA256,
+        "s3transfer==0.19.3 --hash=sha256:24eb7535804306355e31c952a90022bf5b2f9d760f9a11062c7493a217c08553",
+        "six==1.17.0 --hash=sha256:4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274",
+        "urllib3==2.8.0 --hash=sha256:0cf3cae568d36aa9576b28dfb35f11328f1cb974ca7647d9475ebb86c75ac6e3",
+    ),
+}
 MIN_PYTHON = (3, 8)
 MIN_IMAGE_BOTOCORE = (1, 13, 25)  # the first botocore that gets the instance role's keys with IMDSv2
 PITWALL_HOME = "/opt/pitwall"
@@ -45,6 +79,8 @@ _RULES = {
     ),
     "drfc_version": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$"), "a git tag or branch such as v5.3.3"),
     "drfc_dir": (re.compile(r"^/[A-Za-z0-9._/-]+$"), "an absolute path of letters, digits, . _ - /"),
+    "drfc_commit": (re.compile(r"^[0-9a-f]{40}$"), "a full git commit id (40 hex digits)"),
+    "agent_archive_sha256": (re.compile(r"^[0-9a-f]{64}$"), "a sha256 digest (64 hex digits)"),
 }
 
 _TEMPLATE = r"""#!/bin/bash
@@ -61,6 +97,8 @@ readonly RUN_SPEC_KEY='__RUN_SPEC_KEY__'
 readonly DRFC_DIR='__DRFC_DIR__'
 readonly DRFC_REPOSITORY='__DRFC_REPOSITORY__'
 readonly DRFC_VERSION='__DRFC_VERSION__'
+readonly DRFC_COMMIT='__DRFC_COMMIT__'
+readonly AGENT_ARCHIVE_SHA256='__AGENT_ARCHIVE_SHA256__'
 readonly PITWALL_HOME='__PITWALL_HOME__'
 readonly FALLBACK_MINUTES='__FALLBACK_MINUTES__'
 readonly IMDS='http://169.254.169.254'
@@ -104,14 +142,21 @@ sys.exit(tuple(map(int, botocore.__version__.split(".")[:3])) < __MIN_IMAGE_BOTO
   case "$("${PYTHON}" -c 'import sys; print("%d.%d" % sys.version_info[:2])')" in
 __BOTO3_VERSION_CASES__
   esac
-  # --target: beside the image's packages, never over them (and allowed where PEP 668 applies)
-  "${PYTHON}" -m pip install -q --target "${PITWALL_HOME}/site" "boto3==${BOTO3_VERSION}"
+  printf '%s\n' "${REQUIREMENTS}" >"${PITWALL_HOME}/requirements.txt"
+  # --target: beside the image's packages, never over them (and allowed where PEP 668 applies);
+  # every wheel checked against its pinned digest, nothing resolved beyond the list
+  "${PYTHON}" -m pip install -q --require-hashes --no-deps --only-binary=:all: \
+    --target "${PITWALL_HOME}/site" -r "${PITWALL_HOME}/requirements.txt"
 fi
 
 # 3. The host agent and the run spec, read with the instance role's credentials.
-export BUCKET REGION AGENT_ARCHIVE_KEY RUN_SPEC_KEY PITWALL_HOME
+#    The archive must be the one the controller launched this instance with: its digest is in
+#    this script (the run spec carries it too), whatever the bucket holds now.
+export BUCKET REGION AGENT_ARCHIVE_KEY RUN_SPEC_KEY PITWALL_HOME AGENT_ARCHIVE_SHA256
 "${PYTHON}" - <<'PYTHON'
+import hashlib
 import os
+import sys
 
 import boto3
 
@@ -119,11 +164,22 @@ s3 = boto3.session.Session().client("s3", region_name=os.environ["REGION"])
 home = os.environ["PITWALL_HOME"]
 s3.download_file(os.environ["BUCKET"], os.environ["AGENT_ARCHIVE_KEY"], f"{home}/pitwall-agent.zip")
 s3.download_file(os.environ["BUCKET"], os.environ["RUN_SPEC_KEY"], f"{home}/run-spec.json")
+with open(f"{home}/pitwall-agent.zip", "rb") as archive:
+    digest = hashlib.sha256(archive.read()).hexdigest()
+if digest != os.environ["AGENT_ARCHIVE_SHA256"]:
+    sys.exit(f"pitwall: agent archive sha256 {digest}, expected {os.environ['AGENT_ARCHIVE_SHA256']}")
 PYTHON
 
 # 4. DeepRacer-for-Cloud at its pinned version, unless the image already has it.
+#    A tag can be moved: the clone must be the commit it named when it was pinned.
 if [ ! -f "${DRFC_DIR}/bin/activate.sh" ]; then
   git clone --quiet --depth 1 --branch "${DRFC_VERSION}" "${DRFC_REPOSITORY}" "${DRFC_DIR}"
+  cloned="$(git -C "${DRFC_DIR}" rev-parse HEAD)"
+  if [ "${cloned}" != "${DRFC_COMMIT}" ]; then
+    echo "pitwall: DRFC ${DRFC_VERSION} is commit ${cloned}, expected ${DRFC_COMMIT}"
+    rm -rf "${DRFC_DIR}"
+    false
+  fi
 fi
 
 # 5. The agent runs as a service: it starts again after the reboot that DRFC's install needs.
@@ -173,6 +229,7 @@ def render_user_data(
     bucket: str,
     region: str,
     agent_archive_key: str,
+    agent_archive_sha256: str,
     fallback_shutdown_minutes: int,
     drfc_version: str = DEFAULT_DRFC_VERSION,
     drfc_dir: str = DEFAULT_DRFC_DIR,
@@ -186,6 +243,8 @@ def render_user_data(
         "agent_archive_key": agent_archive_key,
         "drfc_version": drfc_version,
         "drfc_dir": drfc_dir,
+        "drfc_commit": DRFC_COMMITS.get(drfc_version, ""),
+        "agent_archive_sha256": agent_archive_sha256,
     }
     for name, value in values.items():
         pattern, allowed = _RULES[name]
@@ -208,6 +267,8 @@ def render_user_data(
         "__DRFC_DIR__": drfc_dir,
         "__DRFC_REPOSITORY__": DRFC_REPOSITORY,
         "__DRFC_VERSION__": drfc_version,
+        "__DRFC_COMMIT__": values["drfc_commit"],
+        "__AGENT_ARCHIVE_SHA256__": agent_archive_sha256,
         "__MIN_PYTHON__": repr(MIN_PYTHON),
         "__MIN_PYTHON_TEXT__": ".".join(map(str, MIN_PYTHON)),
         "__MIN_IMAGE_BOTOCORE__": repr(MIN_IMAGE_BOTOCORE),
@@ -224,9 +285,10 @@ def render_user_data(
 
 
 def _boto3_version_cases() -> str:
-    """The arms of the bootstrap's `case` on the instance's Python version: which boto3 to install."""
-    arms = [
-        f"    {python}) BOTO3_VERSION='{boto3}' ;;" for python, boto3 in OLDER_PYTHON_BOTO3_VERSIONS.items()
-    ]
-    arms.append(f"    *) BOTO3_VERSION='{INSTANCE_BOTO3_VERSION}' ;;")
+    """The arms of the bootstrap's `case` on the instance's Python version: the hashed
+    requirements of the boto3 for it."""
+    arms = []
+    for python, lines in BOTO3_REQUIREMENTS.items():
+        requirements = "\n".join(lines)
+        arms.append(f"    {python}) REQUIREMENTS='{requirements}' ;;")
     return "\n".join(arms)

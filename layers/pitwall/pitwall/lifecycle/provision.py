@@ -96,7 +96,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     system_values = drfc.system_settings(settings, run.request)
     render_settings_files(run, run_values, system_values, deps)
     run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
-    agent_archive = ensure_agent_archive(deps.store)
+    agent_archive, agent_archive_sha256 = ensure_agent_archive(deps.store)
     profile_arn = _segment_role(run, segment, agent_archive, deps)
     failures: list[str] = []
     for priced in ranked:
@@ -115,6 +115,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             deadline_epoch=now + allowed,
             pretrained_prefix=segment.pretrained.model_prefix if segment.pretrained else None,
             status_poll_seconds=settings.host_poll_seconds,
+            agent_archive_sha256=agent_archive_sha256,
         )
         deps.store.put_text(run.keys.run_spec, spec.to_json())
         launch = LaunchSpec(

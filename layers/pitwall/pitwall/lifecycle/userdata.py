@@ -3,6 +3,7 @@ the host agent's archive uploaded to the bucket first (keyed by its digest, so o
 
 from __future__ import annotations
 
+import hashlib
 import math
 
 from pitwall.adapters.store import ObjectStore
@@ -11,13 +12,14 @@ from pitwall.host.protocol import RunSpec
 from pitwall.host.userdata import MAX_FALLBACK_MINUTES, render_user_data
 
 
-def ensure_agent_archive(store: ObjectStore) -> str:
-    """The S3 key of the current host agent archive, uploaded if it is not there yet."""
+def ensure_agent_archive(store: ObjectStore) -> tuple[str, str]:
+    """The S3 key and the sha256 of the current host agent archive, uploaded if it is not there
+    yet (the instance checks what it downloads against the digest)."""
     archive = build_agent_archive()
     key = archive_key(archive)
     if not store.exists(key):
         store.put_bytes(key, archive, "application/zip")
-    return key
+    return key, hashlib.sha256(archive).hexdigest()
 
 
 def user_data_for(spec: RunSpec, agent_archive_key: str, now: float) -> str:
@@ -27,5 +29,6 @@ def user_data_for(spec: RunSpec, agent_archive_key: str, now: float) -> str:
         bucket=spec.bucket,
         region=spec.region,
         agent_archive_key=agent_archive_key,
+        agent_archive_sha256=spec.agent_archive_sha256,
         fallback_shutdown_minutes=min(MAX_FALLBACK_MINUTES, max(1, minutes)),
     )
