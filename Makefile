@@ -5,9 +5,10 @@ VENV := .venv
 PY := $(VENV)/bin/python
 SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
+SECURITY := .tools/security/bin
 REGION := us-east-1
 
-.PHONY: setup demo test faults lint static unit integration bench clean
+.PHONY: setup demo test faults lint static security unit integration bench clean
 
 setup: .setup-stamp
 
@@ -41,6 +42,16 @@ static: setup
 	$(SAM) validate --lint --region $(REGION)
 	$(SAM_VENV)/bin/cfn-lint template.yaml  # the tool venv's: it has aws-sam-translator to expand SAM
 	PYENV_VERSION=$(PY_VERSION) $(SAM) build --build-dir build/sam
+	$(MAKE) security
+
+# checkov on the SAM-expanded template (.checkov.yaml), parliament on every IAM policy, bandit on
+# the Python; each accepted finding is named where it is, with its reason (README, Hardening).
+security: setup
+	mkdir -p build
+	$(PY) -m pitwall_local.template > build/template.expanded.json
+	$(SECURITY)/checkov --config-file .checkov.yaml -f build/template.expanded.json
+	PYTHONPATH=layers/pitwall $(SECURITY)/python scripts/audit_policies.py build/template.expanded.json template.yaml
+	$(SECURITY)/bandit -q -c pyproject.toml -r layers/pitwall/pitwall functions cli local scripts
 
 unit: setup
 	$(PY) -m pytest -q tests/unit

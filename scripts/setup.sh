@@ -27,6 +27,13 @@ python="$(python_for "$py_version")"
 .tools/sam/bin/pip install --quiet --upgrade pip
 .tools/sam/bin/pip install --quiet "aws-sam-cli==1.170.0"
 
+# The security scanners of `make static` in a venv of their own (checkov pins many packages):
+# checkov (the expanded template), parliament (every IAM policy; it needs pkg_resources), bandit.
+[ -x .tools/security/bin/python ] || "$python" -m venv .tools/security
+.tools/security/bin/pip install --quiet --upgrade pip
+.tools/security/bin/pip install --quiet "checkov==3.3.30" "parliament==1.6.4" "bandit==1.9.4" \
+  "setuptools==75.8.0"
+
 # The simulator's Python 3.8 (simapp 5.x) with the libraries a reward function may import, so the
 # validator also runs reward functions under a real 3.8. Skipped where no 3.8 is installed.
 if python38="$(python_for 3.8.18 2>/dev/null)" && [ -x "$python38" ]; then

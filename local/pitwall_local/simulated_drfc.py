@@ -262,7 +262,8 @@ class SimulatedDrfc:
     def _training_timeline(
         self, spec: RunSpec, model: ModelKeys, plan: _TrainingPlan, t0: float, number: int, steps: int
     ) -> Iterator[Event]:
-        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}")
+        # bandit B311: simulated noise, reproducible by seed: nothing secret
+        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}")  # nosec B311
         metrics: list[list[dict[str, Any]]] = [[] for _ in range(plan.workers)]
         episodes = [0] * plan.workers
         kept: list[str] = []
@@ -421,7 +422,8 @@ class SimulatedDrfc:
     def _evaluation_timeline(
         self, spec: RunSpec, settings: Mapping[str, str], model: ModelKeys, checkpoint: str, t0: float
     ) -> Iterator[Event]:
-        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation")
+        # bandit B311: simulated noise, reproducible by seed: nothing secret
+        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation")  # nosec B311
         trials = _int(settings, "DR_EVAL_NUMBER_OF_TRIALS", 3, "run_settings", minimum=1)
         max_resets = _int(settings, "DR_EVAL_MAX_RESETS", 100, "run_settings")
         continuous = settings.get("DR_EVAL_IS_CONTINUOUS", "False").lower() == "true"
