@@ -168,14 +168,16 @@ def serve(path: Path, *, port: int, time_scale: float, region: str) -> None:
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stopping.set())
 
+    # the port first: a taken one fails at once, not after the deployment (werkzeug says why
+    # and exits 1)
+    server = make_server(
+        LOOPBACK,
+        port,
+        DomainDispatcherApplication(create_backend_app),
+        threaded=True,
+        request_handler=MotoRequestHandler,
+    )
     with LocalCloud(time_scale=time_scale, region=region) as cloud:
-        server = make_server(
-            LOOPBACK,
-            port,
-            DomainDispatcherApplication(create_backend_app),
-            threaded=True,
-            request_handler=MotoRequestHandler,
-        )
         thread = threading.Thread(target=server.serve_forever, name="moto-server", daemon=True)
         thread.start()
         try:
@@ -195,6 +197,7 @@ def serve(path: Path, *, port: int, time_scale: float, region: str) -> None:
         finally:
             server.shutdown()
             thread.join()
+            server.server_close()
             path.unlink(missing_ok=True)
 
 

@@ -114,6 +114,10 @@ def test_a_racer_trains_their_folder_on_the_local_stack_through_the_cli(
     assert state.endpoint.startswith(f"http://{stack.LOOPBACK}:")
     variables = exported(up.stdout)
     assert variables["AWS_ENDPOINT_URL"] == state.endpoint
+    again = pitwall("up", env=env)  # a second `up` (a new shell) gets the same stack
+    assert again.returncode == 0
+    assert "already up" in again.stderr
+    assert exported(again.stdout) == variables
     env.update(variables)
 
     # When they submit their folder and follow the run with the CLI
@@ -149,3 +153,15 @@ def test_a_racer_trains_their_folder_on_the_local_stack_through_the_cli(
     again = pitwall("down", env=env)
     assert again.returncode == 0
     assert "no local stack is up" in again.stdout
+
+
+def test_up_on_a_taken_port_fails_with_the_reason(racer_environment: dict[str, str]) -> None:
+    with socket.create_server((stack.LOOPBACK, 0)) as taken:
+        port = taken.getsockname()[1]
+
+        up = pitwall("up", "--port", str(port), env=racer_environment, timeout=stack.READY_TIMEOUT + 30)
+
+    assert up.returncode == 1
+    assert "before serving" in up.stderr
+    assert f"Port {port} is in use" in up.stderr  # the server's log, as werkzeug says it
+    assert not Path(racer_environment[stack.STATE_ENV]).exists()
