@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import socket
 import subprocess
@@ -125,7 +126,10 @@ def test_a_racer_trains_their_folder_on_the_local_stack_through_the_cli(
     submit = pitwall("submit", str(folder), *options, env=env)
     assert submit.returncode == 0, submit.stdout + submit.stderr
     assert f"{layout.INBOX_PREFIX}my-model/" in submit.stdout
-    run_id = wait_for_run_id("my-model", env)
+    named = re.search(r"run (\S+); follow it", submit.stdout)
+    assert named, submit.stdout
+    run_id = named.group(1)
+    assert wait_for_run_id("my-model", env) == run_id
     record = wait_until_finished(run_id, env)
 
     # Then the run trained on a simulated host, and status and metrics tell the same story
