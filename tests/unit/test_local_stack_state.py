@@ -1,9 +1,12 @@
-"""The local stack's state file, and `pitwall down`'s care to signal only the stack's server."""
+"""The local stack's state file, `pitwall down`'s care to signal only the stack's server, and the
+`local` extra named when moto is missing."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import asdict
 from pathlib import Path
 
@@ -66,3 +69,17 @@ def test_down_with_a_stale_state_signals_no_process_and_removes_the_file(tmp_pat
 
 def test_down_without_a_state_file_stops_nothing(tmp_path: Path) -> None:
     assert stop(tmp_path / "local.json") is None
+
+
+@pytest.mark.parametrize("command", ["up", "down"])
+def test_without_the_local_extra_up_and_down_name_it(command: str) -> None:
+    # moto made unimportable, as in a plain install
+    program = (
+        f"import sys; sys.modules['moto'] = None; from pitwall_cli import main; sys.exit(main([{command!r}]))"
+    )
+
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 2
+    assert f"pitwall {command} needs the 'local' extra" in result.stderr
+    assert "Traceback" not in result.stderr
