@@ -23,7 +23,9 @@ from pitwall.observability import logger
 from pitwall.runs import RunRequest
 
 
-def _run_id(folder: str, request_body: bytes) -> str:
+def run_id_for(folder: str, request_body: bytes) -> str:
+    """The run id of an inbox request: the folder's name and a hash of the request's bytes (the
+    same bytes, redelivered, start no second run). `pitwall submit` tells the racer the same."""
     name = folder[len(layout.INBOX_PREFIX) :].strip("/")
     # run ids are ASCII (execution names, DynamoDB keys): any other letter becomes a dash
     safe = "".join(c if (c.isascii() and c.isalnum()) or c == "-" else "-" for c in name)
@@ -57,7 +59,7 @@ def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]
     if problems:
         return None, problems.splitlines()
     return TrainInput(
-        run_id=_run_id(folder, body), request=request, custom_files_prefix=folder.rstrip("/")
+        run_id=run_id_for(folder, body), request=request, custom_files_prefix=folder.rstrip("/")
     ), []
 
 
