@@ -43,8 +43,8 @@ def test_intrinsic_functions_resolve_like_cloudformation() -> None:
 
 
 def test_a_resource_type_the_local_cloud_cannot_create_is_named() -> None:
-    deployer = _deployer({"Resources": {"Queue": {"Type": "AWS::SQS::Queue", "Properties": {}}}})
-    with pytest.raises(NotImplementedError, match=r"AWS::SQS::Queue \(Queue\)"):
+    deployer = _deployer({"Resources": {"Fleet": {"Type": "AWS::GameLift::Fleet", "Properties": {}}}})
+    with pytest.raises(NotImplementedError, match=r"AWS::GameLift::Fleet \(Fleet\)"):
         deployer.deploy({})
 
 
