@@ -93,6 +93,13 @@ class LocalCloud:
     # -- lifecycle --------------------------------------------------------------------------
 
     def __enter__(self) -> LocalCloud:
+        try:
+            return self._start()
+        except BaseException:  # undo what was patched so far: moto's hooks, the environment
+            self._exit.close()
+            raise
+
+    def _start(self) -> LocalCloud:
         template = translated_template(self.root)  # before moto starts: it runs a subprocess
         self._exit.enter_context(_environment({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}))
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
