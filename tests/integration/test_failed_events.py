@@ -11,8 +11,11 @@ from typing import Any
 from pitwall import aws
 from pitwall_cli import main
 from pitwall_cli.replay_failed import replay_failed
-from pitwall_local.cloud import LocalCloud
+from pitwall_local.cloud import REPO_ROOT, LocalCloud
 from pitwall_local.faults import INTERRUPTION_WARNING, put_instance_event
+
+# what the reaper's schedule sends: valid, so a re-driven one succeeds (and is not retried again)
+SCHEDULE_EVENT = (REPO_ROOT / "events" / "reap_instances__schedule.json").read_bytes()
 
 
 def _queued(cloud: LocalCloud, timeout: float = 20.0) -> dict[str, Any]:
@@ -75,7 +78,7 @@ def test_replay_failed_on_the_command_line_lists_and_redrives(cloud: LocalCloud,
     cloud.shim.failing_events[function] = lambda event: True
     try:
         lambdas = aws.client("lambda", cloud.region)
-        lambdas.invoke(FunctionName=function, InvocationType="Event", Payload=b"{}")
+        lambdas.invoke(FunctionName=function, InvocationType="Event", Payload=SCHEDULE_EVENT)
         _queued(cloud)
     finally:
         del cloud.shim.failing_events[function]
@@ -85,3 +88,35 @@ def test_replay_failed_on_the_command_line_lists_and_redrives(cloud: LocalCloud,
     assert main(["replay-failed", "--queue", queue, "--region", cloud.region]) == 0
     out = capsys.readouterr().out
     assert "re-driven" in out and "RetriesExhausted" in out
+
+
+def test_an_event_older_than_its_maximum_age_is_not_tried_again(cloud: LocalCloud) -> None:
+    lambdas = aws.client("lambda", cloud.region)
+    function = cloud.stack.refs["ReapInstancesFunction"]
+    kept = lambdas.get_function_event_invoke_config(FunctionName=function)
+    # Given an event worth a minute only, and two retries (one and two minutes later); moto adds a
+    # configuration on each put, so the old one goes first
+    lambdas.delete_function_event_invoke_config(FunctionName=function)
+    lambdas.put_function_event_invoke_config(
+        FunctionName=function,
+        MaximumRetryAttempts=2,
+        MaximumEventAgeInSeconds=60,
+        DestinationConfig=kept["DestinationConfig"],
+    )
+    cloud.shim.failing_events[function] = lambda event: True
+    try:
+        lambdas.invoke(FunctionName=function, InvocationType="Event", Payload=SCHEDULE_EVENT)
+        record = _queued(cloud)
+    finally:
+        del cloud.shim.failing_events[function]
+        lambdas.delete_function_event_invoke_config(FunctionName=function)
+        lambdas.put_function_event_invoke_config(
+            FunctionName=function,
+            MaximumRetryAttempts=kept["MaximumRetryAttempts"],
+            MaximumEventAgeInSeconds=kept["MaximumEventAgeInSeconds"],
+            DestinationConfig=kept["DestinationConfig"],
+        )
+    # Then the second attempt (a minute old) ran, the third (three minutes) did not
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region)[0].redriven
