@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -50,6 +49,11 @@ class AsyncInvoker:
     now: Callable[[], float]  # the cloud's clock, epoch seconds
     failed: list[dict[str, Any]] = field(default_factory=list)  # the records sent to a destination
     _threads: list[threading.Thread] = field(default_factory=list)
+    _closed: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        """No more retries: the cloud is going away (a retry then would reach past moto)."""
+        self._closed.set()
 
     def config_of(self, function: str) -> InvokeConfig:
         try:
@@ -91,7 +95,8 @@ class AsyncInvoker:
         config = self.config_of(function)
         attempts, condition, age = 1, "RetriesExhausted", 0.0
         for delay in RETRY_DELAYS_SECONDS[: config.retries]:
-            time.sleep(delay / self.time_scale)
+            if self._closed.wait(delay / self.time_scale):
+                return
             # the event's age counts the waits only: a handler takes well under a second in Lambda,
             # minutes on the accelerated clock of a loaded machine
             age += delay

@@ -107,6 +107,7 @@ class LocalCloud:
         self._exit.callback(aws.reset_clients)
         self.invoker = AsyncInvoker(self.region, self.time_scale, lambda: self.clock().now())
         self._exit.enter_context(asynchronous_invocations(self.invoker))
+        self._exit.callback(self.invoker.close)
         self.relay = self._exit.enter_context(relayed_events(Relay(self.region, self.invoker)))
         self._exit.enter_context(versioned_notifications())
         self._exit.enter_context(heartbeats_of_any_waiting_task())
