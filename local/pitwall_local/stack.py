@@ -38,8 +38,8 @@ DEFAULT_STATE = Path("~/.pitwall/local.json")
 SERVER_MODULE = "pitwall_local.stack"
 READY_TIMEOUT = 180.0  # deploying the template takes about 10 s; a loaded machine, much more
 STOP_TIMEOUT = 30.0
-# moto accepts any credentials; these name no real account
-FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+# moto accepts any credentials; these name no real account (bandit B105: not a password)
+FAKE_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}  # nosec B105
 
 
 class StackError(Exception):
@@ -118,7 +118,8 @@ def start(
     command = [sys.executable, "-m", SERVER_MODULE, "--state", str(path), "--port", str(port)]
     command += ["--time-scale", str(time_scale), "--region", region]
     with log.open("w") as out:
-        process = subprocess.Popen(
+        # bandit B603: this Python running our own server module, no shell
+        process = subprocess.Popen(  # nosec B603
             command, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
         )
     deadline = time.monotonic() + timeout
