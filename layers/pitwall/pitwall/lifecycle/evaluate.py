@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pitwall import layout
 from pitwall.errors import HostFailed
-from pitwall.lifecycle import metrics
+from pitwall.lifecycle import metrics, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateOutput, RunRef
 from pitwall.lifecycle.records import update_run
@@ -45,4 +45,5 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
         return True, None
 
     update_run(deps, run.source_run_id, add_result)
+    telemetry.evaluated(run.run_id, run.request.model_name, result.completed_laps, result.best_lap_seconds)
     return EvaluateOutput(run_id=run.run_id, result=result)

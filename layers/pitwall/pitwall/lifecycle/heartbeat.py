@@ -20,7 +20,7 @@ from pitwall import layout
 from pitwall.adapters import tasks
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import HostStatus
-from pitwall.lifecycle import metrics
+from pitwall.lifecycle import metrics, telemetry
 from pitwall.lifecycle.await_host import host_report
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
@@ -55,6 +55,7 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
         out.ignored += 1
         return
     out.recorded += 1
+    telemetry.heartbeat(run.run_id)
     if token and verdict.fail_error:
         tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
         out.settled += 1
@@ -77,6 +78,7 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
         return
     if run.task_token and tasks.heartbeat(run.task_token):
         out.kept_alive += 1
+    telemetry.heartbeat(run.run_id)
     now = deps.clock.now()
     segment = run.current_segment
     assert segment is not None
@@ -90,14 +92,21 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
     elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
         episodes = metrics.episode_count(deps.store.get_json(key))
 
-    def record(latest: Run) -> tuple[bool, None]:
+    def record(latest: Run) -> tuple[bool, tuple[int, bool]]:
+        current = latest.current_segment
+        before = (current.episodes, current.last_checkpoint) if current else (0, None)
         changed = apply_training_progress(
             latest, beat.prefix, episodes=episodes, checkpoint=checkpoint, at=now
         )
-        return changed, None
+        if not changed or current is None:
+            return changed, (0, False)
+        return True, (current.episodes - before[0], current.last_checkpoint != before[1])
 
-    update_run(deps, run.run_id, record)
+    _, (new_episodes, new_checkpoint) = update_run(deps, run.run_id, record)
     out.recorded += 1
+    telemetry.episodes(run.run_id, run.request.model_name, new_episodes)
+    if new_checkpoint:
+        telemetry.checkpoint(run.run_id)
 
 
 def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:

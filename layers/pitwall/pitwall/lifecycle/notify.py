@@ -8,7 +8,7 @@ import json
 
 from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
-from pitwall.lifecycle import events
+from pitwall.lifecycle import events, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
@@ -72,6 +72,7 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
     summary = summarize(run, now)
+    telemetry.run_ended(run.run_id, run.request.model_name, run.state == RunState.SUCCEEDED, summary.cost_usd)
     subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
     message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))
     detail_type, detail = _event_of(run)
