@@ -12,7 +12,7 @@ from moto.sns.utils import FilterPolicyMatcher
 
 from pitwall import aws
 from pitwall.lifecycle import telemetry
-from pitwall.localcloud.cloud import LocalCloud
+from pitwall_local.cloud import LocalCloud
 
 
 @pytest.fixture(scope="module")

@@ -17,7 +17,6 @@ from moto import mock_aws
 from pitwall import aws, layout
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.host.protocol import HostState, HostStatus
-from pitwall.localcloud.template import load_template
 from pitwall.runs import (
     EvaluationRequest,
     Pool,
@@ -28,6 +27,7 @@ from pitwall.runs import (
     Segment,
 )
 from pitwall.settings import Settings
+from pitwall_local.template import load_template
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 TEMPLATE = FUNCTIONS.parent / "template.yaml"
