@@ -16,8 +16,8 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from pitwall import layout
-from pitwall.adapters import tasks
+from pitwall import layout, notifications
+from pitwall.adapters import messaging, tasks
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import HostStatus
 from pitwall.lifecycle import metrics, telemetry
@@ -27,7 +27,7 @@ from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
 from pitwall.lifecycle.progress import Verdict, apply_host_status, apply_training_progress
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
-from pitwall.runs import Run
+from pitwall.runs import Run, RunKind, RunState
 
 
 def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out: HeartbeatOutput) -> None:
@@ -39,15 +39,16 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
     status = HostStatus.from_json(body)
     now = deps.clock.now()
 
-    def record(run: Run) -> tuple[bool, tuple[Verdict, str | None]]:
+    def record(run: Run) -> tuple[bool, tuple[Verdict, str | None, bool]]:
         token = run.task_token
+        booting = run.state == RunState.BOOTING
         verdict = apply_host_status(run, status, now)
         if verdict.changed and token and (verdict.settle or verdict.fail_error):
             run.awaiting, run.task_token = None, None
-        return verdict.changed, (verdict, token)
+        return verdict.changed, (verdict, token, booting and run.state == RunState.RUNNING)
 
     try:
-        run, (verdict, token) = update_run(deps, run_id, record)
+        run, (verdict, token, started) = update_run(deps, run_id, record)
     except RunNotFound:
         out.ignored += 1
         return
@@ -56,6 +57,10 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
         return
     out.recorded += 1
     telemetry.heartbeat(run.run_id)
+    if started and run.kind == RunKind.TRAIN:
+        first = all(earlier.started_at is None for earlier in run.segments[:-1])
+        message = notifications.training_started(run) if first else notifications.run_resumed(run, now)
+        messaging.send(deps.settings.topic_arn, message)
     if token and verdict.fail_error:
         tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
         out.settled += 1

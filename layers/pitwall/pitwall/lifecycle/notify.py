@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 
+from pitwall import notifications
 from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle import events, telemetry
@@ -56,9 +57,7 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     except RunNotFound:
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task, None)
-        message_id = messaging.notify(
-            settings.topic_arn, f"Pitwall run {task.run_id} rejected", reason or "rejected"
-        )
+        message_id = messaging.send(settings.topic_arn, notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
         )
@@ -73,8 +72,12 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     run = deps.runs.save(run)
     summary = summarize(run, now)
     telemetry.run_ended(run.run_id, run.request.model_name, run.state == RunState.SUCCEEDED, summary.cost_usd)
-    subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
-    message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))
+    message = (
+        notifications.run_finished(run, now)
+        if run.state == RunState.SUCCEEDED
+        else notifications.run_failed(run, now)
+    )
+    message_id = messaging.send(settings.topic_arn, message)
     detail_type, detail = _event_of(run)
     messaging.put_event(settings.event_bus, detail_type, detail)
     return NotifyOutput(

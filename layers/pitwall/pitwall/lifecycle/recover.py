@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from pitwall import budget, recovery
+from pitwall import budget, notifications, recovery
 from pitwall.adapters import messaging, tasks
 from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
@@ -40,20 +40,8 @@ def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
     if isinstance(decision, recovery.Ignore):
         return
     telemetry.recovery_decided(run.run_id, decision.action, decision.reason.value)
-    what = {
-        "replace": "continues on a new instance",
-        "retry": "waits for capacity",
-        "stop": "stops",
-    }[decision.action]
-    subject = f"Pitwall {run.kind.value} {run.run_id} {what}"
-    body = {
-        "run_id": run.run_id,
-        "action": decision.action,
-        "reason": decision.reason.value if decision.reason else None,
-        "detail": decision.detail,
-        "segments": len(run.segments),
-    }
-    messaging.notify(deps.settings.topic_arn, subject, json.dumps(body, indent=2))
+    message = notifications.run_interrupted(run, decision.action, decision.reason.value, decision.detail)
+    messaging.send(deps.settings.topic_arn, message)
 
 
 def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
