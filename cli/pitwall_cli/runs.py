@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from typing import Any
 
 from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
@@ -24,6 +25,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("run_id", metavar="RUN")
     add_location(status)
     status.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    status.add_argument("--watch", action="store_true", help="a live view until the run ends")
+    status.add_argument("--bucket", help="(--watch) the model bucket, instead of reading it from the stack")
+    status.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="(--watch) seconds between reads; never less than the controller's heartbeat cadence",
+    )
     status.set_defaults(func=show_status)
 
 
@@ -33,10 +42,15 @@ def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: your configuration's)")
 
 
+def _stack(args: argparse.Namespace) -> dict[str, Any]:
+    """The deployed stack named by `--stack`, as CloudFormation describes it."""
+    answer = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)
+    return dict(answer["Stacks"][0])
+
+
 def stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     """The outputs of the deployed stack named by `--stack` (template.yaml, Outputs)."""
-    stack = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in _stack(args).get("Outputs", [])}
 
 
 def _table(args: argparse.Namespace) -> RunsTable:
@@ -61,6 +75,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(args)
     try:
         run = _table(args).get(args.run_id)
     except RunNotFound as exc:
@@ -71,6 +87,25 @@ def show_status(args: argparse.Namespace) -> int:
         return 0
     print(describe(run, time.time()))
     return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from pitwall.adapters.store import ObjectStore
+    from pitwall_cli.watch import watch_command
+
+    stack = None if args.table and args.bucket else _stack(args)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} if stack else {}
+    parameters = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if stack else {}
+    )
+    table = RunsTable(args.table or outputs["RunsTableName"])
+    try:
+        table.get(args.run_id)
+    except RunNotFound as exc:
+        print(exc)
+        return 1
+    store = ObjectStore(args.bucket or outputs["ModelBucketName"])
+    return watch_command(args.run_id, table, store, parameters, args.interval)
 
 
 def describe(run: Run, now: float) -> str:
