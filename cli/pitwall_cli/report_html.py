@@ -16,6 +16,7 @@ from pitwall import recovery
 from pitwall.runs import Run
 from pitwall_cli.lineage_metrics import rows_of
 from pitwall_cli.report_data import IterationTrace, ReportData
+from pitwall_cli.watch import clock_of
 
 BEST_ITERATIONS = 3  # the simtraces drawn on the track map
 _CONFIG = {"displaylogo": False, "responsive": True}
@@ -103,7 +104,7 @@ def progress_figure(data: ReportData) -> go.Figure:
             x=start - 0.5,
             y=1.0,
             yref="paper",
-            text=f"{why} → segment {segment.index} ({pool})",
+            text=f"{why}, then segment {segment.index} on {pool}",
             showarrow=False,
             xanchor="left",
             textangle=-90,
@@ -124,7 +125,7 @@ def timeline_figure(run: Run, now: float) -> go.Figure:
     )
     starts = [s.launched_at for s in run.segments if s.launched_at is not None]
     origin = min(starts) if starts else run.created_at
-    end_of_run = run.updated_at if run.is_terminal else now
+    end_of_run = clock_of(run, now)
     cost = 0.0
     times: list[float | None] = []
     costs: list[float | None] = []
@@ -147,6 +148,7 @@ def timeline_figure(run: Run, now: float) -> go.Figure:
             col=1,
             annotation_text=f"seg {segment.index}",
             annotation_position="top left",
+            exclude_empty_subplots=False,  # drawn before the cost line is added
         )
         training = ended - (segment.started_at or ended)
         labels.append(f"seg {segment.index}<br>{pool}")
@@ -276,7 +278,7 @@ def actions_figure(traces: list[IterationTrace]) -> go.Figure | None:
 
 def _summary(data: ReportData) -> str:
     run = data.run
-    spent = recovery.spent(run, run.updated_at if run.is_terminal else data.generated_at)
+    spent = recovery.spent(run, clock_of(run, data.generated_at))
     outcome = run.outcome
     trained = run.trained_segment
     request = run.request
@@ -452,7 +454,7 @@ def build_html(data: ReportData) -> str:
         f"{_summary(data)}"
         + (f"<ul class='note'>{notes}</ul>" if notes else "")
         + "<h2>Segments</h2>"
-        + _segments_table(run, run.updated_at if run.is_terminal else data.generated_at)
+        + _segments_table(run, clock_of(run, data.generated_at))
         + "".join(sections)
         + "<h2>Settings and custom files</h2>"
         + _settings(data)

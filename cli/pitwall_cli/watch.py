@@ -78,6 +78,15 @@ def read_snapshot(run: Run, store: ObjectStore) -> Snapshot:
     )
 
 
+def clock_of(run: Run, now: float) -> float:
+    """When to measure an ended run's time at: when its last instance ended (the record may be
+    written later, e.g. by its evaluation); a live run's: now."""
+    if not run.is_terminal:
+        return now
+    ends = [s.ended_at for s in run.segments if s.ended_at is not None]
+    return max(ends) if ends else run.updated_at
+
+
 def _clock(seconds: float) -> str:
     seconds = max(0, int(seconds))
     return f"{seconds // 3600}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
@@ -98,7 +107,7 @@ def render(snapshot: Snapshot, now: float, default_time_budget_minutes: int) -> 
     segment = run.current_segment
     minutes = run.request.time_budget_minutes or default_time_budget_minutes
     time_budget = minutes * 60.0
-    spent = recovery.spent(run, run.updated_at if run.is_terminal else now)  # an ended run's clock stops
+    spent = recovery.spent(run, clock_of(run, now))
     money = run.request.money_budget_usd
     lap = min((r.best_lap_seconds for r in run.evaluations if r.best_lap_seconds is not None), default=None)
     best_eval = next((r for r in run.evaluations if r.best_lap_seconds == lap), None) if lap else None

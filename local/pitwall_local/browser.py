@@ -33,6 +33,7 @@ FLAGS = (
     "--disable-sync",
     "--hide-scrollbars",
 )
+MAX_HEIGHT = 16_000  # pixels of a full-page screenshot at most
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 
 
@@ -141,13 +142,15 @@ def visit(
     *,
     probe: str = "true",
     width: int = 1280,
-    height: int = 2400,
+    height: int = 1600,
+    full_page: bool = True,
     settle_seconds: float = 1.0,
     chromium: str | None = None,
     timeout: float = 60.0,
 ) -> PageVisit:
-    """Load `page` (a local file), wait for its load event and `settle_seconds` more, then collect
-    the console's errors, evaluate `probe` and take a `width` x `height` screenshot."""
+    """Load `page` (a local file) in a `width` x `height` viewport, wait for its load event and
+    `settle_seconds` more, then collect the console's errors, evaluate `probe` and take a
+    screenshot (of the whole page with `full_page`)."""
     binary = chromium or find_chromium()
     if binary is None:
         raise BrowserError(f"no Chromium found (looked for {', '.join(CANDIDATES)})")
@@ -181,6 +184,23 @@ def visit(
             value = pipe.call(
                 "Runtime.evaluate", {"expression": probe, "returnByValue": True}, session=session
             )["result"].get("value")
+            if full_page:  # the viewport as tall as the page: one screenshot of all of it
+                tall = pipe.call(
+                    "Runtime.evaluate",
+                    {"expression": "document.documentElement.scrollHeight", "returnByValue": True},
+                    session=session,
+                )["result"].get("value", height)
+                pipe.call(
+                    "Emulation.setDeviceMetricsOverride",
+                    {
+                        "width": width,
+                        "height": min(int(tall), MAX_HEIGHT),
+                        "deviceScaleFactor": 1,
+                        "mobile": False,
+                    },
+                    session=session,
+                )
+                time.sleep(settle_seconds)
             shot = pipe.call("Page.captureScreenshot", {"format": "png"}, session=session, timeout=timeout)
             errors = _errors_of(pipe.events)
             pipe.send("Browser.close")
