@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, summarize
+from pitwall_cli.report import report_to
+from pitwall_cli.tracks import add_tracks_option, tracks_folder
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.examples import example_files
 
@@ -23,6 +29,7 @@ TRACK = "reInvent2019_track"
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
+METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 PROGRESS_EPISODES = 25  # print a progress line every this many episodes
 
 
@@ -32,6 +39,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--minutes", type=int, default=60, help="training time budget of each run (simulated)"
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("demo-report.html"),
+        metavar="FILE",
+        help="where the HTML report of the first model goes (default: demo-report.html)",
+    )
+    add_tracks_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -93,6 +108,25 @@ def _evaluated(narrator: Narrator, model: str, result: EvaluationResult) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    with _metrics_not_printed():
+        return _run(args)
+
+
+@contextmanager
+def _metrics_not_printed() -> Iterator[None]:
+    """The in-process Lambdas print their CloudWatch metrics (EMF) to stdout: not in the story."""
+    saved = os.environ.get(METRICS_DISABLED)
+    os.environ[METRICS_DISABLED] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(METRICS_DISABLED, None)
+        else:
+            os.environ[METRICS_DISABLED] = saved
+
+
+def _run(args: argparse.Namespace) -> int:
     logger.setLevel(logging.WARNING)  # the Lambdas' and hosts' logs would drown the story
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     narrator = Narrator()
@@ -180,6 +214,15 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"\ninstances still running: {len(left)}; run records and files: s3://{cloud.bucket}/ (in memory)"
         )
+        # the cockpit: the first model's report, one HTML file to open offline
+        report = report_to(
+            args.report,
+            source.run_id,
+            table=cloud.runs,
+            store=cloud.store,
+            tracks=tracks_folder(args.tracks),
+        )
+        print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
 
 

@@ -36,32 +36,18 @@ def write_report(args: argparse.Namespace) -> int:
     outputs: dict[str, str] = {} if args.table and args.bucket else stack_outputs(args)
     table = RunsTable(args.table or outputs["RunsTableName"])
     store = ObjectStore(args.bucket or outputs["ModelBucketName"])
+    path = args.output or Path(f"{args.run_id}.html")
     try:
-        run = table.get(args.run_id)
-    except RunNotFound as exc:
+        report_to(path, args.run_id, table=table, store=store, tracks=tracks_folder(args.tracks))
+    except (RunNotFound, InvalidTrackFile, ValueError) as exc:  # ValueError: a metrics file not JSON
         print(exc)
         return 1
-    try:
-        tracks = load_tracks(tracks_folder(args.tracks))
-    except InvalidTrackFile as exc:
-        print(exc)
-        return 2
-    try:
-        data = gather(run, store, tracks, time.time())
-    except ValueError as exc:  # a metrics object that is not JSON
-        print(exc)
-        return 1
-    path = args.output or Path(f"{run.run_id}.html")
-    path.write_text(build_html(data), encoding="utf-8")
     print(f"report: {path}")
     return 0
 
 
-def write_report_file(run_id: str, path: Path, *, table: str, bucket: str, tracks: Path | None) -> Path:
-    """The report of `run_id` written to `path` (the demo's last step)."""
-    args = argparse.Namespace(
-        run_id=run_id, output=path, table=table, bucket=bucket, tracks=tracks, stack=None, region=None
-    )
-    if write_report(args) != 0:
-        raise RuntimeError(f"no report of run {run_id}")
+def report_to(path: Path, run_id: str, *, table: RunsTable, store: ObjectStore, tracks: Path | None) -> Path:
+    """Write the report of `run_id` to `path` (tracks: a folder of .npy files, None: built-in)."""
+    data = gather(table.get(run_id), store, load_tracks(tracks), time.time())
+    path.write_text(build_html(data), encoding="utf-8")
     return path

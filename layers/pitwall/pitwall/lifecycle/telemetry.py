@@ -14,6 +14,7 @@ Names are the dashboard's and the alarms' (template.yaml): keep them in step.
 from __future__ import annotations
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from pitwall.observability import SERVICE, metrics
 
@@ -44,7 +45,10 @@ BREAKER_CAUSES = frozenset({"circuit-breaker"})
 
 
 def _by(name: str, unit: MetricUnit, value: float, dimension: str, label: str) -> None:
-    """One metric under a dimension of its own (beside the fleet's total)."""
+    """One metric under a dimension of its own (beside the fleet's total). powertools' switch
+    POWERTOOLS_METRICS_DISABLED silences the shared set only (`_add`): here it silences these too."""
+    if is_metrics_disabled():
+        return
     with single_metric(
         name=name,
         unit=unit,
@@ -55,6 +59,13 @@ def _by(name: str, unit: MetricUnit, value: float, dimension: str, label: str) -
         metric.add_dimension(name=dimension, value=label)
 
 
+def _add(name: str, unit: MetricUnit, value: float) -> None:
+    """A metric of the fleet's set. Nothing when POWERTOOLS_METRICS_DISABLED: powertools then
+    neither prints nor clears the set, which would grow until it prints at 100 values."""
+    if not is_metrics_disabled():
+        metrics.add_metric(name=name, unit=unit, value=value)
+
+
 def _about(run_id: str) -> None:
     metrics.add_metadata(key="run_id", value=run_id)
 
@@ -62,7 +73,7 @@ def _about(run_id: str) -> None:
 def heartbeat(run_id: str) -> None:
     """A heartbeat of a run's host was recorded."""
     _about(run_id)
-    metrics.add_metric(name=HEARTBEATS, unit=MetricUnit.Count, value=1)
+    _add(name=HEARTBEATS, unit=MetricUnit.Count, value=1)
 
 
 def episodes(run_id: str, model: str, count: int) -> None:
@@ -70,26 +81,26 @@ def episodes(run_id: str, model: str, count: int) -> None:
     if count <= 0:
         return
     _about(run_id)
-    metrics.add_metric(name=EPISODES, unit=MetricUnit.Count, value=count)
+    _add(name=EPISODES, unit=MetricUnit.Count, value=count)
     _by(EPISODES, MetricUnit.Count, count, "Model", model)
 
 
 def checkpoint(run_id: str) -> None:
     """A segment wrote a new checkpoint."""
     _about(run_id)
-    metrics.add_metric(name=CHECKPOINTS, unit=MetricUnit.Count, value=1)
+    _add(name=CHECKPOINTS, unit=MetricUnit.Count, value=1)
 
 
 def run_started(run_id: str) -> None:
     _about(run_id)
-    metrics.add_metric(name=RUNS_STARTED, unit=MetricUnit.Count, value=1)
+    _add(name=RUNS_STARTED, unit=MetricUnit.Count, value=1)
 
 
 def run_ended(run_id: str, model: str, succeeded: bool, cost_usd: float) -> None:
     """A run ended: counted by how, and what all its instances cost (fleet total and by model)."""
     _about(run_id)
-    metrics.add_metric(name=RUNS_SUCCEEDED if succeeded else RUNS_FAILED, unit=MetricUnit.Count, value=1)
-    metrics.add_metric(name=COST, unit=MetricUnit.NoUnit, value=round(cost_usd, 6))
+    _add(name=RUNS_SUCCEEDED if succeeded else RUNS_FAILED, unit=MetricUnit.Count, value=1)
+    _add(name=COST, unit=MetricUnit.NoUnit, value=round(cost_usd, 6))
     _by(COST, MetricUnit.NoUnit, round(cost_usd, 6), "Model", model)
 
 
@@ -99,28 +110,28 @@ def recovery_decided(run_id: str, action: str, cause: str | None) -> None:
         return
     _about(run_id)
     if action == "replace":
-        metrics.add_metric(name=REPLACEMENTS, unit=MetricUnit.Count, value=1)
+        _add(name=REPLACEMENTS, unit=MetricUnit.Count, value=1)
         _by(REPLACEMENTS, MetricUnit.Count, 1, "Cause", cause)
     if cause in INTERRUPTION_CAUSES:
-        metrics.add_metric(name=INTERRUPTIONS, unit=MetricUnit.Count, value=1)
+        _add(name=INTERRUPTIONS, unit=MetricUnit.Count, value=1)
     elif cause in STALL_CAUSES:
-        metrics.add_metric(name=STALLS, unit=MetricUnit.Count, value=1)
+        _add(name=STALLS, unit=MetricUnit.Count, value=1)
     elif cause in BREAKER_CAUSES:
-        metrics.add_metric(name=CIRCUIT_BREAKER_TRIPS, unit=MetricUnit.Count, value=1)
+        _add(name=CIRCUIT_BREAKER_TRIPS, unit=MetricUnit.Count, value=1)
 
 
 def fleet(live_runs: int, stale_runs: int, budget_used_percent: float) -> None:
     """The scheduled look at the fleet: runs with an instance, those of them whose heartbeat is
     older than the window, and the highest share of a money budget any of them has used."""
-    metrics.add_metric(name=LIVE_RUNS, unit=MetricUnit.Count, value=live_runs)
-    metrics.add_metric(name=STALE_RUNS, unit=MetricUnit.Count, value=stale_runs)
-    metrics.add_metric(name=BUDGET_USED, unit=MetricUnit.Percent, value=round(budget_used_percent, 2))
+    _add(name=LIVE_RUNS, unit=MetricUnit.Count, value=live_runs)
+    _add(name=STALE_RUNS, unit=MetricUnit.Count, value=stale_runs)
+    _add(name=BUDGET_USED, unit=MetricUnit.Percent, value=round(budget_used_percent, 2))
 
 
 def evaluated(run_id: str, model: str, completed_laps: int, best_lap_seconds: float | None) -> None:
     """An evaluation finished: counted by whether a lap was completed; its best lap by model."""
     _about(run_id)
-    metrics.add_metric(name=EVALUATIONS, unit=MetricUnit.Count, value=1)
+    _add(name=EVALUATIONS, unit=MetricUnit.Count, value=1)
     _by(EVALUATIONS, MetricUnit.Count, 1, "Outcome", "lap" if completed_laps else "no-lap")
     if best_lap_seconds is not None:
         _by(BEST_LAP, MetricUnit.Seconds, best_lap_seconds, "Model", model)
@@ -129,5 +140,5 @@ def evaluated(run_id: str, model: str, completed_laps: int, best_lap_seconds: fl
 def imported(model: str, status: str) -> None:
     """A model import into the console ended, `status` READY or ERROR."""
     metrics.add_metadata(key="model", value=model)
-    metrics.add_metric(name=IMPORTS, unit=MetricUnit.Count, value=1)
+    _add(name=IMPORTS, unit=MetricUnit.Count, value=1)
     _by(IMPORTS, MetricUnit.Count, 1, "Status", status)
