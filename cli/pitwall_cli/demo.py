@@ -221,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
             table=cloud.runs,
             store=cloud.store,
             tracks=tracks_folder(args.tracks),
+            now=cloud.clock().now(),
         )
         print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1

@@ -46,8 +46,17 @@ def write_report(args: argparse.Namespace) -> int:
     return 0
 
 
-def report_to(path: Path, run_id: str, *, table: RunsTable, store: ObjectStore, tracks: Path | None) -> Path:
-    """Write the report of `run_id` to `path` (tracks: a folder of .npy files, None: built-in)."""
-    data = gather(table.get(run_id), store, load_tracks(tracks), time.time())
+def report_to(
+    path: Path,
+    run_id: str,
+    *,
+    table: RunsTable,
+    store: ObjectStore,
+    tracks: Path | None,
+    now: float | None = None,
+) -> Path:
+    """Write the report of `run_id` to `path` (tracks: a folder of .npy files, None: built-in;
+    now: the cloud's time, when it is not the wall clock's, as on the local cloud)."""
+    data = gather(table.get(run_id), store, load_tracks(tracks), time.time() if now is None else now)
     path.write_text(build_html(data), encoding="utf-8")
     return path
