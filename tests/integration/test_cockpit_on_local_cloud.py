@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from pitwall import aws
 from pitwall.runs import Run, Segment
 from pitwall_cli import main
 from pitwall_local.browser import find_chromium, visit
@@ -38,8 +39,40 @@ def _segment_with_checkpoint(cloud: LocalCloud, run_id: str, index: int, timeout
     raise AssertionError(f"run {run_id}: segment {index} wrote no checkpoint within {timeout} s")
 
 
+def _racer_queue(cloud: LocalCloud) -> str:
+    """An SQS queue on the racer's topic, raw delivery: the message attributes as published."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="cockpit-racer")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(
+        TopicArn=str(cloud.stack.outputs["NotificationTopicArn"]),
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return str(url)
+
+
+def _events_about(queue: str, model: str) -> list[str]:
+    sqs, events = aws.client("sqs"), []
+    while messages := sqs.receive_message(
+        QueueUrl=queue, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    ).get("Messages", []):
+        for message in messages:
+            attributes = message.get("MessageAttributes", {})
+            if attributes.get("model", {}).get("StringValue") == model:
+                events.append(attributes["event"]["StringValue"])
+            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+    return events
+
+
 @pytest.fixture(scope="module")
-def interrupted_run(module_cloud: LocalCloud) -> Iterator[Run]:
+def racer_queue(module_cloud: LocalCloud) -> str:
+    return _racer_queue(module_cloud)
+
+
+@pytest.fixture(scope="module")
+def interrupted_run(module_cloud: LocalCloud, racer_queue: str) -> Iterator[Run]:
     """A training interrupted by two spot warnings, then evaluated."""
     from uuid import uuid4
 
@@ -69,6 +102,23 @@ def interrupted_run(module_cloud: LocalCloud) -> Iterator[Run]:
     evaluation = cloud.wait_for_execution_of("Evaluate", evaluations_before + 1)[-1]
     assert cloud.wait(evaluation["executionArn"])["status"] == "SUCCEEDED"
     yield cloud.runs.get(run_id)
+
+
+def test_the_racer_is_told_of_the_start_each_interruption_and_resumption_and_the_results(
+    interrupted_run: Run, racer_queue: str
+) -> None:
+    events = _events_about(racer_queue, interrupted_run.request.model_name)
+    assert sorted(events) == sorted(
+        [
+            "training-started",
+            "run-interrupted",
+            "run-resumed",
+            "run-interrupted",
+            "run-resumed",
+            "run-finished",
+            "evaluation-finished",
+        ]
+    )
 
 
 def _location(cloud: LocalCloud) -> list[str]:
