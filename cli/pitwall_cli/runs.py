@@ -15,6 +15,7 @@ from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.errors import RunNotFound
 from pitwall.runs import Run, summarize
+from pitwall.settings import stack_clock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -42,15 +43,25 @@ def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: your configuration's)")
 
 
-def _stack(args: argparse.Namespace) -> dict[str, Any]:
+def describe_stack(args: argparse.Namespace) -> dict[str, Any]:
     """The deployed stack named by `--stack`, as CloudFormation describes it."""
-    answer = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)
-    return dict(answer["Stacks"][0])
+    return dict(aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0])
 
 
 def stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     """The outputs of the deployed stack named by `--stack` (template.yaml, Outputs)."""
-    return {output["OutputKey"]: output["OutputValue"] for output in _stack(args).get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in describe_stack(args).get("Outputs", [])}
+
+
+def stack_now(args: argparse.Namespace) -> float:
+    """Now on the stack's clock (its TimeScale and TimeAnchorEpoch parameters), which the run
+    records' times are on: the wall clock in AWS, the accelerated one of the local stack. The
+    wall clock when `--table` names the table instead of the stack."""
+    if args.table:
+        return time.time()
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(args).get("Parameters", [])}
+    scale, anchor = float(parameters.get("TimeScale", 1)), float(parameters.get("TimeAnchorEpoch", 0))
+    return stack_clock(scale, anchor).now()
 
 
 def _table(args: argparse.Namespace) -> RunsTable:
@@ -58,7 +69,7 @@ def _table(args: argparse.Namespace) -> RunsTable:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    now = time.time()
+    now = stack_now(args)
     runs = _table(args).all()
     print(
         f"{'run':<40}{'kind':<10}{'state':<14}{'segments':>9}{'episodes':>10}{'cost $':>9}  last checkpoint"
@@ -85,7 +96,7 @@ def show_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.model_dump(mode="json"), indent=2))
         return 0
-    print(describe(run, time.time()))
+    print(describe(run, stack_now(args)))
     return 0
 
 
@@ -93,7 +104,7 @@ def _watch(args: argparse.Namespace) -> int:
     from pitwall.adapters.store import ObjectStore
     from pitwall_cli.watch import watch_command
 
-    stack = None if args.table and args.bucket else _stack(args)
+    stack = None if args.table and args.bucket else describe_stack(args)
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} if stack else {}
     parameters = (
         {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if stack else {}

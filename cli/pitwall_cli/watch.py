@@ -24,6 +24,7 @@ from pitwall import layout, recovery
 from pitwall.adapters.store import ObjectStore
 from pitwall.lifecycle import metrics
 from pitwall.runs import Run, RunState
+from pitwall.settings import stack_clock
 from pitwall_cli.lineage_metrics import join_lineage
 from pitwall_cli.metrics import read_segment
 
@@ -198,15 +199,18 @@ def cadence(parameters: dict[str, str]) -> tuple[float, int]:
 def watch_command(
     run_id: str, table: RunsTableLike, store: ObjectStore, parameters: dict[str, str], interval: float | None
 ) -> int:
-    """`pitwall status RUN --watch`: 0 when the run succeeded, 1 when it failed."""
+    """`pitwall status RUN --watch`: 0 when the run succeeded, 1 when it failed. The view runs on
+    the stack's clock (its TimeScale and TimeAnchorEpoch: the wall clock in AWS)."""
     slowest, default_minutes = cadence(parameters)
     every = slowest if interval is None else max(interval, slowest)
+    scale = float(parameters.get("TimeScale", 1))
+    clock = stack_clock(scale, float(parameters.get("TimeAnchorEpoch", 0)))
     final = watch(
         lambda: read_snapshot(table.get(run_id), store),
         Console(),
         interval=every,
         default_time_budget_minutes=default_minutes,
-        clock=time.time,
-        sleep=time.sleep,
+        clock=clock.now,
+        sleep=lambda seconds: time.sleep(seconds / scale),  # `seconds` of the stack's time
     )
     return 0 if final.run.state == RunState.SUCCEEDED else 1
