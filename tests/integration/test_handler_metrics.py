@@ -323,6 +323,43 @@ def test_an_evaluation_is_counted_by_outcome_and_its_best_lap_by_model(
     assert named(found, "BestLapSeconds", Model=MODEL) == [11.25]
 
 
+def _tagged_instance() -> str:
+    """A running instance tagged as segment 0 of RUN_ID, as the provision step tags it."""
+    ec2 = aws.client("ec2")
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    tags = [{"Key": "pitwall:run-id", "Value": RUN_ID}, {"Key": "pitwall:segment", "Value": "0"}]
+    return str(
+        ec2.run_instances(
+            ImageId=image,
+            MinCount=1,
+            MaxCount=1,
+            TagSpecifications=[{"ResourceType": "instance", "Tags": tags}],
+        )["Instances"][0]["InstanceId"]
+    )
+
+
+def test_a_spot_warning_counts_an_interruption_and_a_replacement_by_its_cause(
+    stack: Settings, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run training on a tagged instance, with a checkpoint and budget left
+    instance = _tagged_instance()
+    run = _training_run(budget_usd=5.0, last_checkpoint="5_Step-400.ckpt")
+    run.segments[0].instance_id = instance
+    assert RunsTable("runs").create(run)
+    event = json.loads(
+        (FUNCTIONS.parent / "events" / "request_checkpoint_save__spot_warning.json").read_text()
+    )
+    event["detail"]["instance-id"] = instance
+    # When EC2 warns that the spot instance will be taken back
+    answer = handler("request_checkpoint_save")(event, lambda_context)
+    # Then the segment is replaced (after a save), counted as an interruption and by its cause
+    assert answer["decision"] == "replace"
+    found = emitted(capsys.readouterr().out)
+    assert named(found, "Interruptions") == [1.0]
+    assert named(found, "Replacements", Cause="spot-interruption") == [1.0]
+    assert not named(found, "Stalls")
+
+
 def test_the_reaper_reports_live_and_stale_runs_and_the_highest_share_of_a_budget(
     stack: Settings, lambda_context: Any, capsys: pytest.CaptureFixture[str]
 ) -> None:
