@@ -31,6 +31,7 @@ def test_the_dashboard_shows_the_fleet_metrics_and_the_three_alarms(filtered_clo
         telemetry.LIVE_RUNS,
         telemetry.STALE_RUNS,
         telemetry.COST,
+        telemetry.LIVE_COST,
         telemetry.BUDGET_USED,
         telemetry.REPLACEMENTS,
         telemetry.STALLS,

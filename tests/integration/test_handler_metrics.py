@@ -384,6 +384,8 @@ def test_the_reaper_reports_live_and_stale_runs_and_the_highest_share_of_a_budge
     assert named(found, "StaleRuns") == [1.0]
     [used] = named(found, "BudgetUsedPercent")
     assert 74.0 < used < 76.0  # 30 min at 0.75 USD/h of 0.5 USD
+    [cost] = named(found, "LiveCostUSD")
+    assert 0.37 < cost < 0.38
 
 
 def test_an_import_outcome_is_counted_fleet_wide_and_by_status(capsys: pytest.CaptureFixture[str]) -> None:

@@ -157,3 +157,4 @@ def test_the_fleet_view_counts_live_runs_stale_ones_and_the_highest_budget_share
     assert view.live_runs == 3
     assert view.stale_runs == 1
     assert view.budget_used_percent == 80.0
+    assert view.live_cost_usd == 3.0  # three live runs, an hour at 1 USD/h each

@@ -132,6 +132,7 @@ class FleetView:
     live_runs: int  # runs not ended that have an instance
     stale_runs: int  # of them, training or evaluating with no heartbeat within the window
     budget_used_percent: float  # the highest share of its money budget a live run has spent
+    live_cost_usd: float  # what the live runs have cost so far, together
 
 
 def fleet_view(runs: Iterable[Run], now: float, heartbeat_window_seconds: float) -> FleetView:
@@ -145,4 +146,9 @@ def fleet_view(runs: Iterable[Run], now: float, heartbeat_window_seconds: float)
             stale += now - last > heartbeat_window_seconds
         if run.request.money_budget_usd:
             used = max(used, 100.0 * run.cost_usd(now) / run.request.money_budget_usd)
-    return FleetView(live_runs=len(live), stale_runs=stale, budget_used_percent=used)
+    return FleetView(
+        live_runs=len(live),
+        stale_runs=stale,
+        budget_used_percent=used,
+        live_cost_usd=sum(run.cost_usd(now) for run in live),
+    )

@@ -40,5 +40,5 @@ def reap_instances(deps: Deps, policy: reaper.ReaperPolicy | None = None) -> Rea
         logger.warning("reaped", extra={"instance_id": doomed.instance_id, "reason": doomed.reason})
         reaped.append(Reaped(instance_id=doomed.instance_id, run_id=doomed.run_id, reason=doomed.reason))
     fleet = reaper.fleet_view(runs.values(), now, deps.settings.heartbeat_window_seconds)
-    telemetry.fleet(fleet.live_runs, fleet.stale_runs, fleet.budget_used_percent)
+    telemetry.fleet(fleet.live_runs, fleet.stale_runs, fleet.budget_used_percent, fleet.live_cost_usd)
     return ReapOutput(checked=len(instances), terminated=reaped)

@@ -34,6 +34,7 @@ COST = "CostUSD"
 LIVE_RUNS = "LiveRuns"
 STALE_RUNS = "StaleRuns"
 BUDGET_USED = "BudgetUsedPercent"
+LIVE_COST = "LiveCostUSD"
 EVALUATIONS = "Evaluations"
 BEST_LAP = "BestLapSeconds"
 IMPORTS = "Imports"
@@ -120,12 +121,14 @@ def recovery_decided(run_id: str, action: str, cause: str | None) -> None:
         _add(name=CIRCUIT_BREAKER_TRIPS, unit=MetricUnit.Count, value=1)
 
 
-def fleet(live_runs: int, stale_runs: int, budget_used_percent: float) -> None:
+def fleet(live_runs: int, stale_runs: int, budget_used_percent: float, live_cost_usd: float) -> None:
     """The scheduled look at the fleet: runs with an instance, those of them whose heartbeat is
-    older than the window, and the highest share of a money budget any of them has used."""
+    older than the window, the highest share of a money budget any of them has used, and what
+    they have cost so far (the spend while runs are live; CostUSD comes at each run's end)."""
     _add(name=LIVE_RUNS, unit=MetricUnit.Count, value=live_runs)
     _add(name=STALE_RUNS, unit=MetricUnit.Count, value=stale_runs)
     _add(name=BUDGET_USED, unit=MetricUnit.Percent, value=round(budget_used_percent, 2))
+    _add(name=LIVE_COST, unit=MetricUnit.NoUnit, value=round(live_cost_usd, 4))
 
 
 def evaluated(run_id: str, model: str, completed_laps: int, best_lap_seconds: float | None) -> None:
