@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from moto import mock_aws
@@ -18,7 +17,6 @@ from pitwall.errors import DroaBlocked, DroaImportRejected, DroaSignInFailed, Dr
 from pitwall.localcloud import droa as double_module
 from pitwall.localcloud.droa import DroaDouble
 
-TRACKS = Path("/work/shared/tracks")
 GOOD_FILES = {
     "training_params.yaml": b"WORLD_NAME: reInvent2019_track\nTRACK_DIRECTION_CLOCKWISE: false\n",
     "model_metadata.json": b'{"action_space_type": "discrete", "action_space": []}',
@@ -44,8 +42,7 @@ def clock() -> ManualClock:
 def double(clock: ManualClock) -> Iterator[DroaDouble]:
     with mock_aws():
         aws.reset_clients()
-        tracks = TRACKS if TRACKS.is_dir() else pytest.skip("no real tracks here")
-        droa = DroaDouble(region="us-east-1", clock=clock.now, tracks_dir=tracks, import_seconds=60).start()
+        droa = DroaDouble(region="us-east-1", clock=clock.now, import_seconds=60).start()
         yield droa
         droa.stop()
         aws.reset_clients()

@@ -57,10 +57,17 @@ class ImportedModel:
     import_error_message: str | None = None
 
 
-def track_directions(tracks_dir: Path) -> dict[str, set[str]]:
-    """DRoA's tracks from the real track files: id (no _cw/_ccw) -> its directions ("cw", "ccw").
-    A track with neither variant file is driven counter-clockwise only."""
-    names = {p.stem for p in tracks_dir.glob("*.npy")}
+TRACK_NAMES = Path(__file__).with_name("droa_tracks.txt")
+
+
+def track_names(path: Path = TRACK_NAMES) -> set[str]:
+    lines = (line.strip() for line in path.read_text().splitlines())
+    return {line for line in lines if line and not line.startswith("#")}
+
+
+def track_directions(names: set[str]) -> dict[str, set[str]]:
+    """DRoA's tracks from the real track files' names: id (no _cw/_ccw) -> its directions ("cw",
+    "ccw"). A track with neither variant file is driven counter-clockwise only."""
     tracks: dict[str, set[str]] = {}
     for name in names:
         if name.endswith("_cw") and name[:-3] in names:
@@ -78,13 +85,12 @@ class DroaDouble:
         *,
         region: str,
         clock: Callable[[], float],
-        tracks_dir: Path,
         import_seconds: float = 90.0,
         stack_name: str = "droa",
     ) -> None:
         self.region = region
         self.clock = clock
-        self.tracks = track_directions(tracks_dir)
+        self.tracks = track_directions(track_names())
         self.import_seconds = import_seconds
         self.upload_bucket = f"{stack_name}-uploads-{uuid.uuid4().hex[:8]}"
         self.faults = DroaFaults()
