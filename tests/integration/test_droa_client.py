@@ -14,8 +14,8 @@ from pitwall.clock import ManualClock
 from pitwall.droa.client import DroaClient
 from pitwall.droa.contract import ModelStatus
 from pitwall.errors import DroaBlocked, DroaImportRejected, DroaSignInFailed, DroaUnavailable, NotADroaSite
-from pitwall.localcloud import droa as double_module
-from pitwall.localcloud.droa import DroaDouble
+from pitwall_local import droa as double_module
+from pitwall_local.droa import DroaDouble
 
 GOOD_FILES = {
     "training_params.yaml": b"WORLD_NAME: reInvent2019_track\nTRACK_DIRECTION_CLOCKWISE: false\n",

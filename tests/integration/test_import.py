@@ -13,9 +13,9 @@ import pytest
 import yaml
 
 from pitwall import layout
-from pitwall.localcloud import droa as droa_double
-from pitwall.localcloud.cloud import LocalCloud
 from pitwall.runs import ImportState, Run
+from pitwall_local import droa as droa_double
+from pitwall_local.cloud import LocalCloud
 
 _TRAINED: list[str] = []  # this module's cloud trains one run; each test imports it anew
 
