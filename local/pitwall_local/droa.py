@@ -70,9 +70,9 @@ def track_directions(names: set[str]) -> dict[str, set[str]]:
     "ccw"). A track with neither variant file is driven counter-clockwise only."""
     tracks: dict[str, set[str]] = {}
     for name in names:
-        if name.endswith("_cw") and name[:-3] in names:
+        if name.endswith("_cw"):
             tracks.setdefault(name[:-3], set()).add("cw")
-        elif name.endswith("_ccw") and name[:-4] in names:
+        elif name.endswith("_ccw"):
             tracks.setdefault(name[:-4], set()).add("ccw")
         else:
             tracks.setdefault(name, set())

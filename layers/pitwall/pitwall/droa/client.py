@@ -112,6 +112,7 @@ class DroaClient:
     password: str = field(repr=False)
     _environment: DroaEnvironment | None = field(default=None, repr=False)
     _credentials: dict[str, str] | None = field(default=None, repr=False)
+    _s3: Any = field(default=None, repr=False)
 
     # -- discovery and sign-in ---------------------------------------------------------------
 
@@ -180,9 +181,10 @@ class DroaClient:
 
     def upload(self, s3_path: str, relative_path: str, body: IO[bytes]) -> None:
         env = self.environment()
-        s3 = aws.client_as("s3", env.region, self._signed_in())
+        if self._s3 is None:  # one client for every file of the upload (credentials of this sign-in)
+            self._s3 = aws.client_as("s3", env.region, self._signed_in())
         try:
-            s3.upload_fileobj(body, env.upload_bucket_name, f"{s3_path}/{relative_path}")
+            self._s3.upload_fileobj(body, env.upload_bucket_name, f"{s3_path}/{relative_path}")
         except ClientError as exc:
             status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
             raise _http_error(
