@@ -234,3 +234,53 @@ def test_an_evaluation_below_the_condition_imports_nothing(cloud, droa, helpers)
     # the Evaluate execution has ended, and with it the event that would have started the import
     assert len(cloud.executions("Import")) == imports
     assert run.imports == []
+
+
+def _where(cloud: LocalCloud) -> list[str]:
+    return ["--table", str(cloud.stack.outputs["RunsTableName"]), "--bucket", cloud.bucket]
+
+
+def test_import_to_a_folder_writes_a_package_droas_rules_accept(cloud, droa, trained, tmp_path):
+    from pitwall_cli import main
+
+    folder = tmp_path / "export"
+    assert main(["import", trained, "--to-folder", str(folder), "--checkpoint", "last", *_where(cloud)]) == 0
+    files = {p.relative_to(folder).as_posix(): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
+    assert droa.check_import(files) is None
+    last = cloud.runs.get(trained).outcome.last_checkpoint  # type: ignore[union-attr]
+    assert files["model/.coach_checkpoint"].decode() == last
+
+
+def test_car_writes_the_car_file(cloud, droa, trained, tmp_path):
+    from pitwall_cli import main
+
+    target = tmp_path / "car.tar.gz"
+    assert main(["car", trained, "-o", str(target), *_where(cloud)]) == 0
+    with tarfile.open(target, mode="r:gz") as car:
+        assert sorted(car.getnames()) == ["agent/model.pb", "model_metadata.json"]
+
+
+def test_the_import_command_starts_the_machine_and_status_shows_the_import(cloud, droa, trained, capsys):
+    from pitwall_cli import main
+
+    machine = ["--state-machine", cloud.machine_arn("Import")]
+    started = main(
+        ["import", trained, "--name", "from-the-cli", "--checkpoint", "last", *machine, *_where(cloud)]
+    )
+    assert started == 0
+    arn = capsys.readouterr().out.split("import started: ")[1].split()[0]
+    assert cloud.wait(arn, timeout=120)["status"] == "SUCCEEDED"
+    assert main(["status", trained, *_where(cloud)]) == 0
+    shown = capsys.readouterr().out
+    assert "READY in DRoA as from-the-cli" in shown
+    assert "car file: http" in shown and "carfile.tar.gz" in shown
+
+
+def test_the_import_command_refuses_a_bad_name_before_starting_anything(cloud, trained, capsys):
+    from pitwall_cli import main
+
+    imports = len(cloud.executions("Import"))
+    machine = ["--state-machine", cloud.machine_arn("Import")]
+    assert main(["import", trained, "--name", "bad_name", *machine, *_where(cloud)]) == 1
+    assert "model name 'bad_name'" in capsys.readouterr().err
+    assert len(cloud.executions("Import")) == imports

@@ -13,6 +13,7 @@ import uuid
 
 from pitwall import layout
 from pitwall.adapters import messaging, secrets
+from pitwall.adapters.store import ObjectStore
 from pitwall.droa import package
 from pitwall.droa.client import DroaClient
 from pitwall.droa.contract import FINAL_IMPORT_STATUSES, UPLOAD_PREFIX, ModelStatus
@@ -43,25 +44,48 @@ def _find(run: Run, import_id: str) -> ModelImport:
     return found
 
 
-def _lineage(run: Run, deps: Deps) -> list[package.SegmentListing]:
+def _lineage(run: Run, store: ObjectStore) -> list[package.SegmentListing]:
     listings = []
     for segment in run.segments:
         model = layout.ModelKeys(segment.model_prefix)
         listings.append(
             package.SegmentListing(
                 prefix=segment.model_prefix,
-                checkpoints=deps.store.get_json(model.checkpoints_json) or {},
-                sizes=deps.store.list_sizes(model.model_folder),
+                checkpoints=store.get_json(model.checkpoints_json) or {},
+                sizes=store.list_sizes(model.model_folder),
             )
         )
     return listings
 
 
-def _required(deps: Deps, key: str) -> bytes:
-    body = deps.store.get_bytes(key)
+def _required(store: ObjectStore, key: str) -> bytes:
+    body = store.get_bytes(key)
     if body is None:
-        raise NothingToContinueFrom(f"s3://{deps.store.bucket}/{key} is missing: the model is incomplete")
+        raise NothingToContinueFrom(f"s3://{store.bucket}/{key} is missing: the model is incomplete")
     return body
+
+
+def build_export(run: Run, store: ObjectStore, choice: str) -> package.DroaPackage:
+    """The DRoA package of a run's checkpoint (`best`, `last` or N over its lineage), from what the
+    model bucket holds now: the Import machine's first step and `pitwall import --to-folder`."""
+    if run.kind != RunKind.TRAIN or run.trained_segment is None:
+        raise NothingToContinueFrom(f"run {run.run_id} is a {run.kind} run with no trained checkpoint")
+    chosen = package.choose_checkpoint(_lineage(run, store), choice)
+    model = layout.ModelKeys(chosen.prefix)
+    return package.build_package(
+        chosen,
+        training_params=_required(store, model.training_params),
+        model_metadata=_required(store, model.model_metadata),
+        reward_function=_required(store, model.reward_function),
+        hyperparameters=_required(store, model.ip_hyperparameters),
+        sizes=store.list_sizes(model.model_folder),
+    )
+
+
+def car_file_of(built: package.DroaPackage, store: ObjectStore) -> bytes:
+    """carfile.tar.gz of a package's checkpoint: its frozen graph and model_metadata.json."""
+    graph = _required(store, package.frozen_graph(built).source_key or "")
+    return package.car_file(graph, built.file(layout.MODEL_METADATA_FILE).body or b"")
 
 
 def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> ImportPlan:
@@ -74,27 +98,17 @@ def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> 
         )
     name = package.check_model_name(request.model_name or run.request.model_name)
     package.check_description(request.description)
-    chosen = package.choose_checkpoint(_lineage(run, deps), request.checkpoint)
-    model = layout.ModelKeys(chosen.prefix)
-    built = package.build_package(
-        chosen,
-        training_params=_required(deps, model.training_params),
-        model_metadata=_required(deps, model.model_metadata),
-        reward_function=_required(deps, model.reward_function),
-        hyperparameters=_required(deps, model.ip_hyperparameters),
-        sizes=deps.store.list_sizes(model.model_folder),
-    )
+    built = build_export(run, deps.store, request.checkpoint)
+    chosen = built.checkpoint
     export = run.keys.droa_export_prefix(task.import_id)
     for file in built.files:
         if file.source_key is not None:
             deps.store.copy(file.source_key, export + file.path)
         else:
             deps.store.put_bytes(export + file.path, file.body or b"")
-    graph = package.frozen_graph(built)
-    car = package.car_file(
-        _required(deps, graph.source_key or ""), built.file(layout.MODEL_METADATA_FILE).body or b""
+    deps.store.put_bytes(
+        run.keys.car_file(task.import_id), car_file_of(built, deps.store), "application/gzip"
     )
-    deps.store.put_bytes(run.keys.car_file(task.import_id), car, "application/gzip")
     now = deps.clock.now()
     record = ModelImport(
         import_id=task.import_id,
