@@ -284,3 +284,15 @@ def test_the_import_command_refuses_a_bad_name_before_starting_anything(cloud, t
     assert main(["import", trained, "--name", "bad_name", *machine, *_where(cloud)]) == 1
     assert "model name 'bad_name'" in capsys.readouterr().err
     assert len(cloud.executions("Import")) == imports
+
+
+def test_demo_out_writes_every_bucket_with_keys_as_paths(cloud, droa, trained, tmp_path):
+    from pitwall_cli.demo import _write_buckets
+
+    execution, run = run_import(cloud, "import-for-out", run_id=trained)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    record = the_import(run, "import-for-out")
+    assert _write_buckets(tmp_path) > 0
+    assert (tmp_path / cloud.bucket / record.car_file_key).is_file()
+    uploads = list((tmp_path / droa.upload_bucket / "uploads" / "models").glob("*/training_params.yaml"))
+    assert uploads  # DRoA's upload bucket too
