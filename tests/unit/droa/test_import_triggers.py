@@ -53,3 +53,16 @@ def test_an_evaluation_imports_the_trained_run_when_it_reaches_the_condition():
     assert met is not None and met.run_id == "train-1"
     assert import_wanted(run(RunKind.EVALUATE, after, completion=79.9)) is None
     assert import_wanted(run(RunKind.EVALUATE, ImportRequest(after="training"), completion=100.0)) is None
+
+
+def test_submit_asks_for_an_import_after_the_evaluation():
+    from pitwall_cli import build_parser
+    from pitwall_cli.submit import run_request
+
+    words = ["submit", "dir", "--model", "m", "--track", "t", "--evaluate", "3"]
+    args = build_parser("submit").parse_args(
+        [*words, "--import-after", "evaluation", "--import-min-completion", "80"]
+    )
+    wanted = run_request(args).import_after
+    assert wanted is not None and (wanted.after, wanted.min_completion_percent) == ("evaluation", 80.0)
+    assert run_request(build_parser("submit").parse_args(words)).import_after is None
