@@ -32,7 +32,9 @@ def trained(cloud: LocalCloud, helpers) -> str:
 
 @pytest.fixture
 def droa(cloud: LocalCloud) -> Iterator[droa_double.DroaDouble]:
+    import_seconds = cloud.droa.import_seconds
     yield cloud.droa
+    cloud.droa.import_seconds = import_seconds
     cloud.droa.faults.waf_block = False
     cloud.droa.faults.server_errors = 0
     cloud.droa.set_password(droa_double.PASSWORD)
@@ -174,6 +176,18 @@ def test_server_errors_are_retried_and_the_import_then_succeeds(cloud, droa, tra
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     assert the_import(run, "import-after-5xx").status == ImportState.READY
     assert sum(1 for method, _, status in droa.requests if status == 503) >= 2
+
+
+def test_an_import_droa_never_finishes_fails_at_the_time_limit(cloud, droa, trained):
+    # Given DRoA keeps the model IMPORTING (the stack's limit: 30 minutes of the local clock)
+    droa.import_seconds = 10 * 3600
+    execution, run = run_import(cloud, "import-stuck", run_id=trained)
+    # Then the Wait/poll loop gives up at the limit, and says so on the run
+    assert execution["status"] == "FAILED" and execution["error"] == "DroaImportTimedOut"
+    record = the_import(run, "import-stuck")
+    assert record.status == ImportState.FAILED and "after 30 minutes" in (record.failure or "")
+    polls = [e for e in cloud.history(execution["executionArn"]) if e["type"] == "WaitStateEntered"]
+    assert len(polls) > 1
 
 
 def test_a_checkpoint_the_simulator_no_longer_keeps_names_the_ones_that_exist(cloud, droa, trained):
