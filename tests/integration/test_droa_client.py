@@ -33,19 +33,27 @@ GOOD_FILES = {
 }
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def clock() -> ManualClock:
     return ManualClock()
 
 
-@pytest.fixture
-def double(clock: ManualClock) -> Iterator[DroaDouble]:
+@pytest.fixture(scope="module")
+def module_double(clock: ManualClock) -> Iterator[DroaDouble]:
     with mock_aws():
         aws.reset_clients()
         droa = DroaDouble(region="us-east-1", clock=clock.now, import_seconds=60).start()
         yield droa
         droa.stop()
         aws.reset_clients()
+
+
+@pytest.fixture
+def double(module_double: DroaDouble) -> Iterator[DroaDouble]:
+    """The module's double, its fault switches cleared after each test."""
+    yield module_double
+    module_double.faults.waf_block = False
+    module_double.faults.server_errors = 0
 
 
 def client(double: DroaDouble, password: str = double_module.PASSWORD) -> DroaClient:
