@@ -40,7 +40,8 @@ BROWSER_USER_AGENT = (
 HTTP_TIMEOUT_SECONDS = 30
 _SIGN_IN_REFUSED = {"NotAuthorizedException", "UserNotFoundException", "PasswordResetRequiredException"}
 _THROTTLED = {"TooManyRequestsException", "ThrottlingException", "LimitExceededException"}
-_NO_SUCH_POOL = {"ResourceNotFoundException", "InvalidParameterException"}
+# the pools env.js names do not exist, or the web client does not allow USER_PASSWORD_AUTH
+_NOT_DROAS_POOLS = {"ResourceNotFoundException", "InvalidParameterException"}
 
 
 @dataclass(frozen=True)
@@ -154,9 +155,10 @@ class DroaClient:
                 ) from exc
             if code in _THROTTLED or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
                 raise DroaUnavailable(f"DRoA sign-in: {code}") from exc
-            if code in _NO_SUCH_POOL:
+            if code in _NOT_DROAS_POOLS:
                 raise NotADroaSite(
-                    f"{self.site_url}: its env.js names a user or identity pool that does not answer ({code})"
+                    f"{self.site_url}: the user or identity pool its env.js names does not take a "
+                    f"password sign-in ({code}: {exc.response['Error'].get('Message', '')})"
                 ) from exc
             raise
         except BotoCoreError as exc:
