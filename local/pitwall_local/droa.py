@@ -6,9 +6,12 @@ the import workflow reads), not from Pitwall's code: it shares no module with Pi
   after one day, as DRoA's do);
 - a loopback HTTP server (127.0.0.1, a free port, one thread per request): `/env.js`, and the API
   under `/api`: WAF first (a browser User-Agent, else 403), then IAM (a SigV4 `execute-api`
-  Authorization with a session token, else 403), then the request's rules (400);
+  Authorization with a session token, else 403), then the request's rules (400): the name and
+  description, and what the API reads from the uploaded files before it creates the model (the
+  track, race type, algorithm and action space);
 - the import workflow: a model is IMPORTING for `import_seconds` of the local clock, then the
-  uploaded files are read with DRoA's rules and it becomes READY or ERROR (importErrorMessage).
+  reward function and the model files are checked and it becomes READY or ERROR
+  (importErrorMessage). A track driven one way only ignores TRACK_DIRECTION_CLOCKWISE, as DRoA does.
 
 Fault switches for tests: `faults.waf_block` (every API call 403), `faults.server_errors` (the
 next n API calls 503), `set_password` (the stored secret no longer matches).
@@ -221,11 +224,15 @@ class DroaDouble:
             not isinstance(description, str) or not DESCRIPTION.match(description) or len(description) > 255
         ):
             return 400, {"message": "modelDescription must match ^[a-zA-Z0-9- ]+$ (at most 255)"}
+        s3_path = str(request["s3Path"]).rstrip("/") + "/"
+        problem = self.check_request(self._read(s3_path))
+        if problem:  # what the API itself checks before it creates the model
+            return 400, {"message": problem}
         model = ImportedModel(
             model_id=uuid.uuid4().hex,
             name=name,
             description=description,
-            s3_path=str(request["s3Path"]).rstrip("/") + "/",
+            s3_path=s3_path,
             ready_at=self.clock() + self.import_seconds,
         )
         with self._lock:
@@ -238,7 +245,7 @@ class DroaDouble:
         if model is None:
             return 404, {"message": f"model {model_id} not found"}
         if model.status == "IMPORTING" and self.clock() >= model.ready_at:
-            problem = self.check_import(self._read(model.s3_path))
+            problem = self.check_workflow(self._read(model.s3_path))
             model.status = "ERROR" if problem else "READY"
             model.import_error_message = problem
         answer: dict[str, Any] = {"modelId": model.model_id, "modelName": model.name, "status": model.status}
@@ -260,7 +267,12 @@ class DroaDouble:
     # -- the import workflow's rules --------------------------------------------------------------
 
     def check_import(self, files: dict[str, bytes]) -> str | None:
-        """The first rule the uploaded files break, as DRoA's importErrorMessage; None: READY."""
+        """The first rule the uploaded files break, the API's or the workflow's; None: READY."""
+        return self.check_request(files) or self.check_workflow(files)
+
+    def check_request(self, files: dict[str, bytes]) -> str | None:
+        """What POST /importmodel checks before it creates the model (a 400 with this message):
+        the files, the track, the race type, the algorithm and the action space."""
         for required in (
             "training_params.yaml",
             "model_metadata.json",
@@ -280,22 +292,24 @@ class DroaDouble:
         return (
             self._track_problem(params)
             or self._race_problem(params)
-            or _reward_problem(files["reward_function.py"])
             or _algorithm_problem(metadata, hyperparameters)
-            or _checkpoint_problem(files)
         )
+
+    def check_workflow(self, files: dict[str, bytes]) -> str | None:
+        """What the import workflow checks while the model is IMPORTING (ERROR with this message):
+        the reward function, and the model files it copies."""
+        return _reward_problem(files.get("reward_function.py", b"")) or _checkpoint_problem(files)
 
     def _track_problem(self, params: dict[str, Any]) -> str | None:
         world = str(params.get("WORLD_NAME", ""))
-        if world not in self.tracks:
-            return f"Invalid track: WORLD_NAME {world!r} is not a track id"
+        directions = self.tracks.get(world)
+        if directions is None:
+            return f"Invalid track configuration. Track {world} is not available."
+        if len(directions) == 1:
+            return None  # a one-direction track is driven its own way: the flag is not read
         clockwise = params.get("TRACK_DIRECTION_CLOCKWISE")
         if not isinstance(clockwise, bool):
             return f"TRACK_DIRECTION_CLOCKWISE must be a boolean, got {clockwise!r}"
-        direction = "cw" if clockwise else "ccw"
-        if direction not in self.tracks[world]:
-            name = "clockwise" if clockwise else "counter-clockwise"
-            return f"Invalid track: {world} cannot be driven {name}"
         return None
 
     @staticmethod

@@ -76,14 +76,22 @@ def test_a_good_package_is_importing_then_ready_on_the_local_clock(double, clock
     assert "password" not in repr(droa) and double_module.PASSWORD not in repr(droa)
 
 
-def test_a_quoted_boolean_ends_in_error_with_droas_message(double, clock):
+def test_a_quoted_boolean_is_refused_by_the_api_with_droas_message(double):
     droa = client(double)
     quoted = b'WORLD_NAME: reInvent2019_track\nTRACK_DIRECTION_CLOCKWISE: "True"\n'
     files = {**GOOD_FILES, "training_params.yaml": quoted}
-    model_id = droa.import_model(upload(droa, files), "quoted", None)
+    with pytest.raises(DroaImportRejected, match="TRACK_DIRECTION_CLOCKWISE must be a boolean"):
+        droa.import_model(upload(droa, files), "quoted", None)
+
+
+def test_two_checkpoints_end_in_error_after_the_import_workflow(double, clock):
+    droa = client(double)
+    files = {**GOOD_FILES, "model/8_Step-800.ckpt.index": b"i"}
+    model_id = droa.import_model(upload(droa, files), "two-checkpoints", None)
+    assert droa.model(model_id)[0] == ModelStatus.IMPORTING
     clock.advance(61)
     status, message = droa.model(model_id)
-    assert status == ModelStatus.ERROR and "TRACK_DIRECTION_CLOCKWISE must be a boolean" in (message or "")
+    assert status == ModelStatus.ERROR and "exactly one checkpoint" in (message or "")
 
 
 def test_the_wrong_password_is_a_sign_in_failure(double):
@@ -105,9 +113,10 @@ def test_the_waf_block_is_a_named_403(double):
 def test_a_server_error_is_retryable(double):
     double.faults.server_errors = 1
     droa = client(double)
+    path = upload(droa, GOOD_FILES)
     with pytest.raises(DroaUnavailable, match="503"):
-        droa.import_model("uploads/models/x", "name", None)
-    assert droa.import_model(upload(droa, GOOD_FILES), "name", None)
+        droa.import_model(path, "name", None)
+    assert droa.import_model(path, "name", None)
 
 
 def test_a_bad_name_is_refused_by_droa_with_400(double):

@@ -162,7 +162,11 @@ def submit_import(task: ImportRef, deps: Deps, client: DroaClient) -> ImportProg
         s3_path = f"{UPLOAD_PREFIX}{uuid.uuid5(uuid.NAMESPACE_URL, task.run_id + '/' + task.import_id)}"
         for key in sorted(deps.store.list_keys(record.export_prefix)):
             client.upload(s3_path, key.removeprefix(record.export_prefix), deps.store.open(key))
-        model_id = client.import_model(s3_path, record.droa_model_name, record.droa_model_description)
+        try:
+            model_id = client.import_model(s3_path, record.droa_model_name, record.droa_model_description)
+        except DroaImportRejected as exc:  # DRoA's API read the files and refused them (400)
+            _set(deps, task, status=ImportState.ERROR, import_error_message=str(exc))
+            raise
         record = _set(deps, task, droa_model_id=model_id, status=ImportState.IMPORTING)
     return ImportProgress(
         run_id=task.run_id,
