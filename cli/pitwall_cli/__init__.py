@@ -38,6 +38,10 @@ COMMANDS: dict[str, Command] = {
     "faults": Command(
         "faults", "inject faults into runs on the local cloud; print the matrix", extra="local"
     ),
+    "up": Command(
+        "local_stack", "start the local stack: offline AWS on 127.0.0.1 for every command", extra="local"
+    ),
+    "down": Command("local_stack", "stop the local stack started by `pitwall up`", extra="local"),
 }
 
 

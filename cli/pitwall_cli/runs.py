@@ -10,12 +10,14 @@ import argparse
 import json
 import time
 from collections.abc import Mapping
+from typing import Any
 
 from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.errors import RunNotFound
 from pitwall.runs import Run, summarize
+from pitwall.settings import stack_clock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,10 +38,25 @@ def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: your configuration's)")
 
 
+def describe_stack(args: argparse.Namespace) -> dict[str, Any]:
+    """The deployed stack named by `--stack`, as CloudFormation describes it."""
+    return dict(aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0])
+
+
 def stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     """The outputs of the deployed stack named by `--stack` (template.yaml, Outputs)."""
-    stack = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in describe_stack(args).get("Outputs", [])}
+
+
+def stack_now(args: argparse.Namespace) -> float:
+    """Now on the stack's clock (its TimeScale and TimeAnchorEpoch parameters), which the run
+    records' times are on: the wall clock in AWS, the accelerated one of the local stack. The
+    wall clock when `--table` names the table instead of the stack."""
+    if args.table:
+        return time.time()
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(args).get("Parameters", [])}
+    scale, anchor = float(parameters.get("TimeScale", 1)), float(parameters.get("TimeAnchorEpoch", 0))
+    return stack_clock(scale, anchor).now()
 
 
 def _table(args: argparse.Namespace) -> RunsTable:
@@ -47,7 +64,7 @@ def _table(args: argparse.Namespace) -> RunsTable:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    now = time.time()
+    now = stack_now(args)
     runs = _table(args).all()
     print(
         f"{'run':<40}{'kind':<10}{'state':<14}{'segments':>9}{'episodes':>10}{'cost $':>9}  last checkpoint"
@@ -72,7 +89,7 @@ def show_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.model_dump(mode="json"), indent=2))
         return 0
-    print(describe(run, time.time(), _car_links(args, run)))
+    print(describe(run, stack_now(args), _car_links(args, run)))
     return 0
 
 

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from pitwall import aws, layout
 from pitwall.customfiles.validate import validate_custom_files
 from pitwall.lifecycle.drfc import render_env, run_settings_preview
+from pitwall.lifecycle.inbox import run_id_for
 from pitwall.runs import EvaluationRequest, ImportRequest, RunRequest
 from pitwall.tracks import InvalidTrackFile, load_tracks
 from pitwall_cli.runs import add_location, stack_outputs
@@ -101,5 +102,6 @@ def run(args: argparse.Namespace) -> int:
         s3.put_object(Bucket=bucket, Key=folder + name, Body=body)
     body = json.dumps(request.model_dump(mode="json", exclude_none=True), indent=2).encode()
     s3.put_object(Bucket=bucket, Key=folder + layout.RUN_REQUEST_FILE, Body=body)  # last: the trigger
-    print(f"submitted s3://{bucket}/{folder}; follow it with `pitwall runs`")
+    run_id = run_id_for(folder, body)
+    print(f"submitted s3://{bucket}/{folder}: run {run_id}; follow it with `pitwall status {run_id}`")
     return 0

@@ -21,6 +21,14 @@ def anchored_clock(scale: float, anchor_epoch: float) -> ScaledClock:
     return ScaledClock(scale, start_epoch=anchor_epoch + (wall - anchor_epoch) * scale)
 
 
+def stack_clock(scale: float, anchor_epoch: float) -> Clock:
+    """The clock of a stack deployed with these TimeScale and TimeAnchorEpoch parameters: the
+    system clock in AWS (scale 1), the accelerated one in the local cloud."""
+    if scale == 1:
+        return SystemClock()
+    return anchored_clock(scale, anchor_epoch)
+
+
 def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -64,9 +72,7 @@ class Settings(BaseModel):
             raise ValueError(f"Lambda environment is incomplete or malformed: {problems}") from exc
 
     def clock(self) -> Clock:
-        if self.clock_scale == 1:
-            return SystemClock()
-        return anchored_clock(self.clock_scale, self.clock_anchor_epoch)
+        return stack_clock(self.clock_scale, self.clock_anchor_epoch)
 
     def wall_seconds(self, seconds: float) -> int:
         """A duration of controller time as wall-clock seconds (Step Functions timeouts), >= 1."""
