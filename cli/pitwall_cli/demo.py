@@ -143,7 +143,7 @@ def run(args: argparse.Namespace) -> int:
     trained = f"the custom files in {own_folder}" if own_folder else "a built-in model"
     narrator = Narrator()
     print(
-        f"Pitwall demo: train -> evaluate -> increment -> train -> import into DRoA {trained}, offline.\n"
+        f"Pitwall demo: train -> evaluate -> increment -> train {trained} -> import into DRoA, offline.\n"
         f"AWS is moto with template.yaml deployed into it; each instance is a simulated DRFC host;\n"
         f"1 simulated hour takes {3600 / args.time_scale:.1f} s.\n",
         flush=True,
