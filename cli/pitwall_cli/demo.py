@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from pitwall import layout
+from pitwall import aws, layout
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, RunRequest, summarize
 from pitwall_cli.report import report_to
@@ -49,6 +49,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--custom-files", type=Path, metavar="DIR", help="the same as DIR")
     parser.add_argument("--workers", type=int, default=1, help="parallel simulators per training (1)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="write every bucket of the local cloud here (keys as paths)"
+    )
     parser.add_argument(
         "--report",
         type=Path,
@@ -173,7 +176,7 @@ def _run(args: argparse.Namespace) -> int:
     trained = f"the custom files in {own_folder}" if own_folder else "a built-in model"
     narrator = Narrator()
     print(
-        f"Pitwall demo: train -> evaluate -> increment -> train {trained}, offline.\n"
+        f"Pitwall demo: train -> evaluate -> increment -> train {trained} -> import into DRoA, offline.\n"
         f"AWS is moto with template.yaml deployed into it; each instance is a simulated DRFC host;\n"
         f"1 simulated hour takes {3600 / args.time_scale:.1f} s.\n",
         flush=True,
@@ -224,6 +227,8 @@ def _run(args: argparse.Namespace) -> int:
                     "source_run_id": source.run_id,
                     "speed_factor": SPEED_FACTOR,
                     "evaluate_after": request["evaluate_after"],
+                    # after its evaluation, the faster model goes to DeepRacer on AWS (the double)
+                    "import_after": {"after": "evaluation"},
                 },
                 INCREMENT_RUN,
             )
@@ -245,7 +250,11 @@ def _run(args: argparse.Namespace) -> int:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
         _evaluated(narrator, INCREMENT_RUN, incremented.evaluations[-1])
-        _summary(cloud, [cloud.runs.get(source.run_id), incremented])
+        if not _imported(cloud, narrator):
+            return 1
+        _summary(cloud, [cloud.runs.get(source.run_id), cloud.runs.get(INCREMENT_RUN)])
+        if args.out:
+            narrator.say("out", f"{_write_buckets(args.out)} objects of every bucket written to {args.out}/")
         left = [
             i for i, state in cloud.instance_states().items() if state not in ("terminated", "shutting-down")
         ]
@@ -263,6 +272,38 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
+
+
+def _imported(cloud: LocalCloud, narrator: Narrator) -> bool:
+    """The "Model evaluated" event started the Import machine: wait for DRoA's READY."""
+    execution = cloud.wait(cloud.wait_for_execution_of("Import", 1)[0]["executionArn"], timeout=120)
+    imports = cloud.runs.get(INCREMENT_RUN).imports
+    if execution["status"] != "SUCCEEDED" or not imports:
+        narrator.say("import", f"failed: {execution.get('error')}: {execution.get('cause')}")
+        return False
+    done = imports[-1]
+    narrator.say(
+        "import",
+        f"{INCREMENT_RUN} ({done.checkpoint_name}) -> DRoA model {done.droa_model_id}: {done.status.value}",
+    )
+    narrator.say("car", f"s3://{cloud.bucket}/{done.car_file_key} (agent/model.pb, model_metadata.json)")
+    return done.status.value == "READY"
+
+
+def _write_buckets(out: Path) -> int:
+    """Every bucket of the local cloud (Pitwall's, DRoA's upload bucket) as DIR/<bucket>/<key>."""
+    s3 = aws.client("s3")
+    written = 0
+    for bucket in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("/"):
+                    continue
+                target = out / bucket["Name"] / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read())
+                written += 1
+    return written
 
 
 def _summary(cloud: LocalCloud, runs: list[Run]) -> None:

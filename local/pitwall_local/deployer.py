@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
 import warnings
 import zipfile
 from collections.abc import Callable
@@ -477,6 +478,19 @@ def _rule(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, 
     return name, {"Arn": arn}
 
 
+def _secret(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    # GenerateSecretString: a random placeholder, as CloudFormation makes one
+    value = p.get("SecretString") or secrets.token_urlsafe(
+        p.get("GenerateSecretString", {}).get("PasswordLength", 32)
+    )
+    arn = aws.client("secretsmanager", d.stack.region).create_secret(
+        Name=p.get("Name") or d.physical_name(logical),
+        Description=p.get("Description", ""),
+        SecretString=value,
+    )["ARN"]
+    return arn, {"Id": arn}
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
@@ -496,4 +510,5 @@ _CREATORS: dict[str, Creator] = {
     "AWS::Lambda::Permission": _permission,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
+    "AWS::SecretsManager::Secret": _secret,
 }

@@ -249,9 +249,13 @@ def test_imported_ready_and_error_with_the_consoles_reason() -> None:
         "Next: pitwall status run-1\n"
         "      pitwall report run-1 -o run-1.html\n"
     )
-    failed = notifications.model_imported("fast-one", "run-1", "ERROR", "model_metadata.json: sensor missing")
+    failed = notifications.model_imported(
+        "fast-one", "run-1", "ERROR", "model_metadata.json: sensor missing", ("Import imp-1: no model",)
+    )
     assert failed.subject == "Pitwall: fast-one import failed: model_metadata.json: sensor missing"
-    assert "console: ERROR.\nWhy: model_metadata.json: sensor missing\n" in failed.body
+    assert (
+        "console: ERROR.\nWhy: model_metadata.json: sensor missing\nImport imp-1: no model\n" in failed.body
+    )
     assert failed.event == Event.MODEL_IMPORTED
 
 

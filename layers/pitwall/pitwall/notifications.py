@@ -262,8 +262,11 @@ def run_rejected(run_id: str, reason: str) -> Message:
     )
 
 
-def model_imported(model: str, run_id: str, status: str, reason: str = "") -> Message:
-    """The console's import of a trained model ended: READY, or ERROR with the console's reason."""
+def model_imported(
+    model: str, run_id: str, status: str, reason: str = "", details: tuple[str, ...] = ()
+) -> Message:
+    """The console's import of a trained model ended: READY, or ERROR with the console's reason;
+    `details`: more lines (the console's model, the checkpoint, the car file's link)."""
     ready = status.upper() == "READY"
     return Message(
         Event.MODEL_IMPORTED,
@@ -275,6 +278,7 @@ def model_imported(model: str, run_id: str, status: str, reason: str = "") -> Me
         _lines(
             f"Model {model} (run {run_id}) was imported into the DeepRacer console: {status.upper()}.",
             "It can race and be downloaded to the car." if ready else f"Why: {reason or 'not given'}",
+            *details,
             "",
             _next(run_id),
         ),
