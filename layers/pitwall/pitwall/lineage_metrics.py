@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitwall.lifecycle import metrics
+from pitwall import drfc_files
 
 PROGRESS = "progress"
 REWARD = "reward"
@@ -51,7 +51,7 @@ class LineageEpisode:
 
     @property
     def lap_completed(self) -> bool:
-        return self.status == metrics.LAP_COMPLETE
+        return self.status == drfc_files.LAP_COMPLETE
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class EvaluationPoint:
     segment: int
     name: str
     after_episode: int
-    summary: metrics.EvaluationSummary
+    summary: drfc_files.EvaluationSummary
 
 
 @dataclass(frozen=True)
@@ -145,7 +145,7 @@ def join_lineage(segments: Sequence[SegmentDocuments]) -> Lineage:
                     segment=documents.segment,
                     name=name,
                     after_episode=len(episodes),
-                    summary=metrics.evaluation_summary(documents.evaluations[name]),
+                    summary=drfc_files.evaluation_summary(documents.evaluations[name]),
                 )
             )
     return Lineage(episodes, spans, iteration_evaluations, evaluations, best_metric)
@@ -195,18 +195,18 @@ def rolling_mean(values: Sequence[float], window: int) -> list[float]:
     return means
 
 
-_Block = tuple[list[tuple[int, metrics.Episode]], list[metrics.Episode]]
+_Block = tuple[list[tuple[int, drfc_files.Episode]], list[drfc_files.Episode]]
 
 
 def _iteration_blocks(training: Mapping[int, dict[str, Any] | None]) -> list[_Block]:
     """The segment's iterations: per iteration, its training episodes as (worker, episode) in
     play order, and the evaluation episodes run after it."""
-    per_worker = {worker: _blocks_of_worker(metrics.episodes_of(doc)) for worker, doc in training.items()}
+    per_worker = {worker: _blocks_of_worker(drfc_files.episodes_of(doc)) for worker, doc in training.items()}
     count = max((len(blocks) for blocks in per_worker.values()), default=0)
     joined: list[_Block] = []
     for index in range(count):
-        trained: list[tuple[int, int, metrics.Episode]] = []
-        evaluated: list[metrics.Episode] = []
+        trained: list[tuple[int, int, drfc_files.Episode]] = []
+        evaluated: list[drfc_files.Episode] = []
         for worker in sorted(per_worker):
             blocks = per_worker[worker]
             if index < len(blocks):
@@ -219,9 +219,9 @@ def _iteration_blocks(training: Mapping[int, dict[str, Any] | None]) -> list[_Bl
 
 
 def _blocks_of_worker(
-    episodes: Iterable[metrics.Episode],
-) -> list[tuple[list[metrics.Episode], list[metrics.Episode]]]:
-    blocks: list[tuple[list[metrics.Episode], list[metrics.Episode]]] = []
+    episodes: Iterable[drfc_files.Episode],
+) -> list[tuple[list[drfc_files.Episode], list[drfc_files.Episode]]]:
+    blocks: list[tuple[list[drfc_files.Episode], list[drfc_files.Episode]]] = []
     for episode in episodes:
         if episode.phase != "training":
             if blocks:  # evaluation before any training (a pretrained start) belongs to no iteration
