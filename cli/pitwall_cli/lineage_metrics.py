@@ -201,14 +201,16 @@ def rolling_mean(values: Sequence[float], window: int) -> list[float]:
 _Block = tuple[list[tuple[int, drfc_files.Episode]], list[drfc_files.Episode]]
 
 
-def _iteration_blocks(training: Mapping[int, dict[str, Any] | None], episodes: int | None) -> list[_Block]:
+def _iteration_blocks(
+    training: Mapping[int, dict[str, Any] | None], per_iteration: int | None
+) -> list[_Block]:
     """The segment's iterations: per iteration, its training episodes as (worker, episode) in
     play order, and the evaluation episodes run after it."""
     workers = len(training)
     per_worker = {
         worker: _blocks_of_worker(
             drfc_files.episodes_of(doc),
-            drfc_files.episodes_per_iteration(episodes, workers, worker) if episodes else None,
+            drfc_files.episodes_per_iteration(per_iteration, workers, worker) if per_iteration else None,
         )
         for worker, doc in training.items()
     }
