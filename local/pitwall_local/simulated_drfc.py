@@ -511,7 +511,7 @@ class SimulatedDrfc:
         key = model.evaluation_metrics(stamp)
         simtrace_key = drfc_files.evaluation_simtrace_key(spec.model_prefix, stamp)
         entries: list[dict[str, Any]] = []
-        rows: list[list[Any]] = []
+        rows: list[tuple[Any, ...]] = []
         t = t0
         for trial in range(1, trials + 1):
             entry, seconds = self._trial(rng, skill, t - t0, trial, continuous, max_resets, penalty)
@@ -659,9 +659,11 @@ class _Driving:
     actions: list[tuple[float, float]] | None  # (steering, speed) by index; None: continuous
     steps_per_second: float
 
-    def rows(self, episode: _Episode, sim_time: Callable[[float], float], number: int) -> list[list[Any]]:
+    def rows(
+        self, episode: _Episode, sim_time: Callable[[float], float], number: int
+    ) -> list[tuple[Any, ...]]:
         """One row per step: the car along the centre line from a start point to its completion."""
-        rng = random.Random(episode.seed)
+        rng = np.random.default_rng(int(episode.seed * 2**32))
         track = self.track
         count = episode.steps
         step = np.arange(1, count + 1)
@@ -678,42 +680,45 @@ class _Driving:
         closest = np.where(
             along - cumulative[segment] < cumulative[segment + 1] - along, segment, segment + 1
         )
-        yaw = track.segment_headings[segment]
-        last_status = _STEP_STATUS.get(episode.status, "in_progress")
-        reward = round(episode.reward / count, 4)
-        rows: list[list[Any]] = []
-        for index in range(count):
-            if self.actions is None:
-                action, (steer, speed) = -1, (round(rng.uniform(-30, 30), 2), round(rng.uniform(0.5, 4.0), 2))
-            else:
-                action = rng.randrange(len(self.actions))
-                steer, speed = self.actions[action]
-            at = episode.start + (index + 1) / self.steps_per_second
-            done = index == count - 1
-            rows.append(
-                [
-                    number,
-                    float(index + 1),
-                    round(float(x[index]), 4),
-                    round(float(y[index]), 4),
-                    round(float(yaw[index]), 4),
-                    steer,
-                    speed,
-                    action,
-                    reward,
-                    done,
-                    not (done and last_status not in ("lap_complete", "in_progress")),
-                    round(float(progress[index]), 4),
-                    int(closest[index]),
-                    round(track.length, 2),
-                    round(sim_time(at), 3),
-                    last_status if done else "in_progress",
-                    0.0,
-                    0,
-                    round(at, 4),
-                ]
+        if self.actions is None:
+            action = np.full(count, -1)
+            steer = rng.uniform(-30.0, 30.0, count)
+            speed = rng.uniform(0.5, 4.0, count)
+        else:
+            action = rng.integers(len(self.actions), size=count)
+            steer = np.array([a[0] for a in self.actions])[action]
+            speed = np.array([a[1] for a in self.actions])[action]
+        at = episode.start + step / self.steps_per_second
+        tstamp = np.array([sim_time(value) for value in at[[0, -1]]])
+        tstamp = np.linspace(tstamp[0], tstamp[1], count)
+        status = _STEP_STATUS.get(episode.status, "in_progress")
+        done = [False] * (count - 1) + [True]
+        on_track = [True] * (count - 1) + [status in ("lap_complete", "in_progress")]
+        statuses = ["in_progress"] * (count - 1) + [status]
+        return list(
+            zip(
+                [number] * count,
+                step.tolist(),
+                x.tolist(),
+                y.tolist(),
+                track.segment_headings[segment].tolist(),
+                steer.tolist(),
+                speed.tolist(),
+                action.tolist(),
+                [episode.reward / count] * count,
+                done,
+                on_track,
+                progress.tolist(),
+                closest.tolist(),
+                [track.length] * count,
+                tstamp.tolist(),
+                statuses,
+                [0.0] * count,
+                [0] * count,
+                at.tolist(),
+                strict=True,
             )
-        return rows
+        )
 
 
 @dataclass(frozen=True)
@@ -744,7 +749,7 @@ class _TrainingState:
         self.driving = driving
         self.sim_start = sim_start  # the simulators start with the training: their clock's 0
         self.metrics: list[list[dict[str, Any]]] = [[] for _ in range(plan.workers)]
-        self.simtrace: list[list[list[Any]]] = [[] for _ in range(plan.workers)]
+        self.simtrace: list[list[tuple[Any, ...]]] = [[] for _ in range(plan.workers)]
         self.episodes = [0] * plan.workers
         self.trials = [0] * plan.workers
         self.best: dict[str, Any] | None = None

@@ -228,13 +228,17 @@ def evaluation_simtrace_key(model_prefix: str, timestamp: str) -> str:
     return f"{model_prefix}/evaluation-{timestamp}/evaluation-simtrace/0-iteration.csv"
 
 
+# the precision of the simapp's own SIM_TRACE_LOG line of the same values
+SIMTRACE_ROW_FORMAT = "%d,%d,%.4f,%.4f,%.4f,%.2f,%.2f,%s,%.4f,%s,%s,%.4f,%d,%.2f,%.3f,%s,%.2f,%d,%.4f"
+
+
 def simtrace_csv(rows: Iterable[Sequence[Any]]) -> str:
-    """The CSV as the simapp writes it: the header, then each value as `str()` gives it."""
+    """The CSV of a simtrace: the header, then one line per step, in the simulator's column order."""
     lines = [",".join(SIMTRACE_COLUMNS)]
-    for row in rows:
-        if len(row) != len(SIMTRACE_COLUMNS):
-            raise ValueError(f"simtrace row of {len(row)} values; allowed: {len(SIMTRACE_COLUMNS)}")
-        lines.append(",".join(str(value) for value in row))
+    try:
+        lines.extend(SIMTRACE_ROW_FORMAT % tuple(row) for row in rows)
+    except TypeError as exc:
+        raise ValueError(f"simtrace row: {exc}; allowed: {len(SIMTRACE_COLUMNS)} values") from exc
     return "\n".join(lines) + "\n"
 
 
