@@ -522,10 +522,14 @@ class FaultSuite:
             return listener
 
         def on_first_checkpoint(then: Callable[[str], None]) -> Listener:
+            """At the first trained checkpoint: the checkpoints file names one evaluated (the
+            trainer's initial checkpoint, named at once with no metric, does not count)."""
             folder = f"{layout.MODELS_PREFIX}{run_id}/"
 
             def listener(key: str, body: bytes) -> bool:
                 if not (key.startswith(folder) and key.endswith("/model/deepracer_checkpoints.json")):
+                    return False
+                if drfc_files.checkpoints_of(json.loads(body)).best_metric is None:
                     return False
                 then(self._hosts_of(run_id)[-1])
                 return True
