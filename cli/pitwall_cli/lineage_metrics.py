@@ -14,7 +14,7 @@ ip/hyperparameters.json), an iteration of a worker ends where an evaluation come
 the trial count does not grow. Iteration k of a segment is block k of every worker, played side
 by side: ordered by (position in the block, worker).
 
-Pure: documents in (parsed by `lifecycle.metrics`), numbers out.
+Pure: documents in (parsed by `drfc_files`), numbers out.
 """
 
 from __future__ import annotations
