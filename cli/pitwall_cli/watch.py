@@ -20,9 +20,8 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from pitwall import layout, recovery
+from pitwall import drfc_files, layout, recovery
 from pitwall.adapters.store import ObjectStore
-from pitwall.lifecycle import metrics
 from pitwall.runs import Run, RunState
 from pitwall.settings import stack_clock
 from pitwall_cli.lineage_metrics import join_lineage
@@ -61,9 +60,9 @@ class Snapshot:
 
 def read_snapshot(run: Run, store: ObjectStore) -> Snapshot:
     lineage = join_lineage([read_segment(store, s.index, s.model_prefix) for s in run.segments])
-    checkpoints = metrics.checkpoints_of(None)
+    checkpoints = drfc_files.checkpoints_of(None)
     for segment in reversed(run.segments):  # the model is the latest segment with a checkpoint
-        written = metrics.checkpoints_of(
+        written = drfc_files.checkpoints_of(
             store.get_json(layout.ModelKeys(segment.model_prefix).checkpoints_json)
         )
         if written.last:

@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from pitwall import layout, notifications
+from pitwall import drfc_files, layout, notifications
 from pitwall.adapters import messaging, tasks
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import HostStatus
-from pitwall.lifecycle import metrics, telemetry
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.await_host import host_report
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
@@ -93,9 +93,9 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
         return
     episodes, checkpoint = None, None
     if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
-        checkpoint = metrics.checkpoints_of(deps.store.get_json(key)).last
+        checkpoint = drfc_files.checkpoints_of(deps.store.get_json(key)).last
     elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
-        episodes = metrics.episode_count(deps.store.get_json(key))
+        episodes = drfc_files.episode_count(deps.store.get_json(key))
 
     def record(latest: Run) -> tuple[bool, tuple[int, bool]]:
         current = latest.current_segment
