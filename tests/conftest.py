@@ -11,7 +11,6 @@ import pytest
 from pitwall import aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_TRACKS = REPO_ROOT.parent / "shared" / "tracks"
 
 
 @pytest.fixture(autouse=True)
@@ -55,14 +54,6 @@ def reset_metrics():
     metrics.clear_metrics()
 
 
-@pytest.fixture(scope="session")
-def shared_tracks_folder() -> Path:
-    """The 127 real tracks beside the checkout; tests that need them skip where they are absent."""
-    if not SHARED_TRACKS.is_dir():
-        pytest.skip(f"no real tracks at {SHARED_TRACKS}")
-    return SHARED_TRACKS
-
-
 def ec2_event(detail_type: str, detail: dict[str, object]) -> dict[str, object]:
     """An EC2 event as EventBridge delivers it to a rule's target: the whole envelope."""
     return {
@@ -81,3 +72,11 @@ def ec2_event(detail_type: str, detail: dict[str, object]) -> dict[str, object]:
 @pytest.fixture
 def ec2_event_of():
     return ec2_event
+
+
+@pytest.fixture(scope="session")
+def simulator_tracks_folder() -> Path:
+    """The simulator's 127 tracks, as the package ships them (with their INDEX.csv)."""
+    from pitwall.tracks import SIMULATOR_TRACKS_FOLDER
+
+    return SIMULATOR_TRACKS_FOLDER

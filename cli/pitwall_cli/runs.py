@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
+from pitwall.adapters.store import ObjectStore
 from pitwall.errors import RunNotFound
 from pitwall.runs import Run, summarize
 from pitwall.settings import stack_clock
@@ -26,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("run_id", metavar="RUN")
     add_location(status)
     status.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    status.add_argument("--bucket", help="the model bucket (car-file links, --watch), instead of the stack's")
+    status.add_argument("--watch", action="store_true", help="a live view until the run ends")
+    status.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="(--watch) seconds between reads; never less than the controller's heartbeat cadence",
+    )
     status.set_defaults(func=show_status)
 
 
@@ -78,6 +88,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(args)
     try:
         run = _table(args).get(args.run_id)
     except RunNotFound as exc:
@@ -86,11 +98,48 @@ def show_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.model_dump(mode="json"), indent=2))
         return 0
-    print(describe(run, stack_now(args)))
+    print(describe(run, stack_now(args), _car_links(args, run)))
     return 0
 
 
-def describe(run: Run, now: float) -> str:
+def _watch(args: argparse.Namespace) -> int:
+    from pitwall.adapters.store import ObjectStore
+    from pitwall_cli.watch import watch_command
+
+    stack = None if args.table and args.bucket else describe_stack(args)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} if stack else {}
+    parameters = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if stack else {}
+    )
+    table = RunsTable(args.table or outputs["RunsTableName"])
+    try:
+        table.get(args.run_id)
+    except RunNotFound as exc:
+        print(exc)
+        return 1
+    store = ObjectStore(args.bucket or outputs["ModelBucketName"])
+    return watch_command(args.run_id, table, store, parameters, args.interval)
+
+
+CAR_LINK_SECONDS = 3600
+
+
+def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
+    """A presigned download link per import's car file (when the model bucket is known)."""
+    if not run.imports:
+        return {}
+    bucket = args.bucket or (None if args.table else stack_outputs(args).get("ModelBucketName"))
+    if not bucket:
+        return {}
+    store = ObjectStore(bucket)
+    return {
+        i.import_id: store.presigned_url(i.car_file_key, CAR_LINK_SECONDS)
+        for i in run.imports
+        if store.exists(i.car_file_key)
+    }
+
+
+def describe(run: Run, now: float, car_links: Mapping[str, str] | None = None) -> str:
     summary = summarize(run, now)
     lines = [
         f"run {run.run_id} ({run.kind.value}) of model {run.request.model_name} on {run.request.track}: "
@@ -116,6 +165,15 @@ def describe(run: Run, now: float) -> str:
             f"evaluation {e.evaluation_run_id}: {e.checkpoint} on {e.track}, {e.trials} trials, "
             f"completion {e.mean_completion_percent:.1f}%, laps {e.completed_laps}, best lap {best}"
         )
+    for i in run.imports:
+        lines.append(
+            f"import {i.import_id}: {i.status.value} in DRoA as {i.droa_model_name} "
+            f"({i.droa_model_id or 'no model id'}), checkpoint {i.checkpoint_name or i.checkpoint}"
+            + (f"; DRoA says: {i.import_error_message}" if i.import_error_message else "")
+            + (f"; failed: {i.failure}" if i.failure and not i.import_error_message else "")
+        )
+        if car_links and i.import_id in car_links:
+            lines.append(f"  car file: {car_links[i.import_id]}")
     if run.failure:
         lines.append(f"failure: {run.failure}")
     return "\n".join(lines)

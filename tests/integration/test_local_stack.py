@@ -146,6 +146,22 @@ def test_a_racer_trains_their_folder_on_the_local_stack_through_the_cli(
     assert lineage["episodes"] == episodes
     assert lineage["rows"]
 
+    # And they import the model into (the local stack's) DRoA and write its car file
+    imported = pitwall("import", run_id, env=env)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    deadline = time.monotonic() + 120
+    while not (imports := wait_until_finished(run_id, env)["imports"]) or imports[-1]["status"] in (
+        "PACKAGED",
+        "IMPORTING",
+    ):
+        assert time.monotonic() < deadline, f"import still {imports}"
+        time.sleep(1.0)
+    assert imports[-1]["status"] == "READY", imports[-1]
+    assert "car file: http" in pitwall("status", run_id, env=env).stdout
+    car = pitwall("car", run_id, "-o", str(tmp_path / "carfile.tar.gz"), env=env)
+    assert car.returncode == 0, car.stdout + car.stderr
+    assert (tmp_path / "carfile.tar.gz").stat().st_size > 0
+
     # When they stop it, nothing of it is left
     down = pitwall("down", env=env)
     assert down.returncode == 0, down.stdout + down.stderr

@@ -89,3 +89,26 @@ class Settings(BaseModel):
             for name, value in values.items()
             if value is not None
         }
+
+
+class DroaSettings(BaseModel):
+    """The Import functions' own settings: where DRoA is and who signs in. The password is not
+    here: only the ARN of the secret that holds it, read inside the step that needs it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    site_url: str = Field(alias="PITWALL_DROA_SITE_URL", pattern=r"^https?://[^/\s]+")
+    user_name: str = Field(alias="PITWALL_DROA_USER_NAME", min_length=1)
+    password_secret_arn: str = Field(alias="PITWALL_DROA_PASSWORD_SECRET_ARN", min_length=1)
+    poll_seconds: int = Field(alias="PITWALL_IMPORT_POLL_SECONDS", gt=0)
+    timeout_minutes: int = Field(alias="PITWALL_IMPORT_TIMEOUT_MINUTES", gt=0)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DroaSettings:
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
+            raise ValueError(f"Lambda environment lacks the DRoA settings: {problems}") from exc
