@@ -33,6 +33,15 @@ EXAMPLE_ARNS = {
     "AWS::IAM::Role": "arn:aws:iam::123456789012:role/example",
     "AWS::Events::EventBus": "arn:aws:events:us-east-1:123456789012:event-bus/example",
     "AWS::DynamoDB::Table": "arn:aws:dynamodb:us-east-1:123456789012:table/example",
+    "AWS::SecretsManager::Secret": "arn:aws:secretsmanager:us-east-1:123456789012:secret:example-AbCdEf",
+    "AWS::KMS::Key": "arn:aws:kms:us-east-1:123456789012:key/example",
+}
+
+REF_IS_ARN = {
+    "AWS::StepFunctions::StateMachine",
+    "AWS::SNS::Topic",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::SecretsManager::Secret",
 }
 
 
@@ -45,13 +54,15 @@ def _resolve(value: Any, types: dict[str, str]) -> Any:
     if len(value) == 1:
         ((key, argument),) = value.items()
         if key == "Fn::Sub":
-            text = argument if isinstance(argument, str) else argument[0]
-            return re.sub(r"\$\{([^}]+)\}", lambda m: PSEUDO.get(m.group(1), "example"), text)
-        if key == "Ref":
-            return PSEUDO.get(argument) or EXAMPLE_ARNS.get(types.get(argument, ""), "example")
-        if key == "Fn::GetAtt":
-            name = argument[0] if isinstance(argument, list) else str(argument).split(".")[0]
-            return EXAMPLE_ARNS.get(types.get(name, ""), "example")
+            text, names = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+            values = {**PSEUDO, **{name: str(_resolve(v, types)) for name, v in names.items()}}
+            return re.sub(r"\$\{([^}]+)\}", lambda m: values.get(m.group(1), "example"), text)
+        if key == "Ref":  # an ARN for these types; a name (or a URL) for the others
+            kind = types.get(argument, "")
+            return PSEUDO.get(argument) or (EXAMPLE_ARNS[kind] if kind in REF_IS_ARN else "example")
+        if key == "Fn::GetAtt":  # .Arn: an ARN; a name (TopicName, QueueName, ...) otherwise
+            name, attribute = argument if isinstance(argument, list) else str(argument).split(".", 1)
+            return EXAMPLE_ARNS.get(types.get(name, ""), "example") if attribute == "Arn" else "example"
         if key == "Fn::Join":
             return argument[0].join(str(_resolve(part, types)) for part in argument[1])
         if key.startswith("Fn::"):

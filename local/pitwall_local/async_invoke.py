@@ -92,6 +92,14 @@ class AsyncInvoker:
         return None
 
     def _retry(self, function: str, payload: Any, error: dict[str, Any]) -> None:
+        try:
+            self._retry_until_done(function, payload, error)
+        except Exception:
+            if not self._closed.is_set():
+                raise
+            # the cloud closed under this retry: its event goes nowhere, as the cloud itself
+
+    def _retry_until_done(self, function: str, payload: Any, error: dict[str, Any]) -> None:
         config = self.config_of(function)
         attempts, condition, age = 1, "RetriesExhausted", 0.0
         for delay in RETRY_DELAYS_SECONDS[: config.retries]:

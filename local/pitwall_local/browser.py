@@ -158,7 +158,8 @@ def visit(
         commands_read, commands_write = os.pipe()
         answers_read, answers_write = os.pipe()
         # the child sees the read end of the commands as fd 3 and the write end of the answers as fd 4
-        process = subprocess.Popen(
+        # bandit B603: the installed browser with fixed flags, no shell
+        process = subprocess.Popen(  # nosec B603
             [binary, *FLAGS, f"--user-data-dir={profile}", "--remote-debugging-pipe", "about:blank"],
             pass_fds=(3, 4),
             preexec_fn=lambda: _as_fds_3_and_4(commands_read, answers_write),

@@ -34,7 +34,7 @@ import boto3
 import yaml
 
 USER_NAME = "racer"
-PASSWORD = "Pitwall-local-1!"
+PASSWORD = "Pitwall-local-1!"  # nosec B105 - the local DRoA double's test user, nothing real
 NAME = re.compile(r"^[a-zA-Z0-9-]+$")
 DESCRIPTION = re.compile(r"^[a-zA-Z0-9- ]+$")
 UPLOADS = "uploads/models/"

@@ -238,9 +238,9 @@ RewardRunner = Callable[[RewardCheck], list[DynamicResult]]
 def run_check(check: RewardCheck, tracks: Mapping[str, Track] | None = None) -> list[DynamicResult]:
     """Run the check in this process's children (the CLI on the racer's machine, the sandbox)."""
     if tracks is None:
-        from pitwall.tracks import builtin_tracks
+        from pitwall.tracks import simulator_tracks
 
-        tracks = builtin_tracks()
+        tracks = simulator_tracks()
     unknown = [name for name in check.track_names if name not in tracks]
     if unknown:
         allowed = ", ".join(sorted(tracks))

@@ -250,7 +250,8 @@ class DroaClient:
             ).add_auth(request)
             headers = dict(request.headers.items())
         try:
-            with urllib.request.urlopen(
+            # bandit B310: DRoA's https API, at the URL the stack's settings name
+            with urllib.request.urlopen(  # nosec B310
                 urllib.request.Request(url, data=data, headers=headers, method=method),
                 timeout=HTTP_TIMEOUT_SECONDS,
             ) as answer:
