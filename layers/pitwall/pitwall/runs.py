@@ -73,10 +73,34 @@ class PretrainedSource(_Model):
     checkpoint: Checkpoint = "last"
 
 
+Direction = Literal["clockwise", "counterclockwise"]
+RaceType = Literal["TIME_TRIAL", "OBJECT_AVOIDANCE"]
+
+
+class TrackLeg(_Model):
+    """One track of an evaluation, in one direction (DR_WORLD_NAME, DR_EVAL_REVERSE_DIRECTION)."""
+
+    track: str = Field(min_length=1, description="DR_WORLD_NAME, without .npy")
+    direction: Direction = "clockwise"
+
+    @property
+    def label(self) -> str:
+        return f"{self.track}/{self.direction}"
+
+
 class EvaluationRequest(_Model):
-    checkpoint: Checkpoint = "best"
+    """What to evaluate: a checkpoint of the model (`best`, `last` or its number) on one or more
+    (track, direction) legs, run one after the other on one instance, with DRFC's race options."""
+
+    checkpoint: Checkpoint | int = "best"
     trials: int = Field(default=3, ge=1, le=20)
-    track: str | None = None  # None: the track the model trained on
+    tracks: list[TrackLeg] = Field(default_factory=list, description="none: the track it trained on")
+    race_type: RaceType = "TIME_TRIAL"
+    continuous: bool = Field(default=False, description="DR_EVAL_IS_CONTINUOUS: reset and go on")
+    off_track_penalty_seconds: float | None = Field(default=None, ge=0, le=60)
+
+    def legs(self, trained_on: str) -> list[TrackLeg]:
+        return self.tracks or [TrackLeg(track=trained_on)]
 
 
 class RunRequest(_Model):
@@ -152,19 +176,30 @@ class TrainingOutcome(_Model):
 
 
 class EvaluationResult(_Model):
+    """One leg of an evaluation: a checkpoint on one track in one direction."""
+
     evaluation_run_id: str
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | int
+    checkpoint_name: str | None = None  # the checkpoint evaluated, e.g. 12_Step-34567.ckpt
     track: str
+    direction: Direction = "clockwise"
+    evaluated_at: float | None = None
     trials: int
     lap_times_seconds: list[float]
     mean_completion_percent: float
     off_track_count: int
     crash_count: int
     completed_laps: int
+    reset_count: int = 0
 
     @property
     def best_lap_seconds(self) -> float | None:
         return min(self.lap_times_seconds) if self.lap_times_seconds else None
+
+    @property
+    def mean_lap_seconds(self) -> float | None:
+        laps = self.lap_times_seconds
+        return round(sum(laps) / len(laps), 3) if laps else None
 
 
 class Awaiting(StrEnum):
@@ -189,7 +224,8 @@ class Run(_Model):
     awaiting: Awaiting | None = None
     task_token: str | None = None
     outcome: TrainingOutcome | None = None
-    evaluation: EvaluationRequest | None = None  # EVALUATE runs: what to evaluate
+    evaluation: EvaluationRequest | None = None  # EVALUATE runs: what to evaluate (legs resolved)
+    evaluated_checkpoint: str | None = None  # EVALUATE runs: the checkpoint copied for the host
     source_run_id: str | None = None  # EVALUATE runs: the trained run under test
     evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
     failure: str | None = None

@@ -46,14 +46,16 @@ def host_report(run: Run, status: HostStatus) -> HostReport:
 
 
 def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
-    body = deps.store.get_bytes(deps.runs.get(task.run_id).keys.host_status)
-    status = HostStatus.from_json(body) if body else None
     now = deps.clock.now()
-
     failure: str | None = None
+    status: HostStatus | None = None
 
     def register(run: Run) -> tuple[bool, _Answer]:
-        nonlocal failure
+        nonlocal failure, status
+        # read at each attempt: a report the heartbeat recorded meanwhile (it made this write
+        # lose its race) is in S3 by now, and it found no token to answer
+        body = deps.store.get_bytes(run.keys.host_status)
+        status = HostStatus.from_json(body) if body else None
         if run.is_terminal:
             return False, _Answer.RUN_ENDED
         if run.state == RunState.PROVISIONING and task.awaiting != Awaiting.SAVED:

@@ -151,7 +151,7 @@ class EvaluatePlan(Plan):
 
 class EvaluateOutput(_Model):
     run_id: str
-    result: EvaluationResult
+    results: list[EvaluationResult] = Field(description="one per leg (track, direction)")
 
 
 class TerminateInput(_Lenient):

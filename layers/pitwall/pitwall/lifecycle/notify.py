@@ -32,7 +32,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
         return events.MODEL_EVALUATED, {
             "run_id": run.run_id,
             "source_run_id": run.source_run_id,
-            "result": run.evaluations[-1].model_dump(mode="json") if run.evaluations else None,
+            "results": [result.model_dump(mode="json") for result in run.evaluations],
         }
     wanted = run.request.evaluate_after
     evaluation = (

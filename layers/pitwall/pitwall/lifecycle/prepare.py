@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pitwall import layout, recovery
 from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyStarted, RunNotFound
-from pitwall.lifecycle import drfc
+from pitwall.lifecycle import drfc, metrics
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluatePlan, Plan, PrepareEvaluationInput, PrepareInput
 from pitwall.runs import Run, RunKind, RunState
@@ -82,12 +82,49 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
     return _plan(run, deps, _time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
 
 
+def checkpoint_to_evaluate(model_prefix: str, which: str | int, deps: Deps) -> str | None:
+    """The name of a model's `best`, `last` or numbered checkpoint, if it is (still) in S3: the
+    trainer keeps only its newest few and the best."""
+    model = layout.ModelKeys(model_prefix)
+    if isinstance(which, int):
+        names = {
+            key.rsplit("/", 1)[1].removesuffix(".index")
+            for key in deps.store.list_keys(model.model_folder)
+            if key.endswith(".ckpt.index")
+        }
+        numbered = [n for n in names if layout.is_checkpoint_name(n) and layout.checkpoint_number(n) == which]
+        name = numbered[0] if numbered else None
+    else:
+        found = metrics.checkpoints_of(deps.store.get_json(model.checkpoints_json))
+        name = found.best if which == "best" else found.last
+    if name is None or not all(deps.store.exists(key) for key in model.checkpoint_files(name)):
+        return None
+    return name
+
+
+def _copy_checkpoint(source_prefix: str, name: str, target_prefix: str, deps: Deps) -> None:
+    """One checkpoint as a model of its own (last = best = it), as DRFC reads a model."""
+    source, target = layout.ModelKeys(source_prefix), layout.ModelKeys(target_prefix)
+    for source_key, target_key in zip(
+        source.checkpoint_files(name), target.checkpoint_files(name), strict=True
+    ):
+        deps.store.copy(source_key, target_key)
+    deps.store.copy(source.model_metadata, target.model_metadata)
+    record = {"name": name, "time_stamp": deps.clock.now(), "avg_eval_metric": 0.0}
+    deps.store.put_text(target.coach_checkpoint, name)
+    deps.store.put_json(target.checkpoints_json, {"best_checkpoint": record, "last_checkpoint": record})
+
+
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
-    """An evaluation is a run of its own (kind evaluate) over the source's last model prefix."""
+    """An evaluation is a run of its own (kind evaluate) over a copy of the checkpoint under
+    test (`layout.evaluation_model_prefix`): its training may go on, and delete old checkpoints,
+    meanwhile."""
     source = deps.runs.get(task.source_run_id)
-    if source.kind != RunKind.TRAIN or source.trained_segment is None:
+    trained = source.trained_segment
+    if source.kind != RunKind.TRAIN or trained is None:
         raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
     now = deps.clock.now()
+    evaluation = task.evaluation.model_copy(update={"tracks": task.evaluation.legs(source.request.track)})
     run = Run(
         run_id=task.evaluation_id,
         kind=RunKind.EVALUATE,
@@ -96,26 +133,33 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
         updated_at=now,
         execution_id=task.execution_id,
         custom_files_prefix=source.custom_files_prefix,
-        evaluation=task.evaluation,
+        evaluation=evaluation,
         source_run_id=source.run_id,
     )
+    if not _exists(run.run_id, deps):
+        name = checkpoint_to_evaluate(trained.model_prefix, evaluation.checkpoint, deps)
+        if name is None:
+            raise NothingToContinueFrom(
+                f"run {source.run_id}: checkpoint {evaluation.checkpoint!r} is not (or no longer) under "
+                f"s3://{deps.settings.model_bucket}/{trained.model_prefix}/model/"
+            )
+        run.evaluated_checkpoint = name
     run = _claim(run, deps)
-    if run.state == RunState.PREPARED:
-        for name in layout.CUSTOM_FILES:
-            deps.store.copy(source.keys.custom_file(name), run.keys.custom_file(name))
+    if run.state == RunState.PREPARED and run.evaluated_checkpoint:
+        for file in layout.CUSTOM_FILES:
+            deps.store.copy(source.keys.custom_file(file), run.keys.custom_file(file))
+        target = layout.evaluation_model_prefix(run.request.model_name, run.run_id)
+        _copy_checkpoint(trained.model_prefix, run.evaluated_checkpoint, target, deps)
     # an evaluation gets the default time budget; trials end it long before
     plan = _plan(run, deps, deps.settings.default_time_budget_minutes * 60.0)
     return EvaluatePlan(**plan.model_dump(), source_run_id=source.run_id)
 
 
 def segment_prefix_for(run: Run, deps: Deps) -> str:
-    """A new segment's model prefix: a new, empty one for training; the source's for evaluation."""
+    """A new segment's model prefix: a new, empty one for training; the evaluation's own copy of
+    its checkpoint for an evaluation."""
     if run.kind == RunKind.EVALUATE:
-        source = deps.runs.get(run.source_run_id or "")
-        trained = source.trained_segment
-        if trained is None:
-            raise NothingToContinueFrom(f"run {source.run_id} has no segment with a checkpoint")
-        return trained.model_prefix
+        return layout.evaluation_model_prefix(run.request.model_name, run.run_id)
     return layout.segment_model_prefix(run.request.model_name, len(run.segments))
 
 

@@ -421,7 +421,8 @@ class SimulatedDrfc:
     def _evaluation_timeline(
         self, spec: RunSpec, settings: Mapping[str, str], model: ModelKeys, checkpoint: str, t0: float
     ) -> Iterator[Event]:
-        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation")
+        world = f"{settings.get('DR_WORLD_NAME', '')}/{settings.get('DR_EVAL_REVERSE_DIRECTION', 'False')}"
+        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation/{world}")
         trials = _int(settings, "DR_EVAL_NUMBER_OF_TRIALS", 3, "run_settings", minimum=1)
         max_resets = _int(settings, "DR_EVAL_MAX_RESETS", 100, "run_settings")
         continuous = settings.get("DR_EVAL_IS_CONTINUOUS", "False").lower() == "true"
