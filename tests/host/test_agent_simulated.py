@@ -10,7 +10,6 @@ from botocore.exceptions import EndpointConnectionError
 
 from pitwall.clock import ScaledClock
 from pitwall.host.agent import HostAgent
-from pitwall.host.backends.simulated import SimulatedDrfc, SimulatedFaults
 from pitwall.host.protocol import (
     ControlAction,
     ControlRequest,
@@ -20,6 +19,7 @@ from pitwall.host.protocol import (
     Mode,
 )
 from pitwall.layout import ModelKeys, RunKeys, checkpoint_number
+from pitwall_local.simulated_drfc import SimulatedDrfc, SimulatedFaults
 
 from .conftest import (
     BUCKET,
