@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from pitwall import layout
 from pitwall.lifecycle import models
+from pitwall.schedules import EvaluationSchedule
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = sorted((REPO / "events").glob("*.json"))
@@ -32,6 +33,7 @@ INPUT_MODEL: dict[str, type[BaseModel]] = {
     "request_checkpoint_save": models.InstanceEvent,
     "decide_recovery": models.RecoveryInput,
     "reap_instances": models.ScheduledEvent,
+    "start_scheduled_evaluation": EvaluationSchedule,
     "statemachine_train": models.TrainInput,
     "statemachine_evaluate": models.EvaluateInput,
     "statemachine_increment": models.IncrementRequest,

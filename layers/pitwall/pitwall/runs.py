@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pitwall import layout
 from pitwall.errors import InvalidTransition
+from pitwall.evaluations import Checkpoint, Direction, EvaluationRequest, TrackLeg
+from pitwall.schedules import MAX_FIRINGS_KEPT, ScheduleFiring, ScheduleSpec
+
+__all__ = ["Checkpoint", "Direction", "EvaluationRequest", "TrackLeg"]  # what other modules import from here
 
 
 class RunKind(StrEnum):
@@ -58,7 +62,6 @@ def can_move(source: RunState, target: RunState) -> bool:
     return target in _NEXT[source]
 
 
-Checkpoint = Literal["best", "last"]
 MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"  # what DRoA accepts as a model name
 
 
@@ -73,36 +76,6 @@ class PretrainedSource(_Model):
     checkpoint: Checkpoint = "last"
 
 
-Direction = Literal["clockwise", "counterclockwise"]
-RaceType = Literal["TIME_TRIAL", "OBJECT_AVOIDANCE"]
-
-
-class TrackLeg(_Model):
-    """One track of an evaluation, in one direction (DR_WORLD_NAME, DR_EVAL_REVERSE_DIRECTION)."""
-
-    track: str = Field(min_length=1, description="DR_WORLD_NAME, without .npy")
-    direction: Direction = "clockwise"
-
-    @property
-    def label(self) -> str:
-        return f"{self.track}/{self.direction}"
-
-
-class EvaluationRequest(_Model):
-    """What to evaluate: a checkpoint of the model (`best`, `last` or its number) on one or more
-    (track, direction) legs, run one after the other on one instance, with DRFC's race options."""
-
-    checkpoint: Checkpoint | int = "best"
-    trials: int = Field(default=3, ge=1, le=20)
-    tracks: list[TrackLeg] = Field(default_factory=list, description="none: the track it trained on")
-    race_type: RaceType = "TIME_TRIAL"
-    continuous: bool = Field(default=False, description="DR_EVAL_IS_CONTINUOUS: reset and go on")
-    off_track_penalty_seconds: float | None = Field(default=None, ge=0, le=60)
-
-    def legs(self, trained_on: str) -> list[TrackLeg]:
-        return self.tracks or [TrackLeg(track=trained_on)]
-
-
 class RunRequest(_Model):
     """What a racer asks for: which model, where, how long, what next. The custom files (the
     three DRFC files) sit beside it in S3."""
@@ -115,6 +88,9 @@ class RunRequest(_Model):
     workers: int = Field(default=1, ge=1, le=8)
     run_settings: dict[str, str] = Field(default_factory=dict, description="extra run.env values")
     evaluate_after: EvaluationRequest | None = None
+    evaluations: list[ScheduleSpec] = Field(
+        default_factory=list, description="scheduled evaluations of this model, while it trains and after"
+    )
     pretrained: PretrainedSource | None = None
 
 
@@ -228,6 +204,9 @@ class Run(_Model):
     evaluated_checkpoint: str | None = None  # EVALUATE runs: the checkpoint copied for the host
     source_run_id: str | None = None  # EVALUATE runs: the trained run under test
     evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
+    # TRAIN runs: what each of its evaluations cost (evaluation run id -> USD), counted in its budget
+    evaluation_costs: dict[str, float] = Field(default_factory=dict)
+    schedule_firings: list[ScheduleFiring] = Field(default_factory=list)  # TRAIN runs: newest last
     failure: str | None = None
 
     @property
@@ -269,7 +248,11 @@ class Run(_Model):
         self.task_token = None
 
     def cost_usd(self, now: float) -> float:
-        return sum(segment.cost_usd(now) for segment in self.segments)
+        """Its instances' cost, and its evaluations' (they spend the same money budget)."""
+        return sum(segment.cost_usd(now) for segment in self.segments) + sum(self.evaluation_costs.values())
+
+    def record_firing(self, firing: ScheduleFiring) -> None:
+        self.schedule_firings = [*self.schedule_firings, firing][-MAX_FIRINGS_KEPT:]
 
     def paid_seconds(self, now: float) -> float:
         return sum(segment.paid_seconds(now) for segment in self.segments)

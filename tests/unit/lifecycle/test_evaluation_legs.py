@@ -8,10 +8,11 @@ import pytest
 from pitwall import layout
 from pitwall.errors import HostFailed, NothingToContinueFrom
 from pitwall.host.protocol import EvaluationLegDone
+from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.evaluate import evaluate_outcome
 from pitwall.lifecycle.models import PrepareEvaluationInput, RunRef
-from pitwall.lifecycle.prepare import checkpoint_to_evaluate, prepare_evaluation
+from pitwall.lifecycle.prepare import prepare_evaluation
 from pitwall.lifecycle.provision import evaluation_legs_to_do
 from pitwall.runs import EvaluationRequest, Run, RunKind, RunRequest, RunState, Segment, TrackLeg
 

@@ -154,6 +154,16 @@ class EvaluateOutput(_Model):
     results: list[EvaluationResult] = Field(description="one per leg (track, direction)")
 
 
+class FiringOutput(_Model):
+    """A schedule's firing: the evaluation it started, or why it skipped."""
+
+    schedule_id: str
+    at: float
+    evaluation_run_id: str | None
+    skipped: str | None
+    checkpoint_name: str | None
+
+
 class TerminateInput(_Lenient):
     run_id: str
     reason: str = "completed"

@@ -8,7 +8,7 @@ import json
 
 from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
-from pitwall.lifecycle import events
+from pitwall.lifecycle import events, scheduled
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
@@ -71,6 +71,12 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         run.move_to(RunState.SUCCEEDED, now)
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
+    # scheduled evaluations: a training's schedules end with it; an evaluation's cost is its
+    # model's run's to bear
+    if run.kind == RunKind.TRAIN:
+        scheduled.end_run_schedules(run, deps)
+    elif run.source_run_id is not None:
+        scheduled.charge_evaluation(run, deps, now)
     summary = summarize(run, now)
     subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
     message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pitwall import layout, recovery
-from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyStarted, RunNotFound
-from pitwall.lifecycle import drfc, metrics
+from pitwall.errors import (
+    BudgetExhausted,
+    InvalidRunRequest,
+    NothingToContinueFrom,
+    RunAlreadyStarted,
+    RunNotFound,
+)
+from pitwall.lifecycle import drfc, scheduled
+from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate, copy_checkpoint
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluatePlan, Plan, PrepareEvaluationInput, PrepareInput
-from pitwall.runs import Run, RunKind, RunState
+from pitwall.runs import EvaluationRequest, Run, RunKind, RunState
 
 # Beyond the run's time budget, how long the work wait may last before Step Functions gives up
 # (the host's own shutdown timer and the budget end training before).
@@ -79,40 +86,23 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
             if source != keys.custom_file(name):
                 deps.store.copy(source, keys.custom_file(name))
         deps.store.put_json(keys.prefix + "run-request.json", task.request.model_dump(mode="json"))
+        scheduled.create_run_schedules(run, deps)
     return _plan(run, deps, _time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
 
 
-def checkpoint_to_evaluate(model_prefix: str, which: str | int, deps: Deps) -> str | None:
-    """The name of a model's `best`, `last` or numbered checkpoint, if it is (still) in S3: the
-    trainer keeps only its newest few and the best."""
-    model = layout.ModelKeys(model_prefix)
-    if isinstance(which, int):
-        names = {
-            key.rsplit("/", 1)[1].removesuffix(".index")
-            for key in deps.store.list_keys(model.model_folder)
-            if key.endswith(".ckpt.index")
-        }
-        numbered = [n for n in names if layout.is_checkpoint_name(n) and layout.checkpoint_number(n) == which]
-        name = numbered[0] if numbered else None
-    else:
-        found = metrics.checkpoints_of(deps.store.get_json(model.checkpoints_json))
-        name = found.best if which == "best" else found.last
-    if name is None or not all(deps.store.exists(key) for key in model.checkpoint_files(name)):
-        return None
-    return name
-
-
-def _copy_checkpoint(source_prefix: str, name: str, target_prefix: str, deps: Deps) -> None:
-    """One checkpoint as a model of its own (last = best = it), as DRFC reads a model."""
-    source, target = layout.ModelKeys(source_prefix), layout.ModelKeys(target_prefix)
-    for source_key, target_key in zip(
-        source.checkpoint_files(name), target.checkpoint_files(name), strict=True
-    ):
-        deps.store.copy(source_key, target_key)
-    deps.store.copy(source.model_metadata, target.model_metadata)
-    record = {"name": name, "time_stamp": deps.clock.now(), "avg_eval_metric": 0.0}
-    deps.store.put_text(target.coach_checkpoint, name)
-    deps.store.put_json(target.checkpoints_json, {"best_checkpoint": record, "last_checkpoint": record})
+def evaluation_money(source: Run, evaluation: EvaluationRequest, now: float) -> float | None:
+    """An evaluation's money budget: its own cap, within what its model's run has left (the
+    run's instances and its evaluations spend one budget)."""
+    caps = [evaluation.max_usd] if evaluation.max_usd is not None else []
+    if source.request.money_budget_usd is not None:
+        left = source.request.money_budget_usd - source.cost_usd(now)
+        if left <= 0:
+            raise BudgetExhausted(
+                f"run {source.run_id} has spent its money budget ({source.request.money_budget_usd} USD): "
+                "no evaluation of it can start"
+            )
+        caps.append(left)
+    return round(min(caps), 4) if caps else None
 
 
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
@@ -125,10 +115,18 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
         raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
     now = deps.clock.now()
     evaluation = task.evaluation.model_copy(update={"tracks": task.evaluation.legs(source.request.track)})
+    request = source.request.model_copy(
+        update={
+            "evaluate_after": None,
+            "pretrained": None,
+            "evaluations": [],
+            "money_budget_usd": evaluation_money(source, evaluation, now),
+        }
+    )
     run = Run(
         run_id=task.evaluation_id,
         kind=RunKind.EVALUATE,
-        request=source.request.model_copy(update={"evaluate_after": None, "pretrained": None}),
+        request=request,
         created_at=now,
         updated_at=now,
         execution_id=task.execution_id,
@@ -149,7 +147,7 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
         for file in layout.CUSTOM_FILES:
             deps.store.copy(source.keys.custom_file(file), run.keys.custom_file(file))
         target = layout.evaluation_model_prefix(run.request.model_name, run.run_id)
-        _copy_checkpoint(trained.model_prefix, run.evaluated_checkpoint, target, deps)
+        copy_checkpoint(trained.model_prefix, run.evaluated_checkpoint, target, deps)
     # an evaluation gets the default time budget; trials end it long before
     plan = _plan(run, deps, deps.settings.default_time_budget_minutes * 60.0)
     return EvaluatePlan(**plan.model_dump(), source_run_id=source.run_id)
