@@ -32,6 +32,7 @@ COMMANDS: dict[str, Command] = {
     "runs": Command("runs", "list the runs of a deployed stack"),
     "status": Command("runs", "show one run: state, segments, outcome, evaluations"),
     "metrics": Command("metrics", "a run's rewards and completion per iteration, over all its segments"),
+    "evaluations": Command("evaluations", "models x tracks: the latest evaluations, compared"),
     "schedule": Command("schedule", "scheduled evaluations of a model: add, list, remove"),
     "demo": Command("demo", "run a whole lifecycle on the offline local cloud", extra="local"),
     "faults": Command(

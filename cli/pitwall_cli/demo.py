@@ -2,8 +2,9 @@
 
 template.yaml is deployed into moto; the real state machines run; each launched instance is a
 simulated DRFC host on an accelerated clock. The demo uploads the example's custom files to the
-inbox (validate -> train), the trained model is evaluated (a "Model trained" event), then
-incremented with faster actions and trained again, and a summary ends it.
+inbox (validate -> train), the trained model is evaluated on two tracks (a "Model trained"
+event), then incremented with faster actions and trained again while a schedule evaluates its
+newest checkpoint, and a summary and the `pitwall evaluations` table end it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any
 
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, summarize
+from pitwall_cli import main
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.examples import example_files
 
 TRACK = "reInvent2019_track"
+RACE_TRACK = "2022_april_open"  # evaluations: the training track and this month's race track
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
@@ -121,7 +124,11 @@ def run(args: argparse.Namespace) -> int:
             "model_name": MODEL,
             "track": TRACK,
             "time_budget_minutes": args.minutes,
-            "evaluate_after": {"checkpoint": "best", "trials": 3},
+            "evaluate_after": {
+                "checkpoint": "best",
+                "trials": 3,
+                "tracks": [{"track": TRACK}, {"track": RACE_TRACK}],
+            },
         }
         folder = cloud.upload_inbox_request(MODEL, example_files(), request)
         report = cloud.store.get_json(folder + "validation-report.json") or {}
@@ -143,7 +150,8 @@ def run(args: argparse.Namespace) -> int:
         if evaluation["status"] != "SUCCEEDED" or not source.evaluations:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
-        _evaluated(narrator, MODEL, source.evaluations[-1])
+        for result in source.evaluations:
+            _evaluated(narrator, MODEL, result)
         # increment -> train: faster actions, continuing from the last checkpoint
         increment = cloud.wait(
             cloud.start(
@@ -165,15 +173,20 @@ def run(args: argparse.Namespace) -> int:
             f"{source.model_prefix} ({source.outcome.last_checkpoint if source.outcome else '?'}, last)",
         )
         second = cloud.wait_for_execution_of("Train", 2)[1]["executionArn"]
+        _schedule_evaluations(cloud, narrator)
         execution = _watch_training(cloud, narrator, second, INCREMENT_RUN)
         _trained(narrator, cloud.runs.get(INCREMENT_RUN))
+        _scheduled_evaluations_done(cloud, narrator)
         evaluation = cloud.wait(cloud.wait_for_execution_of("Evaluate", 2)[1]["executionArn"])
         incremented = cloud.runs.get(INCREMENT_RUN)
         if evaluation["status"] != "SUCCEEDED" or not incremented.evaluations:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
-        _evaluated(narrator, INCREMENT_RUN, incremented.evaluations[-1])
+        for result in incremented.evaluations[-2:]:
+            _evaluated(narrator, INCREMENT_RUN, result)
         _summary(cloud, [cloud.runs.get(source.run_id), incremented])
+        print("\npitwall evaluations")
+        main(["evaluations", "--table", cloud.runs.table_name])
         left = [
             i for i, state in cloud.instance_states().items() if state not in ("terminated", "shutting-down")
         ]
@@ -181,6 +194,46 @@ def run(args: argparse.Namespace) -> int:
             f"\ninstances still running: {len(left)}; run records and files: s3://{cloud.bucket}/ (in memory)"
         )
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
+
+
+# -- scheduled evaluations during the second training -------------------------------------------
+
+
+def _schedule_evaluations(cloud: LocalCloud, narrator: Narrator) -> None:
+    """What a racer types while the increment trains: evaluate its newest checkpoint every 15
+    minutes on both tracks (the schedule ends with the run)."""
+    while True:  # the run record exists once the Train machine prepared it
+        try:
+            cloud.runs.get(INCREMENT_RUN)
+            break
+        except Exception:
+            time.sleep(0.1)
+    outputs = cloud.stack.outputs
+    command = ["schedule", "add", INCREMENT_RUN, "--every", "rate(15 minutes)", "--trials", "2"]
+    command += ["--track", TRACK, "--track", RACE_TRACK, "--checkpoint", "last"]
+    command += ["--table", cloud.runs.table_name, "--group", str(outputs["EvaluationScheduleGroupName"])]
+    command += ["--scheduler-role", str(outputs["EvaluationSchedulerRoleArn"])]
+    command += ["--target", str(outputs["StartScheduledEvaluationFunctionArn"])]
+    narrator.say("schedule", "pitwall " + " ".join(command[:12]) + " ...")
+    main(command)
+
+
+def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
+    run = cloud.runs.get(INCREMENT_RUN)
+    for firing in run.schedule_firings:
+        if firing.evaluation_run_id is None:
+            narrator.say("schedule", f"fired: skipped ({firing.skipped})")
+            continue
+        while not _ended(cloud, firing.evaluation_run_id):
+            time.sleep(0.1)
+        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} while training")
+
+
+def _ended(cloud: LocalCloud, run_id: str) -> bool:
+    try:
+        return cloud.runs.get(run_id).is_terminal
+    except Exception:  # not prepared yet
+        return False
 
 
 def _summary(cloud: LocalCloud, runs: list[Run]) -> None:

@@ -114,6 +114,12 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "add":
             spec = _spec(args)
             source = _training_run(args)
+            if source.is_terminal and spec.ends_with_run:
+                print(
+                    f"pitwall schedule add: run {source.run_id} has ended, and a schedule ends with its "
+                    "run: add --keep-after-run to evaluate it on a schedule anyway"
+                )
+                return 1
             schedule = schedule_of(source, spec, f"c{secrets.token_hex(3)}")
             _schedules(args).create(schedule, time.time())
             print(schedule.schedule_id)

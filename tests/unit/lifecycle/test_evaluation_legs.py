@@ -10,11 +10,20 @@ from pitwall.errors import HostFailed, NothingToContinueFrom
 from pitwall.host.protocol import EvaluationLegDone
 from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.evaluate import evaluate_outcome
+from pitwall.lifecycle.evaluate import evaluate_outcome, new_best_laps
 from pitwall.lifecycle.models import PrepareEvaluationInput, RunRef
 from pitwall.lifecycle.prepare import prepare_evaluation
 from pitwall.lifecycle.provision import evaluation_legs_to_do
-from pitwall.runs import EvaluationRequest, Run, RunKind, RunRequest, RunState, Segment, TrackLeg
+from pitwall.runs import (
+    EvaluationRequest,
+    EvaluationResult,
+    Run,
+    RunKind,
+    RunRequest,
+    RunState,
+    Segment,
+    TrackLeg,
+)
 
 START = 1_800_000_000.0
 SOURCE_PREFIX = "models/m/seg-000"
@@ -218,3 +227,31 @@ def test_an_outcome_with_a_leg_missing_fails_rather_than_report_half_an_evaluati
     with pytest.raises(HostFailed, match="no result for b/clockwise, b/counterclockwise"):
         evaluate_outcome(RunRef(run_id=run.run_id), deps)
     assert deps.runs.get("src").evaluations == []
+
+
+def _result(track: str, laps: list[float], direction: str = "clockwise") -> EvaluationResult:
+    return EvaluationResult(
+        evaluation_run_id="ev",
+        checkpoint="last",
+        track=track,
+        direction=direction,  # type: ignore[arg-type]
+        trials=len(laps) or 1,
+        lap_times_seconds=laps,
+        mean_completion_percent=100,
+        off_track_count=0,
+        crash_count=0,
+        completed_laps=len(laps),
+    )
+
+
+def test_a_new_best_lap_is_one_faster_than_every_earlier_lap_on_that_track_and_direction() -> None:
+    earlier = [_result("a", [12.0, 11.5]), _result("b", [9.0])]
+    faster, slower, reverse, first, none = (
+        _result("a", [11.2]),
+        _result("b", [9.5]),
+        _result("a", [13.0], "counterclockwise"),
+        _result("c", [20.0]),
+        _result("d", []),
+    )
+    records = new_best_laps(earlier, [faster, slower, reverse, first, none])
+    assert records == [(faster, 11.5), (reverse, None), (first, None)]

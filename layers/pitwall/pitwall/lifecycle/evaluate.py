@@ -4,6 +4,7 @@ run and into the trained run's record."""
 
 from __future__ import annotations
 
+from pitwall.adapters import messaging
 from pitwall.errors import HostFailed
 from pitwall.host.protocol import EvaluationLegDone
 from pitwall.lifecycle import metrics
@@ -50,9 +51,39 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
     run.updated_at = deps.clock.now()
     deps.runs.save(run)
 
-    def add_results(source: Run) -> tuple[bool, None]:
-        source.evaluations = [e for e in source.evaluations if e.evaluation_run_id != run.run_id] + results
-        return True, None
+    def add_results(source: Run) -> tuple[bool, list[tuple[EvaluationResult, float | None]]]:
+        earlier = [e for e in source.evaluations if e.evaluation_run_id != run.run_id]
+        source.evaluations = earlier + results
+        return True, new_best_laps(earlier, results)
 
-    update_run(deps, run.source_run_id, add_results)
+    source, records = update_run(deps, run.source_run_id, add_results)
+    for result, before in records:
+        was = f"{before:.3f} s" if before is not None else "no lap before"
+        messaging.notify(
+            deps.settings.topic_arn,
+            f"Pitwall: {source.request.model_name} best lap on {result.track}",
+            f"{source.request.model_name} ({source.run_id}) lapped {result.track} {result.direction} in "
+            f"{result.best_lap_seconds:.3f} s with {result.checkpoint_name} ({was}); "
+            f"evaluation {run.run_id}",
+        )
     return EvaluateOutput(run_id=run.run_id, results=results)
+
+
+def new_best_laps(
+    earlier: list[EvaluationResult], results: list[EvaluationResult]
+) -> list[tuple[EvaluationResult, float | None]]:
+    """The results that set a model's best lap on their track and direction, with the best before."""
+    records = []
+    for result in results:
+        lap = result.best_lap_seconds
+        if lap is None:
+            continue
+        before = [
+            e.best_lap_seconds
+            for e in earlier
+            if (e.track, e.direction) == (result.track, result.direction) and e.best_lap_seconds is not None
+        ]
+        best_before = min(before) if before else None
+        if best_before is None or lap < best_before:
+            records.append((result, best_before))
+    return records

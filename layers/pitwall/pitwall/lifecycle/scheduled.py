@@ -105,23 +105,25 @@ def fire_schedule(schedule: EvaluationSchedule, deps: Deps) -> FiringOutput:
     run = deps.runs.get(schedule.source_run_id)
     trained = run.trained_segment
     checkpoint = checkpoint_to_evaluate(trained.model_prefix, schedule.checkpoint, deps) if trained else None
-    reason = skip_reason(run, schedule, checkpoint, _live_evaluation(run, deps))
-    evaluation_id = None if reason else f"{schedule.schedule_id}-{int(now)}"
-    firing = ScheduleFiring(
-        schedule_id=schedule.schedule_id,
-        at=now,
-        evaluation_run_id=evaluation_id,
-        skipped=reason,
-        checkpoint_name=checkpoint,
-    )
+    evaluation_id = f"{schedule.schedule_id}-{int(now)}"
 
-    def record(latest: Run) -> tuple[bool, None]:
+    def record(latest: Run) -> tuple[bool, ScheduleFiring]:
+        # decided on the record it is written to: of two firings at once, the one that writes
+        # second reads again and sees the first one's evaluation running
+        reason = skip_reason(latest, schedule, checkpoint, _live_evaluation(latest, deps))
+        firing = ScheduleFiring(
+            schedule_id=schedule.schedule_id,
+            at=now,
+            evaluation_run_id=None if reason else evaluation_id,
+            skipped=reason,
+            checkpoint_name=checkpoint,
+        )
         latest.record_firing(firing)
-        return True, None
+        return True, firing
 
-    # recorded before the start: a firing that overlaps this one sees the evaluation as running
-    update_run(deps, run.run_id, record)
-    if evaluation_id is not None:
+    # recorded before the start: a later firing sees the evaluation as running
+    _, firing = update_run(deps, run.run_id, record)
+    if firing.evaluation_run_id is not None:
         payload = EvaluateInput(
             source_run_id=run.run_id,
             # the checkpoint checked above, by number: a newer one may come while this one starts
@@ -130,7 +132,9 @@ def fire_schedule(schedule: EvaluationSchedule, deps: Deps) -> FiringOutput:
             ),
         )
         machines.start(
-            deps.settings.evaluate_state_machine_arn, evaluation_id, payload.model_dump(mode="json")
+            deps.settings.evaluate_state_machine_arn,
+            firing.evaluation_run_id,
+            payload.model_dump(mode="json"),
         )
     logger.info("schedule fired", extra=firing.model_dump())
     return FiringOutput(**firing.model_dump())
