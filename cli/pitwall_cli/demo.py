@@ -173,11 +173,12 @@ def run(args: argparse.Namespace) -> int:
             f"{source.model_prefix} ({source.outcome.last_checkpoint if source.outcome else '?'}, last)",
         )
         second = cloud.wait_for_execution_of("Train", 2)[1]["executionArn"]
+        before = {e["executionArn"] for e in cloud.executions("Evaluate")}
         _schedule_evaluations(cloud, narrator)
         execution = _watch_training(cloud, narrator, second, INCREMENT_RUN)
         _trained(narrator, cloud.runs.get(INCREMENT_RUN))
         _scheduled_evaluations_done(cloud, narrator)
-        evaluation = cloud.wait(cloud.wait_for_execution_of("Evaluate", 2)[1]["executionArn"])
+        evaluation = cloud.wait(_evaluation_after_training(cloud, before))
         incremented = cloud.runs.get(INCREMENT_RUN)
         if evaluation["status"] != "SUCCEEDED" or not incremented.evaluations:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
@@ -220,13 +221,34 @@ def _schedule_evaluations(cloud: LocalCloud, narrator: Narrator) -> None:
 
 def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
     run = cloud.runs.get(INCREMENT_RUN)
+    skipped: dict[str, int] = {}
     for firing in run.schedule_firings:
         if firing.evaluation_run_id is None:
-            narrator.say("schedule", f"fired: skipped ({firing.skipped})")
+            reason = (firing.skipped or "").split(" (")[0]
+            skipped[reason] = skipped.get(reason, 0) + 1
             continue
         while not _ended(cloud, firing.evaluation_run_id):
             time.sleep(0.1)
-        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} while training")
+        evaluation = cloud.runs.get(firing.evaluation_run_id)
+        outcome = (
+            ", ".join(f"{r.track} {r.mean_completion_percent:.0f}%" for r in evaluation.evaluations)
+            if evaluation.state.value == "succeeded"
+            else f"{evaluation.state.value}: {evaluation.failure}"
+        )
+        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} while training: {outcome}")
+    for reason, count in skipped.items():
+        narrator.say("schedule", f"fired: skipped {count}x ({reason})")
+
+
+def _evaluation_after_training(cloud: LocalCloud, before: set[str]) -> str:
+    """The Evaluate execution the "Model trained" event started (the scheduled ones are named
+    after their schedule, so after the run)."""
+    while True:
+        for execution in cloud.executions("Evaluate"):
+            arn = execution["executionArn"]
+            if arn not in before and not execution["name"].startswith(INCREMENT_RUN):
+                return str(arn)
+        time.sleep(0.1)
 
 
 def _ended(cloud: LocalCloud, run_id: str) -> bool:

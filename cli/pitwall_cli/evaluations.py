@@ -103,7 +103,7 @@ def describe(rows: list[Row]) -> str:
         return "no evaluations yet: add a schedule (pitwall schedule add) or evaluate_after in a run request"
     lines = [
         f"{'model':<22}{'track':<26}{'dir':<5}{'compl %':>8}{'laps':>6}{'best s':>8}{'mean s':>8}"
-        f"{'off':>5}{'resets':>7}  {'checkpoint':<18}{'when (UTC)':<17}{'best ever':>9}"
+        f"{'off':>5}{'resets':>7}  {'checkpoint':<21}{'when (UTC)':<17}{'best ever':>9}"
     ]
     for row in rows:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(row.evaluated_at)) if row.evaluated_at else "-"
@@ -111,7 +111,7 @@ def describe(rows: list[Row]) -> str:
             f"{row.model[:21]:<22}{row.track[:25]:<26}{'cw' if row.direction == 'clockwise' else 'ccw':<5}"
             f"{row.completion_percent:>8.1f}{f'{row.laps}/{row.trials}':>6}{_seconds(row.best_lap_seconds):>8}"
             f"{_seconds(row.mean_lap_seconds):>8}{row.off_track:>5}{row.resets:>7}  "
-            f"{(row.checkpoint or '-')[:17]:<18}{when:<17}{_seconds(row.best_lap_ever_seconds):>9}"
+            f"{(row.checkpoint or '-')[:20]:<21}{when:<17}{_seconds(row.best_lap_ever_seconds):>9}"
         )
     return "\n".join(lines)
 

@@ -3,11 +3,13 @@ with DRFC's race options. Pure domain."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Checkpoint = Literal["best", "last"]
+# one checkpoint by its name, as DRFC names it: what a schedule's firing found newest
+CheckpointName = Annotated[str, Field(pattern=r"^\d+_Step-\d+\.ckpt$")]
 
 
 class _Model(BaseModel):
@@ -33,7 +35,7 @@ class EvaluationRequest(_Model):
     """What to evaluate: a checkpoint of the model (`best`, `last` or its number) on one or more
     (track, direction) legs, run one after the other on one instance, with DRFC's race options."""
 
-    checkpoint: Checkpoint | int = "best"
+    checkpoint: Checkpoint | int | CheckpointName = "best"
     trials: int = Field(default=3, ge=1, le=20)
     tracks: list[TrackLeg] = Field(default_factory=list, description="none: the track it trained on")
     race_type: RaceType = "TIME_TRIAL"

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pitwall import layout
 from pitwall.errors import InvalidTransition
-from pitwall.evaluations import Checkpoint, Direction, EvaluationRequest, TrackLeg
+from pitwall.evaluations import Checkpoint, CheckpointName, Direction, EvaluationRequest, TrackLeg
 from pitwall.schedules import MAX_FIRINGS_KEPT, ScheduleFiring, ScheduleSpec
 
 __all__ = ["Checkpoint", "Direction", "EvaluationRequest", "TrackLeg"]  # what other modules import from here
@@ -155,7 +155,7 @@ class EvaluationResult(_Model):
     """One leg of an evaluation: a checkpoint on one track in one direction."""
 
     evaluation_run_id: str
-    checkpoint: Checkpoint | int
+    checkpoint: Checkpoint | int | CheckpointName  # as asked: best, last, a number, a name
     checkpoint_name: str | None = None  # the checkpoint evaluated, e.g. 12_Step-34567.ckpt
     track: str
     direction: Direction = "clockwise"

@@ -84,7 +84,13 @@ def _prepare(deps: Deps, evaluation: EvaluationRequest, evaluation_id: str = "ev
 
 
 @pytest.mark.parametrize(
-    ("which", "expected"), [("best", "4_Step-400.ckpt"), ("last", "5_Step-500.ckpt"), (3, "3_Step-300.ckpt")]
+    ("which", "expected"),
+    [
+        ("best", "4_Step-400.ckpt"),
+        ("last", "5_Step-500.ckpt"),
+        (3, "3_Step-300.ckpt"),
+        ("3_Step-300.ckpt", "3_Step-300.ckpt"),
+    ],
 )
 def test_the_checkpoint_to_evaluate_is_the_best_the_last_or_the_numbered_one(
     deps: Deps, which, expected

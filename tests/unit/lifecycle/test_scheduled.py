@@ -142,7 +142,11 @@ def test_a_firing_starts_an_evaluation_of_the_newest_checkpoint_by_number(
     [execution] = _executions(evaluate_machine)
     assert execution["name"] == fired.evaluation_run_id
     evaluation = EvaluationRequest.model_validate(execution["input"]["evaluation"])
-    assert (evaluation.checkpoint, evaluation.tracks, evaluation.trials) == (4, [TrackLeg(track="a")], 2)
+    assert (evaluation.checkpoint, evaluation.tracks, evaluation.trials) == (
+        "4_Step-400.ckpt",
+        [TrackLeg(track="a")],
+        2,
+    )
     [firing] = deps.runs.get("train-1").schedule_firings
     assert firing.evaluation_run_id == fired.evaluation_run_id
 

@@ -8,17 +8,19 @@ from pitwall.lifecycle.deps import Deps
 
 
 def checkpoint_to_evaluate(model_prefix: str, which: str | int, deps: Deps) -> str | None:
-    """The name of a model's `best`, `last` or numbered checkpoint, if it is (still) in S3: the
-    trainer keeps only its newest few and the best."""
+    """The name of a model's `best`, `last`, numbered or named checkpoint, if it is (still) in S3:
+    the trainer keeps only its newest few and the best."""
     model = layout.ModelKeys(model_prefix)
-    if isinstance(which, int):
+    if isinstance(which, str) and layout.is_checkpoint_name(which):
+        name: str | None = which
+    elif isinstance(which, int):
         names = {
             key.rsplit("/", 1)[1].removesuffix(".index")
             for key in deps.store.list_keys(model.model_folder)
             if key.endswith(".ckpt.index")
         }
         numbered = [n for n in names if layout.is_checkpoint_name(n) and layout.checkpoint_number(n) == which]
-        name = numbered[0] if numbered else None
+        name = max(numbered, key=lambda n: int(n.split("_Step-")[1].split(".")[0]), default=None)
     else:
         found = metrics.checkpoints_of(deps.store.get_json(model.checkpoints_json))
         name = found.best if which == "best" else found.last

@@ -75,7 +75,7 @@ def evaluation_settings(evaluation: EvaluationRequest, leg: TrackLeg) -> dict[st
     values = {
         "DR_WORLD_NAME": leg.track,
         "DR_EVAL_REVERSE_DIRECTION": "True" if leg.direction == "counterclockwise" else "False",
-        "DR_EVAL_CHECKPOINT": evaluation.checkpoint if isinstance(evaluation.checkpoint, str) else "last",
+        "DR_EVAL_CHECKPOINT": evaluation.checkpoint if evaluation.checkpoint in ("best", "last") else "last",
         "DR_EVAL_NUMBER_OF_TRIALS": str(evaluation.trials),
         "DR_RACE_TYPE": evaluation.race_type,
         "DR_EVAL_IS_CONTINUOUS": "True" if evaluation.continuous else "False",

@@ -10,7 +10,6 @@ newest checkpoint, or records on the run why it started none:
 
 from __future__ import annotations
 
-from pitwall import layout
 from pitwall.adapters import machines
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate
@@ -126,10 +125,8 @@ def fire_schedule(schedule: EvaluationSchedule, deps: Deps) -> FiringOutput:
     if firing.evaluation_run_id is not None:
         payload = EvaluateInput(
             source_run_id=run.run_id,
-            # the checkpoint checked above, by number: a newer one may come while this one starts
-            evaluation=schedule.evaluation().model_copy(
-                update={"checkpoint": layout.checkpoint_number(checkpoint or "")}
-            ),
+            # the checkpoint checked above, by name: a newer one may come while this one starts
+            evaluation=schedule.evaluation().model_copy(update={"checkpoint": checkpoint}),
         )
         machines.start(
             deps.settings.evaluate_state_machine_arn,
