@@ -8,6 +8,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -199,7 +201,30 @@ class Deployer:
             self.stack.types[logical] = resource["Type"]
         for name, output in self.template.get("Outputs", {}).items():
             self.stack.outputs[name] = self.resolve(output["Value"])
+        self.record_stack()
         return self.stack
+
+    def record_stack(self) -> None:
+        """Record the deployment as a CloudFormation stack with its parameters and outputs, so
+        `DescribeStacks` answers as for a stack `sam deploy` made (the CLI finds the bucket and
+        table there). The resources are already made: the recorded template holds only a
+        resource-less placeholder (moto would try to create the real ones itself)."""
+        parameters = {
+            name: ",".join(value) if isinstance(value, list) else str(value)
+            for name, value in self.stack.parameters.items()
+        }
+        template = {
+            "Parameters": {name: {"Type": "String"} for name in parameters},
+            "Resources": {"DeployedByTheLocalCloud": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {name: {"Value": str(value)} for name, value in self.stack.outputs.items()},
+        }
+        with warnings.catch_warnings():  # moto says it does not model the placeholder: none does
+            warnings.simplefilter("ignore", UserWarning)
+            aws.client("cloudformation", self.stack.region).create_stack(
+                StackName=self.stack.name,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            )
 
     def physical_name(self, logical: str, limit: int = 64) -> str:
         return f"{self.stack.name}-{logical}"[:limit]
@@ -426,6 +451,19 @@ def _rule(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, 
     return name, {"Arn": arn}
 
 
+def _secret(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    # GenerateSecretString: a random placeholder, as CloudFormation makes one
+    value = p.get("SecretString") or secrets.token_urlsafe(
+        p.get("GenerateSecretString", {}).get("PasswordLength", 32)
+    )
+    arn = aws.client("secretsmanager", d.stack.region).create_secret(
+        Name=p.get("Name") or d.physical_name(logical),
+        Description=p.get("Description", ""),
+        SecretString=value,
+    )["ARN"]
+    return arn, {"Id": arn}
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
@@ -444,4 +482,5 @@ _CREATORS: dict[str, Creator] = {
     "AWS::Lambda::Permission": _permission,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
+    "AWS::SecretsManager::Secret": _secret,
 }

@@ -189,6 +189,19 @@ class RunKeys:
         evaluation metrics file holds it. A replacement host evaluates only the legs without one."""
         return f"{self.host_folder}evaluation/leg-{index:02d}.json"
 
+    def import_folder(self, import_id: str) -> str:
+        """One import of the run's model into DRoA: the export and the car file, kept here because
+        DRoA's upload bucket expires its objects after a day."""
+        return f"{self.prefix}imports/{import_id}/"
+
+    def droa_export_prefix(self, import_id: str) -> str:
+        """The package exactly as uploaded to DRoA (also what `pitwall import --to-folder` writes)."""
+        return f"{self.import_folder(import_id)}droa/"
+
+    def car_file(self, import_id: str) -> str:
+        """The file for the physical car: agent/model.pb and model_metadata.json."""
+        return f"{self.import_folder(import_id)}carfile.tar.gz"
+
     def host_instance_log(self, instance_id: str) -> str:
         """The host agent's log on one instance: one per instance, so a later segment's host
         never overwrites the log of the one before it."""

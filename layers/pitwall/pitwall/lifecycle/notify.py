@@ -10,7 +10,7 @@ from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle import events, scheduled
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
+from pitwall.lifecycle.models import EvaluateInput, ImportInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
 
 
@@ -25,6 +25,40 @@ def failure_reason(task: NotifyInput, run: Run | None) -> str | None:
     return f"{task.error.Error}: {cause}".strip().rstrip(":")
 
 
+def import_wanted(run: Run) -> ImportInput | None:
+    """The Import machine's input when this run's ending asks for one: a training run whose request
+    imports after training; an evaluation (of the trained run) that reached the completion the
+    request names, when it imports after evaluation."""
+    wanted = run.request.import_after
+    if wanted is None:
+        return None
+    trained_run = run.run_id
+    if run.kind == RunKind.EVALUATE:
+        minimum = wanted.min_completion_percent
+        if wanted.after != "evaluation" or not run.evaluations or run.source_run_id is None:
+            return None
+        # an evaluation of several tracks reaches the completion when each of its legs does
+        if minimum is not None and any(r.mean_completion_percent < minimum for r in run.evaluations):
+            return None
+        trained_run = run.source_run_id
+    elif wanted.after != "training":
+        return None
+    return ImportInput(
+        run_id=trained_run,
+        checkpoint=wanted.checkpoint,
+        model_name=wanted.model_name,
+        description=wanted.description,
+    )
+
+
+def _import_fields(run: Run) -> dict[str, object]:
+    wanted = import_wanted(run)
+    return {
+        "import_requested": wanted is not None,
+        "import": wanted.model_dump(mode="json", exclude_none=True) if wanted else None,
+    }
+
+
 def _event_of(run: Run) -> tuple[str, dict[str, object]]:
     if run.state == RunState.FAILED:
         return events.RUN_FAILED, {"run_id": run.run_id, "kind": run.kind.value, "reason": run.failure}
@@ -33,6 +67,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
             "run_id": run.run_id,
             "source_run_id": run.source_run_id,
             "results": [result.model_dump(mode="json") for result in run.evaluations],
+            **_import_fields(run),
         }
     wanted = run.request.evaluate_after
     evaluation = (
@@ -45,6 +80,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
         "outcome": run.outcome.model_dump(mode="json") if run.outcome else None,
         "evaluation_requested": evaluation is not None,
         "evaluation": evaluation,
+        **_import_fields(run),
     }
 
 
