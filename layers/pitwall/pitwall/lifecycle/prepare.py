@@ -121,6 +121,8 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
             "pretrained": None,
             "evaluations": [],
             "money_budget_usd": evaluation_money(source, evaluation, now),
+            # a model still training cannot be imported: its evaluations (scheduled) import nothing
+            "import_after": source.request.import_after if source.is_terminal else None,
         }
     )
     run = Run(
