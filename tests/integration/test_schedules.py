@@ -214,6 +214,9 @@ def test_firings_that_would_pile_up_or_waste_are_skipped_and_a_removed_schedule_
     # Then one firing of all started an evaluation (the checkpoint never changed once trained)
     assert len(started) == 1
     assert len(run.schedule_firings) > 3
+    # and the run's status shows the newest firings
+    assert main(["status", run_id, "--table", cloud.runs.table_name]) == 0
+    assert f"schedule {busy} fired: skipped: checkpoint" in capsys.readouterr().out
     # When the racer removes the minute schedule
     assert main(["schedule", "list", *location]) == 0
     assert busy in capsys.readouterr().out
