@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from pitwall import aws, layout
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, RunRequest, summarize
 from pitwall_cli import main
+from pitwall_cli.report import report_to
+from pitwall_cli.tracks import add_tracks_option, tracks_folder
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.examples import example_files
 
@@ -32,6 +37,7 @@ RACE_TRACK = "2022_april_open"  # evaluations: the training track and this month
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
+METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 PROGRESS_EPISODES = 25  # print a progress line every this many episodes
 
 
@@ -49,6 +55,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out", type=Path, metavar="DIR", help="write every bucket of the local cloud here (keys as paths)"
     )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("demo-report.html"),
+        metavar="FILE",
+        help="where the HTML report of the first model goes (default: demo-report.html)",
+    )
+    add_tracks_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -122,6 +136,25 @@ def _evaluated(narrator: Narrator, model: str, result: EvaluationResult) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    with _metrics_not_printed():
+        return _run(args)
+
+
+@contextmanager
+def _metrics_not_printed() -> Iterator[None]:
+    """The in-process Lambdas print their CloudWatch metrics (EMF) to stdout: not in the story."""
+    saved = os.environ.get(METRICS_DISABLED)
+    os.environ[METRICS_DISABLED] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(METRICS_DISABLED, None)
+        else:
+            os.environ[METRICS_DISABLED] = saved
+
+
+def _run(args: argparse.Namespace) -> int:
     logger.setLevel(logging.WARNING)  # the Lambdas' and hosts' logs would drown the story
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     request = {
@@ -242,6 +275,16 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"\ninstances still running: {len(left)}; run records and files: s3://{cloud.bucket}/ (in memory)"
         )
+        # the cockpit: the first model's report, one HTML file to open offline
+        report = report_to(
+            args.report,
+            source.run_id,
+            table=cloud.runs,
+            store=cloud.store,
+            tracks=tracks_folder(args.tracks),
+            now=cloud.clock().now(),
+        )
+        print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
 
 

@@ -28,7 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("run_id", metavar="RUN")
     add_location(status)
     status.add_argument("--json", action="store_true", help="print the whole run record as JSON")
-    status.add_argument("--bucket", help="the model bucket (car-file links), instead of the stack's")
+    status.add_argument("--bucket", help="the model bucket (car-file links, --watch), instead of the stack's")
+    status.add_argument("--watch", action="store_true", help="a live view until the run ends")
+    status.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="(--watch) seconds between reads; never less than the controller's heartbeat cadence",
+    )
     status.set_defaults(func=show_status)
 
 
@@ -81,6 +88,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(args)
     try:
         run = _table(args).get(args.run_id)
     except RunNotFound as exc:
@@ -91,6 +100,25 @@ def show_status(args: argparse.Namespace) -> int:
         return 0
     print(describe(run, stack_now(args), _car_links(args, run)))
     return 0
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from pitwall.adapters.store import ObjectStore
+    from pitwall_cli.watch import watch_command
+
+    stack = None if args.table and args.bucket else describe_stack(args)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} if stack else {}
+    parameters = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if stack else {}
+    )
+    table = RunsTable(args.table or outputs["RunsTableName"])
+    try:
+        table.get(args.run_id)
+    except RunNotFound as exc:
+        print(exc)
+        return 1
+    store = ObjectStore(args.bucket or outputs["ModelBucketName"])
+    return watch_command(args.run_id, table, store, parameters, args.interval)
 
 
 CAR_LINK_SECONDS = 3600

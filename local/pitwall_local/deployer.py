@@ -323,10 +323,52 @@ def _topic(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str,
 
 
 def _subscription(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    policy = p.get("FilterPolicy")
+    attributes = {"FilterPolicy": policy if isinstance(policy, str) else json.dumps(policy)} if policy else {}
     answer = aws.client("sns", d.stack.region).subscribe(
-        TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"]
+        TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"], Attributes=attributes
     )
     return answer["SubscriptionArn"], {}
+
+
+def _kms_key(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    key = aws.client("kms", d.stack.region).create_key(
+        Description=p.get("Description", ""), Policy=json.dumps(p["KeyPolicy"])
+    )["KeyMetadata"]
+    return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _dashboard(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("DashboardName") or d.physical_name(logical, 255)
+    body = p["DashboardBody"]
+    aws.client("cloudwatch", d.stack.region).put_dashboard(
+        DashboardName=name, DashboardBody=body if isinstance(body, str) else json.dumps(body)
+    )
+    return name, {}
+
+
+_ALARM_FIELDS = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def _alarm(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("AlarmName") or d.physical_name(logical, 255)
+    cloudwatch = aws.client("cloudwatch", d.stack.region)
+    cloudwatch.put_metric_alarm(AlarmName=name, **{k: p[k] for k in _ALARM_FIELDS if k in p})
+    arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+    return name, {"Arn": arn}
 
 
 def _event_bus(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -470,6 +512,9 @@ _CREATORS: dict[str, Creator] = {
     "AWS::DynamoDB::Table": _table,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,
+    "AWS::KMS::Key": _kms_key,
+    "AWS::CloudWatch::Dashboard": _dashboard,
+    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Events::EventBus": _event_bus,
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::IAM::Role": _role,

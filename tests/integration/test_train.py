@@ -99,10 +99,11 @@ def test_capacity_errors_in_every_pool_are_retried_then_fail_the_run_with_the_po
 def test_a_host_that_fails_on_two_instances_without_a_checkpoint_stops_the_run_with_the_reason(
     cloud: LocalCloud, helpers
 ) -> None:
-    # Given hosts whose simulator container dies 20 simulated seconds into training, every time
+    # Given hosts whose simulator container dies 2 simulated seconds into training, before the
+    # trainer's initial checkpoint is uploaded, every time
     run_id = helpers.new_run_id("crash")
     cloud.runner.host_faults = lambda rid, segment: (
-        SimulatedFaults(crash_after_seconds=20) if rid == run_id else None
+        SimulatedFaults(crash_after_seconds=2) if rid == run_id else None
     )
     # When the Train machine runs (with time for a replacement even on a loaded machine)
     payload = helpers.train_input(cloud, run_id, time_budget_minutes=90)

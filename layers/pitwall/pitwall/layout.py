@@ -110,6 +110,11 @@ class ModelKeys:
         return self._key("model/.lock")
 
     @property
+    def ready_marker(self) -> str:
+        """Written by the trainer once its initial checkpoint is uploaded."""
+        return self._key("model/.ready")
+
+    @property
     def finished_marker(self) -> str:
         return self._key("model/.finished")
 

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from pitwall import layout
-from pitwall.lifecycle import metrics
+from pitwall import drfc_files, layout
 from pitwall.lifecycle.deps import Deps
 
 
@@ -22,7 +21,7 @@ def checkpoint_to_evaluate(model_prefix: str, which: str | int, deps: Deps) -> s
         numbered = [n for n in names if layout.is_checkpoint_name(n) and layout.checkpoint_number(n) == which]
         name = max(numbered, key=lambda n: int(n.split("_Step-")[1].split(".")[0]), default=None)
     else:
-        found = metrics.checkpoints_of(deps.store.get_json(model.checkpoints_json))
+        found = drfc_files.checkpoints_of(deps.store.get_json(model.checkpoints_json))
         name = found.best if which == "best" else found.last
     if name is None or not all(deps.store.exists(key) for key in model.checkpoint_files(name)):
         return None

@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import uuid
 
-from pitwall import layout
+from pitwall import layout, notifications
 from pitwall.adapters import messaging, secrets
 from pitwall.adapters.store import ObjectStore
 from pitwall.droa import package
 from pitwall.droa.client import DroaClient
 from pitwall.droa.contract import FINAL_IMPORT_STATUSES, UPLOAD_PREFIX, ModelStatus
 from pitwall.errors import DroaImportRejected, DroaImportTimedOut, NothingToContinueFrom
-from pitwall.lifecycle import events
+from pitwall.lifecycle import events, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import (
     FinishImportInput,
@@ -212,19 +212,20 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
         car_url = deps.store.presigned_url(found.car_file_key, CAR_FILE_LINK_SECONDS)
     status_text = str(found.status) if found else "FAILED"
     lines = [
-        f"run {run.run_id}, import {task.import_id}: {status_text}",
-        f"DRoA model {found.droa_model_name} ({found.droa_model_id or 'not created'}), "
-        f"checkpoint {found.checkpoint_name} of {found.model_prefix}"
-        if found
-        else "nothing was packaged",
+        f"Import {task.import_id}: "
+        + (
+            f"DRoA model {found.droa_model_name} ({found.droa_model_id or 'not created'}), "
+            f"checkpoint {found.checkpoint_name} of {found.model_prefix}"
+            if found
+            else "nothing was packaged"
+        )
     ]
-    if reason:
-        lines.append(f"why: {reason}")
     if car_url:
-        lines.append(f"car file (agent/model.pb + model_metadata.json): {car_url}")
-    message_id = messaging.notify(
-        deps.settings.topic_arn, f"Pitwall import {run.run_id} {status_text}", "\n".join(lines)
-    )
+        lines.append(f"Car file (agent/model.pb + model_metadata.json): {car_url}")
+    model = run.request.model_name
+    message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))
+    message_id = messaging.send(deps.settings.topic_arn, message)
+    telemetry.imported(model, status_text)
     messaging.put_event(
         deps.settings.event_bus,
         events.MODEL_IMPORTED,

@@ -4,10 +4,11 @@ run and into the trained run's record."""
 
 from __future__ import annotations
 
+from pitwall import drfc_files, notifications
 from pitwall.adapters import messaging
 from pitwall.errors import HostFailed
 from pitwall.host.protocol import EvaluationLegDone
-from pitwall.lifecycle import metrics
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateOutput, RunRef
 from pitwall.lifecycle.records import update_run
@@ -27,7 +28,7 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
             missing.append(leg.label)
             continue
         done = EvaluationLegDone.from_dict(record)
-        summary = metrics.evaluation_summary(deps.store.get_json(done.metrics_key))
+        summary = drfc_files.evaluation_summary(deps.store.get_json(done.metrics_key))
         results.append(
             EvaluationResult(
                 evaluation_run_id=run.run_id,
@@ -57,15 +58,16 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
         return True, new_best_laps(earlier, results)
 
     source, records = update_run(deps, run.source_run_id, add_results)
-    for result, before in records:
-        was = f"{before:.3f} s" if before is not None else "no lap before"
-        messaging.notify(
-            deps.settings.topic_arn,
-            f"Pitwall: {source.request.model_name} best lap on {result.track}",
-            f"{source.request.model_name} ({source.run_id}) lapped {result.track} {result.direction} in "
-            f"{result.best_lap_seconds:.3f} s with {result.checkpoint_name} ({was}); "
-            f"evaluation {run.run_id}",
+    for result in results:
+        telemetry.evaluated(
+            run.run_id, run.request.model_name, result.completed_laps, result.best_lap_seconds
         )
+    model = source.request.model_name
+    for result, before in records:
+        track = f"{result.track} ({result.direction})"
+        lap = result.best_lap_seconds or 0.0
+        message = notifications.evaluation_best_lap(model, source.run_id, track, lap, before)
+        messaging.send(deps.settings.topic_arn, message)
     return EvaluateOutput(run_id=run.run_id, results=results)
 
 

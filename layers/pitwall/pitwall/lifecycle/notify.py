@@ -6,9 +6,10 @@ from __future__ import annotations
 import contextlib
 import json
 
+from pitwall import notifications
 from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
-from pitwall.lifecycle import events, scheduled
+from pitwall.lifecycle import events, scheduled, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateInput, ImportInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
@@ -92,9 +93,7 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     except RunNotFound:
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task, None)
-        message_id = messaging.notify(
-            settings.topic_arn, f"Pitwall run {task.run_id} rejected", reason or "rejected"
-        )
+        message_id = messaging.send(settings.topic_arn, notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
         )
@@ -114,8 +113,13 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     elif run.source_run_id is not None:
         scheduled.charge_evaluation(run, deps, now)
     summary = summarize(run, now)
-    subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
-    message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))
+    telemetry.run_ended(run.run_id, run.request.model_name, run.state == RunState.SUCCEEDED, summary.cost_usd)
+    message = (
+        notifications.run_finished(run, now)
+        if run.state == RunState.SUCCEEDED
+        else notifications.run_failed(run, now)
+    )
+    message_id = messaging.send(settings.topic_arn, message)
     detail_type, detail = _event_of(run)
     messaging.put_event(settings.event_bus, detail_type, detail)
     return NotifyOutput(

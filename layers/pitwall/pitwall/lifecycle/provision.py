@@ -12,7 +12,7 @@ from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.host.iam import instance_policy
 from pitwall.host.protocol import EvaluationLeg, Mode, RunSpec
-from pitwall.lifecycle import drfc
+from pitwall.lifecycle import drfc, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
@@ -154,6 +154,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         run.segments.append(segment)
         run.move_to(RunState.BOOTING, now)
         run = deps.runs.save(run)
+        if segment.index == 0:
+            telemetry.run_started(run.run_id)
         return _output(run, segment)
     deps.roles.delete(segment_role_name(run.run_id, segment.index))  # made again on the next try
     deps.runs.save(run)  # PROVISIONING: the recovery decides on a run that looks for capacity
