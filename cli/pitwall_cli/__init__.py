@@ -32,6 +32,8 @@ COMMANDS: dict[str, Command] = {
     "runs": Command("runs", "list the runs of a deployed stack"),
     "status": Command("runs", "show one run: state, segments, outcome, evaluations"),
     "metrics": Command("metrics", "a run's rewards and completion per iteration, over all its segments"),
+    "evaluations": Command("evaluations", "models x tracks: the latest evaluations, compared"),
+    "schedule": Command("schedule", "scheduled evaluations of a model: add, list, remove"),
     "report": Command("report", "write one HTML report of a run: plots, track map, settings"),
     "import": Command("droa_import", "import a trained run's model into DRoA, or write its package"),
     "car": Command("droa_import", "write a trained run's car file (carfile.tar.gz)"),

@@ -3,8 +3,9 @@
 template.yaml is deployed into moto; the real state machines run; each launched instance is a
 simulated DRFC host on an accelerated clock. The demo uploads the example's custom files (or
 the racer's own folder: `pitwall demo DIR`, `--workers N`) to the inbox (validate -> train), the
-trained model is evaluated (a "Model trained" event), then incremented with faster actions and
-trained again, and a summary ends it.
+trained model is evaluated on two tracks (a "Model trained" event), then incremented with faster
+actions and trained again while a schedule evaluates its newest checkpoint, and a summary and
+the `pitwall evaluations` table end it.
 """
 
 from __future__ import annotations
@@ -25,12 +26,14 @@ from pydantic import ValidationError
 from pitwall import aws, layout
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, RunRequest, summarize
+from pitwall_cli import main
 from pitwall_cli.report import report_to
 from pitwall_cli.tracks import add_tracks_option, tracks_folder
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.examples import example_files
 
 TRACK = "reInvent2019_track"
+RACE_TRACK = "2022_april_open"  # evaluations: the training track and this month's race track
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
@@ -159,7 +162,11 @@ def _run(args: argparse.Namespace) -> int:
         "track": TRACK,
         "time_budget_minutes": args.minutes,
         "workers": args.workers,
-        "evaluate_after": {"checkpoint": "best", "trials": 3},
+        "evaluate_after": {
+            "checkpoint": "best",
+            "trials": 3,
+            "tracks": [{"track": TRACK}, {"track": RACE_TRACK}],
+        },
     }
     try:
         RunRequest.model_validate(request)
@@ -218,7 +225,8 @@ def _run(args: argparse.Namespace) -> int:
         if evaluation["status"] != "SUCCEEDED" or not source.evaluations:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
-        _evaluated(narrator, MODEL, source.evaluations[-1])
+        for result in source.evaluations:
+            _evaluated(narrator, MODEL, result)
         # increment -> train: faster actions, continuing from the last checkpoint
         increment = cloud.wait(
             cloud.start(
@@ -242,17 +250,23 @@ def _run(args: argparse.Namespace) -> int:
             f"{source.model_prefix} ({source.outcome.last_checkpoint if source.outcome else '?'}, last)",
         )
         second = cloud.wait_for_execution_of("Train", 2)[1]["executionArn"]
+        before = {e["executionArn"] for e in cloud.executions("Evaluate")}
+        _schedule_evaluations(cloud, narrator)
         execution = _watch_training(cloud, narrator, second, INCREMENT_RUN)
         _trained(narrator, cloud.runs.get(INCREMENT_RUN))
-        evaluation = cloud.wait(cloud.wait_for_execution_of("Evaluate", 2)[1]["executionArn"])
+        _scheduled_evaluations_done(cloud, narrator)
+        evaluation = cloud.wait(_evaluation_after_training(cloud, before))
         incremented = cloud.runs.get(INCREMENT_RUN)
         if evaluation["status"] != "SUCCEEDED" or not incremented.evaluations:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
-        _evaluated(narrator, INCREMENT_RUN, incremented.evaluations[-1])
+        for result in incremented.evaluations[-2:]:
+            _evaluated(narrator, INCREMENT_RUN, result)
         if not _imported(cloud, narrator):
             return 1
         _summary(cloud, [cloud.runs.get(source.run_id), cloud.runs.get(INCREMENT_RUN)])
+        print("\npitwall evaluations")
+        main(["evaluations", "--table", cloud.runs.table_name])
         if args.out:
             narrator.say("out", f"{_write_buckets(args.out)} objects of every bucket written to {args.out}/")
         left = [
@@ -272,6 +286,67 @@ def _run(args: argparse.Namespace) -> int:
         )
         print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
+
+
+# -- scheduled evaluations during the second training -------------------------------------------
+
+
+def _schedule_evaluations(cloud: LocalCloud, narrator: Narrator) -> None:
+    """What a racer types while the increment trains: evaluate its newest checkpoint every 15
+    minutes on both tracks (the schedule ends with the run)."""
+    while True:  # the run record exists once the Train machine prepared it
+        try:
+            cloud.runs.get(INCREMENT_RUN)
+            break
+        except Exception:
+            time.sleep(0.1)
+    outputs = cloud.stack.outputs
+    command = ["schedule", "add", INCREMENT_RUN, "--every", "rate(15 minutes)", "--trials", "2"]
+    command += ["--track", TRACK, "--track", RACE_TRACK, "--checkpoint", "last"]
+    command += ["--table", cloud.runs.table_name, "--group", str(outputs["EvaluationScheduleGroupName"])]
+    command += ["--scheduler-role", str(outputs["EvaluationSchedulerRoleArn"])]
+    command += ["--target", str(outputs["StartScheduledEvaluationFunctionArn"])]
+    narrator.say("schedule", "pitwall " + " ".join(command[:12]) + " ...")
+    main(command)
+
+
+def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
+    run = cloud.runs.get(INCREMENT_RUN)
+    skipped: dict[str, int] = {}
+    for firing in run.schedule_firings:
+        if firing.evaluation_run_id is None:
+            reason = (firing.skipped or "").split(" (")[0]
+            skipped[reason] = skipped.get(reason, 0) + 1
+            continue
+        while not _ended(cloud, firing.evaluation_run_id):
+            time.sleep(0.1)
+        evaluation = cloud.runs.get(firing.evaluation_run_id)
+        outcome = (
+            ", ".join(f"{r.track} {r.mean_completion_percent:.0f}%" for r in evaluation.evaluations)
+            if evaluation.state.value == "succeeded"
+            else f"{evaluation.state.value}: {evaluation.failure}"
+        )
+        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} while training: {outcome}")
+    for reason, count in skipped.items():
+        narrator.say("schedule", f"fired: skipped {count}x ({reason})")
+
+
+def _evaluation_after_training(cloud: LocalCloud, before: set[str]) -> str:
+    """The Evaluate execution the "Model trained" event started (the scheduled ones are named
+    after their schedule, so after the run)."""
+    while True:
+        for execution in cloud.executions("Evaluate"):
+            arn = execution["executionArn"]
+            if arn not in before and not execution["name"].startswith(INCREMENT_RUN):
+                return str(arn)
+        time.sleep(0.1)
+
+
+def _ended(cloud: LocalCloud, run_id: str) -> bool:
+    try:
+        return cloud.runs.get(run_id).is_terminal
+    except Exception:  # not prepared yet
+        return False
 
 
 def _imported(cloud: LocalCloud, narrator: Narrator) -> bool:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
@@ -62,7 +62,8 @@ def show_metrics(args: argparse.Namespace) -> int:
         print(exc)
         return 1
     try:
-        lineage = join_lineage([read_segment(store, s.index, s.model_prefix) for s in run.segments])
+        documents = [read_segment(store, s.index, s.model_prefix) for s in run.segments]
+        lineage = join_lineage(with_evaluations(store, run, documents))
     except ValueError as exc:  # a metrics object that is not JSON
         print(exc)
         return 1
@@ -95,6 +96,22 @@ def read_segment(store: ObjectStore, segment: int, model_prefix: str) -> Segment
     return SegmentDocuments(
         segment, model_prefix, training, evaluations, int(episodes) if isinstance(episodes, int) else None
     )
+
+
+def with_evaluations(
+    store: ObjectStore, run: Run, documents: list[SegmentDocuments]
+) -> list[SegmentDocuments]:
+    """The model's evaluations, each read from its own copy of the checkpoint it evaluated, after
+    the last segment (they evaluate what the lineage trained)."""
+    if not documents:
+        return documents
+    found = dict(documents[-1].evaluations)
+    for evaluation_id in dict.fromkeys(result.evaluation_run_id for result in run.evaluations):
+        model = layout.ModelKeys(layout.evaluation_model_prefix(run.request.model_name, evaluation_id))
+        for key in store.list_keys(model.evaluation_metrics_folder):
+            if key.endswith(".json"):
+                found[key.rsplit("/", 1)[-1].removesuffix(".json")] = _json(store, key)
+    return [*documents[:-1], replace(documents[-1], evaluations=found)]
 
 
 def _json(store: ObjectStore, key: str) -> dict[str, Any] | None:

@@ -162,9 +162,13 @@ def describe(run: Run, now: float, car_links: Mapping[str, str] | None = None) -
     for e in run.evaluations:
         best = f"{e.best_lap_seconds:.2f} s" if e.best_lap_seconds else "none"
         lines.append(
-            f"evaluation {e.evaluation_run_id}: {e.checkpoint} on {e.track}, {e.trials} trials, "
+            f"evaluation {e.evaluation_run_id}: {e.checkpoint_name or e.checkpoint} on {e.track} "
+            f"({e.direction}), {e.trials} trials, "
             f"completion {e.mean_completion_percent:.1f}%, laps {e.completed_laps}, best lap {best}"
         )
+    for f in run.schedule_firings[-5:]:  # scheduled evaluations: the newest firings
+        what = f"started {f.evaluation_run_id}" if f.evaluation_run_id else f"skipped: {f.skipped}"
+        lines.append(f"schedule {f.schedule_id} fired: {what}")
     for i in run.imports:
         lines.append(
             f"import {i.import_id}: {i.status.value} in DRoA as {i.droa_model_name} "

@@ -40,6 +40,7 @@ from pitwall_local.instances import (
 from pitwall_local.moto_lambda_shim import LambdaShim, lambdas_in_process
 from pitwall_local.relay import Relay, relayed_events
 from pitwall_local.s3_events import versioned_notifications
+from pitwall_local.scheduler import LocalScheduler
 from pitwall_local.simulated_drfc import SimulatedPace
 from pitwall_local.task_tokens import heartbeats_of_any_waiting_task
 from pitwall_local.template import translated_template
@@ -92,6 +93,7 @@ class LocalCloud:
         self.shim: LambdaShim
         self.relay: Relay
         self.runner: InstanceRunner
+        self.scheduler: LocalScheduler
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -137,6 +139,12 @@ class LocalCloud:
         self._exit.enter_context(hooked_instances(self.runner, self.launch_faults))
         self._exit.enter_context(spot_prices_from(self.spot_market))
         self._exit.callback(self.runner.stop_all)
+        # EventBridge Scheduler: moto stores the schedules, this fires them
+        self.scheduler = LocalScheduler(
+            self.region, str(self.stack.outputs["EvaluationScheduleGroupName"]), self.clock(), self.relay
+        )
+        self.scheduler.start()
+        self._exit.callback(self.scheduler.stop)
         self._exit.callback(gc.unfreeze)
         self.freeze_heap()
         return self

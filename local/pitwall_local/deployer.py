@@ -398,6 +398,12 @@ def _role(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, 
     return name, {"Arn": arn, "RoleId": name}
 
 
+def _schedule_group(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("Name") or d.physical_name(logical)
+    arn = aws.client("scheduler", d.stack.region).create_schedule_group(Name=name)["ScheduleGroupArn"]
+    return name, {"Arn": arn}
+
+
 def _instance_profile(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
     iam = aws.client("iam", d.stack.region)
     name = p.get("InstanceProfileName") or d.physical_name(logical)
@@ -541,6 +547,7 @@ _CREATORS: dict[str, Creator] = {
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::IAM::Role": _role,
     "AWS::IAM::InstanceProfile": _instance_profile,
+    "AWS::Scheduler::ScheduleGroup": _schedule_group,
     "AWS::IAM::ManagedPolicy": _managed_policy,
     "AWS::Lambda::LayerVersion": _layer,
     "AWS::Lambda::Function": _function,

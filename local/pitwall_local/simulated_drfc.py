@@ -503,8 +503,9 @@ class SimulatedDrfc:
         stamp: str,
         t0: float,
     ) -> Iterator[Event]:
+        world = f"{settings.get('DR_WORLD_NAME', '')}/{settings.get('DR_EVAL_REVERSE_DIRECTION', 'False')}"
         # bandit B311: simulated noise, reproducible by seed: nothing secret
-        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation")  # nosec B311
+        rng = random.Random(f"{self.seed}/{spec.run_id}/{spec.segment}/evaluation/{world}")  # nosec B311
         trials = _int(settings, "DR_EVAL_NUMBER_OF_TRIALS", 3, "run_settings", minimum=1)
         max_resets = _int(settings, "DR_EVAL_MAX_RESETS", 100, "run_settings")
         continuous = settings.get("DR_EVAL_IS_CONTINUOUS", "False").lower() == "true"

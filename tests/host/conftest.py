@@ -12,7 +12,7 @@ import pytest
 from moto import mock_aws
 
 from pitwall.clock import ManualClock
-from pitwall.host.protocol import Mode, RunSpec
+from pitwall.host.protocol import EvaluationLeg, Mode, RunSpec
 from pitwall.layout import (
     HYPERPARAMETERS_FILE,
     MODEL_METADATA_FILE,
@@ -90,6 +90,7 @@ def make_spec(
     system_settings: dict[str, str] | None = None,
     deadline_after: float = 3 * 3600,
     pretrained_prefix: str | None = None,
+    evaluation_legs: list[EvaluationLeg] | None = None,
 ) -> RunSpec:
     return RunSpec(
         run_id=run_id,
@@ -106,6 +107,7 @@ def make_spec(
         system_settings={"DR_WORKERS": "1", "DR_SIMAPP_VERSION": "5.3.3-gpu", **(system_settings or {})},
         deadline_epoch=START + deadline_after,
         pretrained_prefix=pretrained_prefix,
+        evaluation_legs=evaluation_legs or [],
     )
 
 

@@ -12,7 +12,14 @@ from botocore.exceptions import EndpointConnectionError
 from pitwall.clock import ScaledClock
 from pitwall.drfc_files import SIMTRACE_COLUMNS, read_simtrace
 from pitwall.host.agent import HostAgent
-from pitwall.host.protocol import ControlAction, ControlRequest, HostState, Mode
+from pitwall.host.protocol import (
+    ControlAction,
+    ControlRequest,
+    EvaluationLeg,
+    EvaluationLegDone,
+    HostState,
+    Mode,
+)
 from pitwall.layout import ModelKeys, RunKeys, checkpoint_number
 from pitwall_local.simulated_drfc import SimulatedDrfc, SimulatedFaults
 
@@ -289,6 +296,83 @@ def test_evaluation_writes_every_trial_with_every_field(s3, clock):
     simtrace = f"{trained.model_prefix}/evaluation-{stamp}/evaluation-simtrace/0-iteration.csv"
     rows = read_simtrace(s3.get_object(Bucket=BUCKET, Key=simtrace)["Body"].read().decode())
     assert sorted({int(row["episode"]) for row in rows}) == [0, 1, 2, 3, 4]
+
+
+class CountingSetups(SimulatedDrfc):
+    """The simulated host, counting its setups (one per boot) and the worlds it evaluated."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.setups = 0
+        self.worlds: list[tuple[str, str]] = []
+
+    def setup(self, spec):
+        self.setups += 1
+        super().setup(spec)
+
+    def start(self, spec):
+        settings = spec.run_settings
+        self.worlds.append((settings["DR_WORLD_NAME"], settings["DR_EVAL_REVERSE_DIRECTION"]))
+        super().start(spec)
+
+
+def test_an_evaluation_of_three_legs_runs_them_one_after_the_other_after_one_boot(s3, clock):
+    # Given a trained model and an evaluation spec of three legs (two tracks, one both ways)
+    trained = make_spec()
+    train(s3, clock, trained, max_episodes=30)
+    legs = [
+        EvaluationLeg(index=0, world_name="reInvent2019_track"),
+        EvaluationLeg(index=1, world_name="reInvent2019_track", reverse=True),
+        EvaluationLeg(index=2, world_name="2022_april_open"),
+    ]
+    spec = make_spec(
+        mode=Mode.EVALUATE,
+        model_prefix=trained.model_prefix,
+        run_settings={"DR_EVAL_NUMBER_OF_TRIALS": "2", "DR_WORLD_NAME": "reInvent2019_track"},
+        evaluation_legs=legs,
+    )
+    put_spec(s3, spec)
+    recorder = StatusRecorder(s3)
+    backend = CountingSetups(s3=s3, clock=clock)
+    # When the agent runs it
+    final = agent_for(s3, clock, spec, backend, instance_id="i-eval").run()
+    # Then DRFC was set up once and evaluated each leg in turn, with its world and direction
+    assert final is HostState.FINISHED
+    assert backend.setups == 1
+    assert backend.worlds == [
+        ("reInvent2019_track", "False"),
+        ("reInvent2019_track", "True"),
+        ("2022_april_open", "False"),
+    ]
+    assert recorder.states == ["booting", "started", "finished"]
+    # and each leg's record names a metrics file of its own, holding its trials
+    keys = RunKeys(spec.run_id)
+    done = [EvaluationLegDone.from_dict(read_json(s3, keys.evaluation_leg(leg.index))) for leg in legs]
+    assert [(d.world_name, d.reverse) for d in done] == [(leg.world_name, leg.reverse) for leg in legs]
+    assert len({d.metrics_key for d in done}) == 3
+    assert sorted(d.metrics_key for d in done) == keys_under(
+        s3, ModelKeys(trained.model_prefix).evaluation_metrics_folder
+    )
+    assert all(len(read_json(s3, d.metrics_key)["metrics"]) == 2 for d in done)
+
+
+def test_a_host_given_the_remaining_legs_evaluates_only_those(s3, clock):
+    # Given a replacement host's spec: leg 0 was done by the host before, legs 1 and 2 remain
+    trained = make_spec()
+    train(s3, clock, trained, max_episodes=20)
+    remaining = [
+        EvaluationLeg(index=1, world_name="reInvent2019_track", reverse=True),
+        EvaluationLeg(index=2, world_name="2022_april_open"),
+    ]
+    spec = make_spec(mode=Mode.EVALUATE, model_prefix=trained.model_prefix, evaluation_legs=remaining)
+    put_spec(s3, spec)
+    backend = CountingSetups(s3=s3, clock=clock)
+    # When it runs
+    assert agent_for(s3, clock, spec, backend, instance_id="i-again").run() is HostState.FINISHED
+    # Then it evaluated legs 1 and 2 and recorded them under their own indexes
+    assert backend.worlds == [("reInvent2019_track", "True"), ("2022_april_open", "False")]
+    folder = RunKeys(spec.run_id).evaluation_leg(0).rsplit("/", 1)[0]
+    assert [key.rsplit("/", 1)[1] for key in keys_under(s3, folder)] == ["leg-01.json", "leg-02.json"]
 
 
 def test_continuous_evaluation_completes_laps_and_counts_resets(s3, clock):

@@ -12,7 +12,7 @@ from pitwall.clock import ScaledClock
 from pitwall.host.agent import HostAgent
 from pitwall.host.backends.drfc import RealDrfc
 from pitwall.host.imds import ImdsClient
-from pitwall.host.protocol import ControlAction, ControlRequest, HostState, Mode
+from pitwall.host.protocol import ControlAction, ControlRequest, EvaluationLeg, HostState, Mode
 from pitwall.layout import ModelKeys, RunKeys
 
 from .conftest import BUCKET, REWARD_FUNCTION, START, StatusRecorder, make_spec, put_run, read_json
@@ -231,6 +231,36 @@ def test_an_evaluation_ends_when_its_simulator_exits_after_writing_metrics(s3, c
     assert agent_for(s3, clock, spec, fake).run() is HostState.FINISHED
     assert "dr-start-evaluation -q" in fake.calls()
     assert "dr-start-training -w -q" not in fake.calls()
+
+
+def test_an_evaluation_of_two_legs_gives_drfc_each_legs_run_env_and_starts_it_twice(s3, clock, fake):
+    # Given an evaluation of two legs: a track clockwise, another counterclockwise
+    legs = [
+        EvaluationLeg(index=0, world_name="reInvent2019_track"),
+        EvaluationLeg(1, "2022_april_open", True),
+    ]
+    spec = make_spec(mode=Mode.EVALUATE, evaluation_legs=legs)
+    put_run(s3, spec)
+    model = ModelKeys(spec.model_prefix)
+    worlds: list[str] = []
+
+    def leg_done(stamp: str) -> None:
+        worlds.append((fake.drfc_dir / "run.env").read_text())
+        s3.put_object(Bucket=BUCKET, Key=model.evaluation_metrics(stamp), Body=b'{"metrics": []}')
+        fake.end_container(ROBOMAKER, 0)
+
+    clock.at(START + 400, lambda: leg_done("20260921120000"))
+    clock.at(START + 800, lambda: leg_done("20260921120700"))
+    # When the agent runs it
+    assert agent_for(s3, clock, spec, fake).run() is HostState.FINISHED
+    # Then DRFC evaluated twice, each time with that leg's world and direction in run.env
+    assert fake.calls().count("dr-start-evaluation -q") == 2
+    assert "DR_WORLD_NAME=reInvent2019_track" in worlds[0] and "DR_EVAL_REVERSE_DIRECTION=False" in worlds[0]
+    assert "DR_WORLD_NAME=2022_april_open" in worlds[1] and "DR_EVAL_REVERSE_DIRECTION=True" in worlds[1]
+    # and each leg's record names its own metrics file
+    keys = RunKeys(spec.run_id)
+    assert read_json(s3, keys.evaluation_leg(0))["metrics_key"] == model.evaluation_metrics("20260921120000")
+    assert read_json(s3, keys.evaluation_leg(1))["metrics_key"] == model.evaluation_metrics("20260921120700")
 
 
 def test_missing_drfc_is_a_clear_failure(s3, clock, tmp_path):

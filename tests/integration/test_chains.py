@@ -39,7 +39,12 @@ def test_a_trained_model_that_asked_for_it_is_evaluated_and_the_metrics_land_in_
     evaluation_run = cloud.runs.get(evaluation.evaluation_run_id)
     assert evaluation_run.kind == RunKind.EVALUATE
     assert evaluation_run.state == RunState.SUCCEEDED
-    assert evaluation_run.model_prefix == source.model_prefix  # evaluated the trained model itself
+    # it evaluated the trained model's best checkpoint, from a copy of its own
+    assert source.outcome is not None
+    assert evaluation_run.evaluated_checkpoint == source.outcome.best_checkpoint
+    assert evaluation_run.model_prefix == layout.evaluation_model_prefix(
+        source.request.model_name, evaluation_run.run_id
+    )
     assert cloud.instance_states()[evaluation_run.segments[0].instance_id] == "terminated"
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from pitwall import layout
 from pitwall.customfiles.validate import RewardCheck
 from pitwall.lifecycle import models
+from pitwall.schedules import EvaluationSchedule
 
 REPO = Path(__file__).resolve().parents[2]
 EVENTS = sorted((REPO / "events").glob("*.json"))
@@ -34,6 +35,7 @@ INPUT_MODEL: dict[str, type[BaseModel]] = {
     "decide_recovery": models.RecoveryInput,
     "reap_instances": models.ScheduledEvent,
     "check_reward_function": RewardCheck,
+    "start_scheduled_evaluation": EvaluationSchedule,
     "prepare_import": models.PrepareImportInput,
     "submit_import": models.ImportRef,
     "poll_import": models.ImportRef,

@@ -3,6 +3,8 @@ shows, the body, and the attributes a subscription's filter policy matches."""
 
 from __future__ import annotations
 
+import re
+
 from pitwall import layout, notifications
 from pitwall.notifications import Event
 from pitwall.runs import (
@@ -279,6 +281,8 @@ def test_every_event_is_one_the_templates_filter_parameter_names() -> None:
 
     template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
     start = template.index("  NotificationEvents:")
-    described = template[start : template.index("ScheduledEvaluationRunId:", start)]
+    following = re.search(r"\n  [A-Z]\w*:", template[start + 1 :])  # the next parameter
+    assert following is not None
+    described = template[start : start + 1 + following.start()]
     for event in Event:
         assert event.value in described

@@ -554,6 +554,10 @@ def test_the_policy_of_the_lambdas_comes_from_their_settings():
             "PITWALL_HOST_POLL_SECONDS": "5",
             "PITWALL_CLOCK_SCALE": "1",
             "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+            "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
+            "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
+            "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
+            "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:p-Eval",
         }
     )
     policy = recovery.RecoveryPolicy.from_settings(settings, max_relaunches_per_hour=2)

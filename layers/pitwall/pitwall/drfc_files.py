@@ -168,6 +168,7 @@ class EvaluationSummary:
     crash_count: int
     completed_laps: int
     trials: int
+    reset_count: int = 0
 
 
 def evaluation_summary(document: Mapping[str, Any] | None) -> EvaluationSummary:
@@ -185,6 +186,7 @@ def evaluation_summary(document: Mapping[str, Any] | None) -> EvaluationSummary:
         crash_count=sum(int(e.get("crash_count", 0)) for e in entries),
         completed_laps=len(laps),
         trials=len(entries),
+        reset_count=sum(int(e.get("reset_count", 0)) for e in entries),
     )
 
 

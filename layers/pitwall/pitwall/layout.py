@@ -57,6 +57,13 @@ def segment_model_prefix(model_name: str, segment: int) -> str:
     return f"{MODELS_PREFIX}{model_name}/seg-{segment:03d}"
 
 
+def evaluation_model_prefix(model_name: str, evaluation_id: str) -> str:
+    """The model prefix of one evaluation: a copy of the one checkpoint under test, so the
+    evaluation neither reads a prefix its training still writes nor loses the checkpoint when
+    the trainer deletes old ones, and its metrics belong to it alone."""
+    return f"{MODELS_PREFIX}{model_name}/eval-{evaluation_id}"
+
+
 @dataclass(frozen=True)
 class ModelKeys:
     """The keys DRFC reads and writes under one model prefix (reference section 2)."""
@@ -181,6 +188,11 @@ class RunKeys:
     def host_control(self) -> str:
         """Written by the controller, polled by the host: e.g. a save-checkpoint request."""
         return f"{self.host_folder}control.json"
+
+    def evaluation_leg(self, index: int) -> str:
+        """Written by an evaluation host when one leg (track, direction) is done: which
+        evaluation metrics file holds it. A replacement host evaluates only the legs without one."""
+        return f"{self.host_folder}evaluation/leg-{index:02d}.json"
 
     def import_folder(self, import_id: str) -> str:
         """One import of the run's model into DRoA: the export and the car file, kept here because

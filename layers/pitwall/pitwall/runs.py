@@ -18,6 +18,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from pitwall import layout
 from pitwall.errors import InvalidTransition
+from pitwall.evaluations import Checkpoint, CheckpointName, Direction, EvaluationRequest, TrackLeg
+from pitwall.schedules import MAX_FIRINGS_KEPT, ScheduleFiring, ScheduleSpec
+
+__all__ = ["Checkpoint", "Direction", "EvaluationRequest", "TrackLeg"]  # what other modules import from here
 
 
 class RunKind(StrEnum):
@@ -58,7 +62,6 @@ def can_move(source: RunState, target: RunState) -> bool:
     return target in _NEXT[source]
 
 
-Checkpoint = Literal["best", "last"]
 MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"  # what DRoA accepts as a model name
 
 
@@ -71,12 +74,6 @@ class PretrainedSource(_Model):
 
     model_prefix: str
     checkpoint: Checkpoint = "last"
-
-
-class EvaluationRequest(_Model):
-    checkpoint: Checkpoint = "best"
-    trials: int = Field(default=3, ge=1, le=20)
-    track: str | None = None  # None: the track the model trained on
 
 
 CHECKPOINT_CHOICE_PATTERN = r"^(best|last|\d+)$"  # an import's checkpoint: best, last or a number
@@ -133,6 +130,9 @@ class RunRequest(_Model):
     workers: int = Field(default=1, ge=1, le=8)
     run_settings: dict[str, str] = Field(default_factory=dict, description="extra run.env values")
     evaluate_after: EvaluationRequest | None = None
+    evaluations: list[ScheduleSpec] = Field(
+        default_factory=list, description="scheduled evaluations of this model, while it trains and after"
+    )
     pretrained: PretrainedSource | None = None
     import_after: ImportRequest | None = None
 
@@ -195,19 +195,30 @@ class TrainingOutcome(_Model):
 
 
 class EvaluationResult(_Model):
+    """One leg of an evaluation: a checkpoint on one track in one direction."""
+
     evaluation_run_id: str
-    checkpoint: Checkpoint
+    checkpoint: Checkpoint | int | CheckpointName  # as asked: best, last, a number, a name
+    checkpoint_name: str | None = None  # the checkpoint evaluated, e.g. 12_Step-34567.ckpt
     track: str
+    direction: Direction = "clockwise"
+    evaluated_at: float | None = None
     trials: int
     lap_times_seconds: list[float]
     mean_completion_percent: float
     off_track_count: int
     crash_count: int
     completed_laps: int
+    reset_count: int = 0
 
     @property
     def best_lap_seconds(self) -> float | None:
         return min(self.lap_times_seconds) if self.lap_times_seconds else None
+
+    @property
+    def mean_lap_seconds(self) -> float | None:
+        laps = self.lap_times_seconds
+        return round(sum(laps) / len(laps), 3) if laps else None
 
 
 class Awaiting(StrEnum):
@@ -232,9 +243,13 @@ class Run(_Model):
     awaiting: Awaiting | None = None
     task_token: str | None = None
     outcome: TrainingOutcome | None = None
-    evaluation: EvaluationRequest | None = None  # EVALUATE runs: what to evaluate
+    evaluation: EvaluationRequest | None = None  # EVALUATE runs: what to evaluate (legs resolved)
+    evaluated_checkpoint: str | None = None  # EVALUATE runs: the checkpoint copied for the host
     source_run_id: str | None = None  # EVALUATE runs: the trained run under test
     evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
+    # TRAIN runs: what each of its evaluations cost (evaluation run id -> USD), counted in its budget
+    evaluation_costs: dict[str, float] = Field(default_factory=dict)
+    schedule_firings: list[ScheduleFiring] = Field(default_factory=list)  # TRAIN runs: newest last
     failure: str | None = None
     imports: list[ModelImport] = Field(default_factory=list)  # TRAIN runs: DRoA imports
 
@@ -277,7 +292,11 @@ class Run(_Model):
         self.task_token = None
 
     def cost_usd(self, now: float) -> float:
-        return sum(segment.cost_usd(now) for segment in self.segments)
+        """Its instances' cost, and its evaluations' (they spend the same money budget)."""
+        return sum(segment.cost_usd(now) for segment in self.segments) + sum(self.evaluation_costs.values())
+
+    def record_firing(self, firing: ScheduleFiring) -> None:
+        self.schedule_firings = [*self.schedule_firings, firing][-MAX_FIRINGS_KEPT:]
 
     def paid_seconds(self, now: float) -> float:
         return sum(segment.paid_seconds(now) for segment in self.segments)

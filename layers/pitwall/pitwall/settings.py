@@ -54,6 +54,13 @@ class Settings(BaseModel):
     boot_timeout_seconds: int = Field(alias="PITWALL_BOOT_TIMEOUT_SECONDS", gt=0)
     host_poll_seconds: float = Field(alias="PITWALL_HOST_POLL_SECONDS", gt=0)
     max_relaunches_per_hour: int = Field(alias="PITWALL_MAX_RELAUNCHES_PER_HOUR", ge=0)
+    # scheduled evaluations: the stack's EventBridge Scheduler group, the role the scheduler takes
+    # to invoke their target (the Lambda that starts an evaluation or records why not), the
+    # Evaluate machine that target starts
+    schedule_group: str = Field(alias="PITWALL_SCHEDULE_GROUP", min_length=1)
+    scheduler_role_arn: str = Field(alias="PITWALL_SCHEDULER_ROLE_ARN", min_length=1)
+    scheduled_evaluation_arn: str = Field(alias="PITWALL_SCHEDULED_EVALUATION_ARN", min_length=1)
+    evaluate_state_machine_arn: str = Field(alias="PITWALL_EVALUATE_STATE_MACHINE_ARN", min_length=1)
     # Simulation only (the local cloud): controller time runs `clock_scale` times faster than the
     # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
     clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)

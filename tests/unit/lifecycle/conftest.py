@@ -38,6 +38,7 @@ def deps(start_epoch: float) -> Iterator[Deps]:
         s3.create_bucket(Bucket="models-bucket")
         s3.put_bucket_versioning(Bucket="models-bucket", VersioningConfiguration={"Status": "Enabled"})
         topic = aws.client("sns").create_topic(Name="pitwall")["TopicArn"]
+        aws.client("scheduler").create_schedule_group(Name="pitwall-evaluations")
         settings = Settings.model_validate(
             {
                 "AWS_REGION": "us-east-1",
@@ -57,6 +58,10 @@ def deps(start_epoch: float) -> Iterator[Deps]:
                 "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
                 "PITWALL_CLOCK_SCALE": "1",
                 "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+                "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
+                "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
+                "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
+                "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:e",
             }
         )
         yield Deps(

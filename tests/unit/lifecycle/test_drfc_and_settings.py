@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pitwall.lifecycle import drfc
-from pitwall.runs import EvaluationRequest, PretrainedSource, RunRequest
+from pitwall.runs import EvaluationRequest, PretrainedSource, RunRequest, TrackLeg
 from pitwall.settings import Settings
 
 ENVIRON = {
@@ -26,6 +26,10 @@ ENVIRON = {
     "PITWALL_HOST_POLL_SECONDS": "5",
     "PITWALL_CLOCK_SCALE": "1",
     "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+    "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
+    "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
+    "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
+    "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:p-Eval",
 }
 
 
@@ -78,8 +82,25 @@ def test_evaluation_settings_name_the_checkpoint_trials_and_track() -> None:
         run_id="eval-1",
         model_prefix="models/m/seg-000",
         pretrained=None,
-        evaluation=EvaluationRequest(checkpoint="best", trials=5, track="2022_april_open"),
+        evaluation=EvaluationRequest(
+            checkpoint="best",
+            trials=5,
+            tracks=[TrackLeg(track="2022_april_open", direction="counterclockwise"), TrackLeg(track="x")],
+        ),
     )
     assert (values["DR_EVAL_CHECKPOINT"], values["DR_EVAL_NUMBER_OF_TRIALS"]) == ("best", "5")
-    assert values["DR_WORLD_NAME"] == "2022_april_open"
+    assert (values["DR_WORLD_NAME"], values["DR_EVAL_REVERSE_DIRECTION"]) == ("2022_april_open", "True")
     assert values["DR_LOCAL_S3_PRETRAINED"] == "False"
+
+
+def test_evaluation_settings_carry_the_race_options_and_a_numbered_checkpoint_reads_last() -> None:
+    # Given an object-avoidance evaluation in continuous laps with a 3 s off-track penalty
+    evaluation = EvaluationRequest(
+        checkpoint=12, race_type="OBJECT_AVOIDANCE", continuous=True, off_track_penalty_seconds=3
+    )
+    # When its run.env is made
+    values = drfc.evaluation_settings(evaluation, TrackLeg(track="reInvent2019_track"))
+    # Then DRFC gets each option, and `last` (the evaluation's copy holds checkpoint 12 only)
+    assert values["DR_RACE_TYPE"] == "OBJECT_AVOIDANCE"
+    assert (values["DR_EVAL_IS_CONTINUOUS"], values["DR_EVAL_OFF_TRACK_PENALTY"]) == ("True", "3")
+    assert (values["DR_EVAL_CHECKPOINT"], values["DR_EVAL_REVERSE_DIRECTION"]) == ("last", "False")

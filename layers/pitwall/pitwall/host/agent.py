@@ -23,6 +23,7 @@ from pitwall.host.protocol import (
     TERMINAL_HOST_STATES,
     ControlAction,
     ControlRequest,
+    EvaluationLegDone,
     HostState,
     HostStatus,
     Mode,
@@ -115,33 +116,80 @@ class HostAgent:
         if request is not None:
             self._serve(request, spec)
             return
+        if spec.mode is Mode.EVALUATE and spec.evaluation_legs:
+            self._evaluate_legs(spec)
+            return
         self.backend.start(spec)
         if self._stopping():
             return
         self._report(HostState.STARTED, detail=f"{spec.mode} of {spec.model_prefix} under way")
         self._watch(spec)
 
-    def _watch(self, spec: RunSpec) -> None:
+    def _evaluate_legs(self, spec: RunSpec) -> None:
+        """Each leg (track, direction) after the other on this one instance: DRFC is set up once;
+        each leg gets its run.env and its own evaluation metrics file, recorded as done in S3."""
+        model = ModelKeys(spec.model_prefix)
+        for number, leg in enumerate(spec.evaluation_legs):
+            leg_spec = spec.for_leg(leg)
+            written_before = set(s3objects.list_keys(self.s3, self.bucket, model.evaluation_metrics_folder))
+            self.backend.start(leg_spec)
+            if self._stopping():
+                return
+            detail = f"evaluation of {spec.model_prefix} on {leg.label} under way"
+            if number == 0:
+                self._report(HostState.STARTED, detail=detail)
+            else:
+                self._log(detail)
+            if not self._watch(leg_spec):
+                return
+            written = set(s3objects.list_keys(self.s3, self.bucket, model.evaluation_metrics_folder))
+            new = sorted(written - written_before)
+            if not new:
+                self._report(HostState.FAILED, detail=f"the evaluation on {leg.label} wrote no metrics")
+                return
+            done = EvaluationLegDone(
+                index=leg.index,
+                world_name=leg.world_name,
+                reverse=leg.reverse,
+                metrics_key=new[-1],
+                finished_at_epoch=self.clock.now(),
+                instance_id=self.instance_id,
+            )
+            s3objects.write_text(
+                self.s3, self.bucket, self.keys.evaluation_leg(leg.index), done.to_json(), "application/json"
+            )
+        self._report(
+            HostState.FINISHED,
+            detail=f"evaluation on {len(spec.evaluation_legs)} track(s) finished",
+            extra={"legs": [leg.index for leg in spec.evaluation_legs]},
+        )
+
+    def _watch(self, spec: RunSpec) -> bool:
+        """Watch the work until it ends. Returns True when an evaluation leg is done (the legs'
+        loop reports), False when the work ended and was reported here."""
         poll_seconds = max(spec.status_poll_seconds, 0.001)
         while not self._stopping():
             if self.clock.now() >= spec.deadline_epoch:
                 self._stop_backend()
                 self._report(HostState.FINISHED, detail="the run's time budget ended; work stopped")
-                return
+                return False
             request = self._pending_request()
             if request is not None:
                 self._serve(request, spec)
-                return
+                return False
             progress = self.backend.poll()
             if progress.state is WorkState.DEAD:
                 self._report(HostState.FAILED, detail=progress.detail or "the DRFC work died")
                 self._stop_backend()
-                return
+                return False
             if progress.state is WorkState.DONE:
+                if spec.mode is Mode.EVALUATE and spec.evaluation_legs:
+                    return True  # the leg's result is recorded before the host says finished
                 self._report(HostState.FINISHED, detail=progress.detail or f"{spec.mode} finished")
-                return
+                return False
             self._ship_log_if_due()
             self._sleep(min(poll_seconds, max(spec.deadline_epoch - self.clock.now(), 0.0)))
+        return False
 
     def _serve(self, request: ControlRequest, spec: RunSpec) -> None:
         self._log(f"control request {request.request_id}: {request.action}")

@@ -11,7 +11,7 @@ Standard library only, Python 3.8+: the host agent reads these on the instance.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:  # typing.Self and enum.StrEnum are 3.11+; pitwall.strenum mirrors StrEnum
@@ -65,6 +65,32 @@ class _Json:
 
 
 @dataclass(frozen=True)
+class EvaluationLeg(_Json):
+    """One track of an evaluation in one direction; `index` is its place in the whole
+    evaluation (a replacement host gets only the legs not done, with their first indexes)."""
+
+    index: int
+    world_name: str  # DR_WORLD_NAME
+    reverse: bool = False  # DR_EVAL_REVERSE_DIRECTION
+
+    @property
+    def label(self) -> str:
+        return f"{self.world_name} ({'counterclockwise' if self.reverse else 'clockwise'})"
+
+
+@dataclass(frozen=True)
+class EvaluationLegDone(_Json):
+    """What an evaluation host writes (`RunKeys.evaluation_leg`) when one leg's trials are done."""
+
+    index: int
+    world_name: str
+    reverse: bool
+    metrics_key: str  # the evaluation metrics file DRFC wrote for this leg
+    finished_at_epoch: float
+    instance_id: str = ""
+
+
+@dataclass(frozen=True)
 class RunSpec(_Json):
     """Everything a host needs for one segment of a run. No secrets: the instance's role gives
     access, and the spec only says where things are."""
@@ -81,11 +107,27 @@ class RunSpec(_Json):
     pretrained_prefix: str | None = None  # the segment this one continues from, if any
     status_poll_seconds: float = 5.0  # how often the host polls its control object
     agent_archive_sha256: str = ""  # the agent archive this segment runs: the bootstrap checks it
+    # evaluation: the legs still to do, one after the other on this instance (none: the
+    # run settings' own DR_WORLD_NAME, once)
+    evaluation_legs: list[EvaluationLeg] = field(default_factory=list)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:
         spec = _from_dict(cls, data)
-        return cls(**{**asdict(spec), "mode": Mode(spec.mode)})
+        legs = [
+            leg if isinstance(leg, EvaluationLeg) else EvaluationLeg.from_dict(leg)
+            for leg in spec.evaluation_legs
+        ]
+        return cls(**{**asdict(spec), "mode": Mode(spec.mode), "evaluation_legs": legs})
+
+    def for_leg(self, leg: EvaluationLeg) -> RunSpec:
+        """The spec of one evaluation leg: the same, with that track and direction in run.env."""
+        settings = {
+            **self.run_settings,
+            "DR_WORLD_NAME": leg.world_name,
+            "DR_EVAL_REVERSE_DIRECTION": "True" if leg.reverse else "False",
+        }
+        return replace(self, run_settings=settings, evaluation_legs=[leg])
 
 
 @dataclass(frozen=True)

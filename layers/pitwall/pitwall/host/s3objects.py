@@ -50,6 +50,13 @@ def write_json(s3: Any, bucket: str, key: str, document: Any) -> None:
     write_bytes(s3, bucket, key, json.dumps(document).encode(), "application/json")
 
 
+def list_keys(s3: Any, bucket: str, prefix: str) -> list[str]:
+    keys: list[str] = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [item["Key"] for item in page.get("Contents", [])]
+    return keys
+
+
 def delete(s3: Any, bucket: str, key: str) -> None:
     s3.delete_object(Bucket=bucket, Key=key)
 

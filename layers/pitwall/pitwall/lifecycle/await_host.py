@@ -66,15 +66,16 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
     if not tasks.heartbeat(task.task_token):
         # only a waiting task's token is stored: anything else would silence the real wait
         raise InvalidEvent(f"AwaitInput: task_token: no waiting task of run {task.run_id} holds this token")
-    key = deps.runs.get(task.run_id).keys.host_status
-    body = deps.store.get_bytes(key)
-    status = parse_host_status(body, key) if body else None
     now = deps.clock.now()
-
     failure: str | None = None
+    status: HostStatus | None = None
 
     def register(run: Run) -> tuple[bool, _Answer]:
-        nonlocal failure
+        nonlocal failure, status
+        # read at each attempt: a report the heartbeat recorded meanwhile (it made this write
+        # lose its race) is in S3 by now, and it found no token to answer
+        body = deps.store.get_bytes(run.keys.host_status)
+        status = parse_host_status(body, run.keys.host_status) if body else None
         if run.is_terminal:
             return False, _Answer.RUN_ENDED
         if run.state == RunState.PROVISIONING and task.awaiting != Awaiting.SAVED:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pitwall.adapters.ec2 import Ec2
 from pitwall.adapters.iam import SegmentRoles
 from pitwall.adapters.runs_table import RunsTable
+from pitwall.adapters.scheduler import EvaluationSchedules
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
 from pitwall.settings import Settings
@@ -21,6 +22,15 @@ class Deps:
     ec2: Ec2
     clock: Clock
     roles: SegmentRoles
+
+    @property
+    def schedules(self) -> EvaluationSchedules:
+        settings = self.settings
+        return EvaluationSchedules(
+            group=settings.schedule_group,
+            role_arn=settings.scheduler_role_arn,
+            target_arn=settings.scheduled_evaluation_arn,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Deps:

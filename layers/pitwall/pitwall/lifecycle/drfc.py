@@ -6,7 +6,7 @@ from __future__ import annotations
 from pitwall import layout
 from pitwall.customfiles.envfile import EnvFile
 from pitwall.host import drfc_settings as names
-from pitwall.runs import EvaluationRequest, PretrainedSource, RunRequest
+from pitwall.runs import EvaluationRequest, PretrainedSource, RunRequest, TrackLeg
 from pitwall.settings import Settings
 
 SIMAPP_SOURCE = "awsdeepracercommunity/deepracer-simapp"
@@ -45,7 +45,7 @@ def run_settings(
     values.update(
         {
             "DR_RUN_ID": "0",
-            "DR_WORLD_NAME": evaluation.track if evaluation and evaluation.track else request.track,
+            "DR_WORLD_NAME": request.track,
             "DR_RACE_TYPE": values.get("DR_RACE_TYPE", "TIME_TRIAL"),
             "DR_CAR_NAME": request.model_name,
             names.MODEL_PREFIX: model_prefix,
@@ -64,10 +64,24 @@ def run_settings(
         values[names.PRETRAINED_PREFIX] = pretrained.model_prefix
         values[names.PRETRAINED_CHECKPOINT] = pretrained.checkpoint
     if evaluation:
-        values["DR_EVAL_CHECKPOINT"] = evaluation.checkpoint
-        values["DR_EVAL_NUMBER_OF_TRIALS"] = str(evaluation.trials)
-        values.setdefault("DR_EVAL_IS_CONTINUOUS", "False")
+        values.update(evaluation_settings(evaluation, evaluation.legs(request.track)[0]))
         values.setdefault("DR_EVAL_SAVE_MP4", "False")
+    return values
+
+
+def evaluation_settings(evaluation: EvaluationRequest, leg: TrackLeg) -> dict[str, str]:
+    """run.env of an evaluation (of its first leg; the host sets each leg's world and direction).
+    The model under test is a copy of one checkpoint, so `last` names it whatever was asked."""
+    values = {
+        "DR_WORLD_NAME": leg.track,
+        "DR_EVAL_REVERSE_DIRECTION": "True" if leg.direction == "counterclockwise" else "False",
+        "DR_EVAL_CHECKPOINT": evaluation.checkpoint if evaluation.checkpoint in ("best", "last") else "last",
+        "DR_EVAL_NUMBER_OF_TRIALS": str(evaluation.trials),
+        "DR_RACE_TYPE": evaluation.race_type,
+        "DR_EVAL_IS_CONTINUOUS": "True" if evaluation.continuous else "False",
+    }
+    if evaluation.off_track_penalty_seconds is not None:
+        values["DR_EVAL_OFF_TRACK_PENALTY"] = f"{evaluation.off_track_penalty_seconds:g}"
     return values
 
 

@@ -183,7 +183,17 @@ class EvaluatePlan(Plan):
 
 class EvaluateOutput(_Model):
     run_id: str
-    result: EvaluationResult
+    results: list[EvaluationResult] = Field(description="one per leg (track, direction)")
+
+
+class FiringOutput(_Model):
+    """A schedule's firing: the evaluation it started, or why it skipped."""
+
+    schedule_id: str
+    at: float
+    evaluation_run_id: str | None
+    skipped: str | None
+    checkpoint_name: str | None
 
 
 class TerminateInput(_Lenient):

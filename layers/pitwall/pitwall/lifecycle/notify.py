@@ -9,7 +9,7 @@ import json
 from pitwall import notifications
 from pitwall.adapters import messaging
 from pitwall.errors import InvalidEvent, RunNotFound
-from pitwall.lifecycle import events, telemetry
+from pitwall.lifecycle import events, scheduled, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, EvaluateInput, ImportInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
@@ -35,11 +35,11 @@ def import_wanted(run: Run) -> ImportInput | None:
         return None
     trained_run = run.run_id
     if run.kind == RunKind.EVALUATE:
-        result = run.evaluations[-1] if run.evaluations else None
         minimum = wanted.min_completion_percent
-        if wanted.after != "evaluation" or result is None or run.source_run_id is None:
+        if wanted.after != "evaluation" or not run.evaluations or run.source_run_id is None:
             return None
-        if minimum is not None and result.mean_completion_percent < minimum:
+        # an evaluation of several tracks reaches the completion when each of its legs does
+        if minimum is not None and any(r.mean_completion_percent < minimum for r in run.evaluations):
             return None
         trained_run = run.source_run_id
     elif wanted.after != "training":
@@ -67,7 +67,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
         return events.MODEL_EVALUATED, {
             "run_id": run.run_id,
             "source_run_id": run.source_run_id,
-            "result": run.evaluations[-1].model_dump(mode="json") if run.evaluations else None,
+            "results": [result.model_dump(mode="json") for result in run.evaluations],
             **_import_fields(run),
         }
     wanted = run.request.evaluate_after
@@ -113,6 +113,12 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         run.move_to(RunState.SUCCEEDED, now)
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
+    # scheduled evaluations: a training's schedules end with it; an evaluation's cost is its
+    # model's run's to bear
+    if run.kind == RunKind.TRAIN:
+        scheduled.end_run_schedules(run, deps)
+    elif run.source_run_id is not None:
+        scheduled.charge_evaluation(run, deps, now)
     summary = summarize(run, now)
     telemetry.run_ended(run.run_id, run.request.model_name, run.state == RunState.SUCCEEDED, summary.cost_usd)
     message = (

@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from pitwall import layout, recovery
-from pitwall.errors import InvalidRunRequest, NothingToContinueFrom, RunAlreadyStarted, RunNotFound
-from pitwall.lifecycle import drfc
+from pitwall.errors import (
+    BudgetExhausted,
+    InvalidRunRequest,
+    NothingToContinueFrom,
+    RunAlreadyStarted,
+    RunNotFound,
+)
+from pitwall.lifecycle import drfc, scheduled
+from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate, copy_checkpoint
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluatePlan, Plan, PrepareEvaluationInput, PrepareInput
-from pitwall.runs import Run, RunKind, RunState
+from pitwall.runs import EvaluationRequest, Run, RunKind, RunState
 
 # Beyond the run's time budget, how long the work wait may last before Step Functions gives up
 # (the host's own shutdown timer and the budget end training before).
@@ -79,43 +86,80 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
             if source != keys.custom_file(name):
                 deps.store.copy(source, keys.custom_file(name))
         deps.store.put_json(keys.prefix + "run-request.json", task.request.model_dump(mode="json"))
+        scheduled.create_run_schedules(run, deps)
     return _plan(run, deps, _time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
 
 
+def evaluation_money(source: Run, evaluation: EvaluationRequest, now: float) -> float | None:
+    """An evaluation's money budget: its own cap, within what its model's run has left (the
+    run's instances and its evaluations spend one budget)."""
+    caps = [evaluation.max_usd] if evaluation.max_usd is not None else []
+    if source.request.money_budget_usd is not None:
+        left = source.request.money_budget_usd - source.cost_usd(now)
+        if left <= 0:
+            raise BudgetExhausted(
+                f"run {source.run_id} has spent its money budget ({source.request.money_budget_usd} USD): "
+                "no evaluation of it can start"
+            )
+        caps.append(left)
+    return round(min(caps), 4) if caps else None
+
+
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
-    """An evaluation is a run of its own (kind evaluate) over the source's last model prefix."""
+    """An evaluation is a run of its own (kind evaluate) over a copy of the checkpoint under
+    test (`layout.evaluation_model_prefix`): its training may go on, and delete old checkpoints,
+    meanwhile."""
     source = deps.runs.get(task.source_run_id)
-    if source.kind != RunKind.TRAIN or source.trained_segment is None:
+    trained = source.trained_segment
+    if source.kind != RunKind.TRAIN or trained is None:
         raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
     now = deps.clock.now()
+    evaluation = task.evaluation.model_copy(update={"tracks": task.evaluation.legs(source.request.track)})
+    request = source.request.model_copy(
+        update={
+            "evaluate_after": None,
+            "pretrained": None,
+            "evaluations": [],
+            "money_budget_usd": evaluation_money(source, evaluation, now),
+            # a model still training cannot be imported: its evaluations (scheduled) import nothing
+            "import_after": source.request.import_after if source.is_terminal else None,
+        }
+    )
     run = Run(
         run_id=task.evaluation_id,
         kind=RunKind.EVALUATE,
-        request=source.request.model_copy(update={"evaluate_after": None, "pretrained": None}),
+        request=request,
         created_at=now,
         updated_at=now,
         execution_id=task.execution_id,
         custom_files_prefix=source.custom_files_prefix,
-        evaluation=task.evaluation,
+        evaluation=evaluation,
         source_run_id=source.run_id,
     )
+    if not _exists(run.run_id, deps):
+        name = checkpoint_to_evaluate(trained.model_prefix, evaluation.checkpoint, deps)
+        if name is None:
+            raise NothingToContinueFrom(
+                f"run {source.run_id}: checkpoint {evaluation.checkpoint!r} is not (or no longer) under "
+                f"s3://{deps.settings.model_bucket}/{trained.model_prefix}/model/"
+            )
+        run.evaluated_checkpoint = name
     run = _claim(run, deps)
-    if run.state == RunState.PREPARED:
-        for name in layout.CUSTOM_FILES:
-            deps.store.copy(source.keys.custom_file(name), run.keys.custom_file(name))
+    if run.state == RunState.PREPARED and run.evaluated_checkpoint:
+        for file in layout.CUSTOM_FILES:
+            deps.store.copy(source.keys.custom_file(file), run.keys.custom_file(file))
+        target = layout.evaluation_model_prefix(run.request.model_name, run.run_id)
+        copy_checkpoint(trained.model_prefix, run.evaluated_checkpoint, target, deps)
     # an evaluation gets the default time budget; trials end it long before
     plan = _plan(run, deps, deps.settings.default_time_budget_minutes * 60.0)
     return EvaluatePlan(**plan.model_dump(), source_run_id=source.run_id)
 
 
 def segment_prefix_for(run: Run, deps: Deps) -> str:
-    """A new segment's model prefix: a new, empty one for training; the source's for evaluation."""
+    """A new segment's model prefix: a new, empty one for training; the evaluation's own copy of
+    its checkpoint for an evaluation."""
     if run.kind == RunKind.EVALUATE:
-        source = deps.runs.get(run.source_run_id or "")
-        trained = source.trained_segment
-        if trained is None:
-            raise NothingToContinueFrom(f"run {source.run_id} has no segment with a checkpoint")
-        return trained.model_prefix
+        return layout.evaluation_model_prefix(run.request.model_name, run.run_id)
     return layout.segment_model_prefix(run.request.model_name, len(run.segments))
 
 

@@ -11,7 +11,7 @@ from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, LaunchSpec, PoolUnavailab
 from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.host.iam import instance_policy
-from pitwall.host.protocol import Mode, RunSpec
+from pitwall.host.protocol import EvaluationLeg, Mode, RunSpec
 from pitwall.lifecycle import drfc, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
@@ -53,6 +53,18 @@ def _segment_role(run: Run, segment: Segment, agent_archive: str, deps: Deps) ->
     )
     name = segment_role_name(run.run_id, segment.index)
     return deps.roles.create(name, policy, {RUN_TAG: run.run_id, SEGMENT_TAG: str(segment.index)})
+
+
+def evaluation_legs_to_do(run: Run, deps: Deps) -> list[EvaluationLeg]:
+    """An evaluation's legs that no host has recorded as done: all of them for its first host,
+    the rest for a replacement."""
+    if run.kind != RunKind.EVALUATE or run.evaluation is None:
+        return []
+    return [
+        EvaluationLeg(index=index, world_name=leg.track, reverse=leg.direction == "counterclockwise")
+        for index, leg in enumerate(run.evaluation.legs(run.request.track))
+        if not deps.store.exists(run.keys.evaluation_leg(index))
+    ]
 
 
 def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
@@ -98,6 +110,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
     agent_archive, agent_archive_sha256 = ensure_agent_archive(deps.store)
     profile_arn = _segment_role(run, segment, agent_archive, deps)
+    legs = evaluation_legs_to_do(run, deps)
     failures: list[str] = []
     for priced in ranked:
         allowed = budget.segment_seconds(
@@ -116,6 +129,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             pretrained_prefix=segment.pretrained.model_prefix if segment.pretrained else None,
             status_poll_seconds=settings.host_poll_seconds,
             agent_archive_sha256=agent_archive_sha256,
+            evaluation_legs=legs,
         )
         deps.store.put_text(run.keys.run_spec, spec.to_json())
         launch = LaunchSpec(

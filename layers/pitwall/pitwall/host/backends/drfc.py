@@ -122,6 +122,11 @@ class RealDrfc:
                     )
                 self._dr("dr-start-training -w -q")
             else:
+                # each evaluation leg (track, direction) brings its own run.env; the simulator of
+                # the leg before has exited
+                self._spec = spec
+                self._seen_running = {}
+                self._write_env("run.env", drfc_settings.run_settings(spec))
                 self._dr("dr-start-evaluation -q")
             self._started_at = self.clock.now()
 

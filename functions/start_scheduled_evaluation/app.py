@@ -1,0 +1,21 @@
+"""A schedule fired (EventBridge Scheduler, the schedule as input): start an evaluation of the
+model's newest checkpoint, or record why not."""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.scheduled import fire_schedule
+from pitwall.observability import logger, metrics, tracer
+from pitwall.schedules import EvaluationSchedule
+from pitwall.settings import Settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = Deps.from_settings(Settings.from_environ(os.environ))
+    return fire_schedule(EvaluationSchedule.model_validate(event), deps).model_dump(mode="json")
