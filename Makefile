@@ -22,7 +22,7 @@ demo: setup
 # The fault-injection matrix (tests/faults, also `make faults` alone) is a pytest run of its own:
 # its cases share one local cloud, one after the other, and print the matrix at the end.
 test: setup lint static
-	$(PY) -m pytest -q tests/unit tests/host tests/integration
+	$(PY) -m pytest -q tests/unit tests/host tests/integration tests/install
 	$(PY) -m pytest -q tests/faults
 
 faults: setup

@@ -43,10 +43,10 @@ from typing import Any
 from botocore.client import BaseClient
 
 from pitwall import aws
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
-from pitwall.localcloud.moto_lambda_shim import current_function
 from pitwall.observability import logger
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
+from pitwall_local.moto_lambda_shim import current_function
 
 TRAINING_HOURS = 2.0  # simulated training measured for real
 TARGET_HOURS = 8.0

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from pitwall.localcloud.faults import CaseResult, FaultSuite, fault_suite, format_matrix
+from pitwall_local.faults import CaseResult, FaultSuite, fault_suite, format_matrix
 
 CASE_PROPERTY = "fault_case"
 _results: list[CaseResult] = []

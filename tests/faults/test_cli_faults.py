@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pitwall.cli import main
+from pitwall_cli import main
 
 
 def test_pitwall_faults_runs_the_chosen_case_and_prints_the_matrix(

@@ -17,7 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from pitwall import aws, layout
-from pitwall.localcloud.faults import (
+from pitwall_local.faults import (
     FAULTS,
     INTERRUPTION_WARNING,
     KEEP_GOING_SLACK_SECONDS,
@@ -35,7 +35,7 @@ from pitwall.localcloud.faults import (
     task_functions,
     transient_lambda_errors,
 )
-from pitwall.localcloud.instances import CapacityError
+from pitwall_local.instances import CapacityError
 
 # -- the injectors and the ledger -------------------------------------------------------------
 

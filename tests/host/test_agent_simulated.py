@@ -10,9 +10,9 @@ from botocore.exceptions import EndpointConnectionError
 
 from pitwall.clock import ScaledClock
 from pitwall.host.agent import HostAgent
-from pitwall.host.backends.simulated import SimulatedDrfc, SimulatedFaults
 from pitwall.host.protocol import ControlAction, ControlRequest, HostState, Mode
 from pitwall.layout import ModelKeys, RunKeys, checkpoint_number
+from pitwall_local.simulated_drfc import SimulatedDrfc, SimulatedFaults
 
 from .conftest import (
     BUCKET,

@@ -67,7 +67,7 @@ def probe(*targets: str, pythonpath: str | None = None) -> dict:
 
 def test_every_host_module_imports_without_pydantic_or_powertools():
     report = probe("every-host-module")
-    assert {"pitwall.host.agent", "pitwall.host.backends.simulated", "pitwall.host.userdata"} <= set(
+    assert {"pitwall.host.agent", "pitwall.host.backends.drfc", "pitwall.host.userdata"} <= set(
         report["imported"]
     )
     assert set(report["third_party"]) <= BOTO3_AND_ITS_DEPENDENCIES, report["third_party"]

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
 
 TIME_SCALE = 240.0  # a simulated hour takes 15 s
 TRACK = "reInvent2019_track"

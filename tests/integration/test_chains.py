@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 
 from pitwall import layout
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
 from pitwall.runs import RunKind, RunState
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
 
 
 def _trained_run(cloud: LocalCloud, helpers, **request) -> str:

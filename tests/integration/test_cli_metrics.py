@@ -8,10 +8,10 @@ import time
 from pathlib import Path
 
 from pitwall import layout
-from pitwall.cli import main
-from pitwall.localcloud.cloud import LocalCloud
-from pitwall.localcloud.faults import INTERRUPTION_WARNING, put_instance_event
 from pitwall.runs import Segment
+from pitwall_cli import main
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.faults import INTERRUPTION_WARNING, put_instance_event
 
 
 def _checkpointed_segment(cloud: LocalCloud, run_id: str, timeout: float = 30.0) -> Segment:

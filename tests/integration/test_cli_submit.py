@@ -6,9 +6,9 @@ import json
 from pathlib import Path
 
 from pitwall import aws, layout
-from pitwall.cli import main
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
+from pitwall_cli import main
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
 
 
 def write_folder(folder: Path, files: dict[str, bytes]) -> Path:

@@ -13,7 +13,7 @@ import boto3
 from moto import mock_aws
 from moto.awslambda.models import LambdaFunction
 
-from pitwall.localcloud.moto_lambda_shim import HOOK_NAME, LambdaShim, lambdas_in_process
+from pitwall_local.moto_lambda_shim import HOOK_NAME, LambdaShim, lambdas_in_process
 
 HANDLER = """
 def lambda_handler(event, context):

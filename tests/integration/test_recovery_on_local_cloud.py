@@ -18,12 +18,12 @@ from pitwall import aws, layout
 from pitwall.adapters import tasks
 from pitwall.adapters.iam import POLICY_NAME, segment_role_name
 from pitwall.errors import RunNotFound
-from pitwall.host.backends.simulated import SimulatedFaults
 from pitwall.host.iam import instance_policy
 from pitwall.host.packaging import archive_key, build_agent_archive
-from pitwall.localcloud.cloud import LocalCloud
-from pitwall.localcloud.faults import INTERRUPTION_WARNING, put_instance_event
 from pitwall.runs import Run, RunState, Segment
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.faults import INTERRUPTION_WARNING, put_instance_event
+from pitwall_local.simulated_drfc import SimulatedFaults
 
 TIME_SCALE = 240.0  # a simulated hour takes 15 s
 LIVE = {"pending", "running", "stopping", "stopped"}

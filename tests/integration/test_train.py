@@ -8,11 +8,11 @@ import json
 import time
 
 from pitwall import layout
-from pitwall.examples import example_files
-from pitwall.host.backends.simulated import SimulatedFaults
 from pitwall.host.protocol import RunSpec
-from pitwall.localcloud.cloud import LocalCloud
 from pitwall.runs import RunState
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
+from pitwall_local.simulated_drfc import SimulatedFaults
 
 
 def test_train_happy_path_trains_collects_terminates_and_records(cloud: LocalCloud, helpers) -> None:
@@ -126,7 +126,7 @@ def test_a_host_that_fails_on_two_instances_without_a_checkpoint_stops_the_run_w
 
 
 def test_pitwall_runs_and_status_show_the_runs_of_the_table(cloud: LocalCloud, helpers, capsys) -> None:
-    from pitwall.cli import main
+    from pitwall_cli import main
 
     run_id = helpers.new_run_id("cli")
     execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))

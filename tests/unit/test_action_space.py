@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from pitwall.action_space import InvalidActionSpace, continuous_bounds, discrete_actions, model_metadata
-from pitwall.cli import main
 from pitwall.customfiles.metadata import ModelMetadata
+from pitwall_cli import main
+from pitwall_cli.action_spaces import InvalidActionSpace, continuous_bounds, discrete_actions, model_metadata
 
 
 def test_a_symmetric_grid_mirrors_the_angles():

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from pitwall.lineage_metrics import SegmentDocuments, join_lineage, rolling_mean, rows_of
+from pitwall_cli.lineage_metrics import SegmentDocuments, join_lineage, rolling_mean, rows_of
 
 LAP = "Lap complete"
 

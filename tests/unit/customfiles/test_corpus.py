@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pitwall.cli import main
 from pitwall.customfiles.validate import validate_folder
 from pitwall.tracks import builtin_tracks
+from pitwall_cli import main
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "custom_files"
 BROKEN = sorted(path for path in (DATA / "broken").iterdir() if path.is_dir())

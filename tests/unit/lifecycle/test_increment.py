@@ -7,8 +7,8 @@ import json
 import pytest
 
 from pitwall.errors import InvalidCustomFiles
-from pitwall.examples import example_files
 from pitwall.lifecycle.increment import scale_speeds
+from pitwall_local.examples import example_files
 
 
 def test_discrete_speeds_are_scaled_and_steering_is_kept() -> None:

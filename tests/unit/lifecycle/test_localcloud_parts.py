@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from pitwall.localcloud.deployer import Deployer
-from pitwall.localcloud.relay import target_input
-from pitwall.localcloud.s3_events import versioned_notifications
+from pitwall_local.deployer import Deployer
+from pitwall_local.relay import target_input
+from pitwall_local.s3_events import versioned_notifications
 
 
 def _deployer(template: dict) -> Deployer:

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from pitwall.cli import main
-from pitwall.cli.tracks import TRACKS_DIR_ENV, tracks_folder
 from pitwall.tracks import builtin_tracks
+from pitwall_cli import main
+from pitwall_cli.tracks import TRACKS_DIR_ENV, tracks_folder
 
 
 def test_the_folder_is_the_option_else_the_environment_else_builtin(monkeypatch, tmp_path):

@@ -4,7 +4,7 @@ controller through the run's S3 folder (`layout.RunKeys`).
 - `protocol`: RunSpec / HostStatus / ControlRequest, what controller and host say to each other.
 - `agent.HostAgent`: one segment on one instance, from boot to power-off (one core...).
 - `backend.DrfcBackend`: ...two backends: `backends.drfc.RealDrfc` (DRFC's own commands) and
-  `backends.simulated.SimulatedDrfc` (the local cloud's host, writing what DRFC writes).
+  `pitwall_local.simulated_drfc.SimulatedDrfc` (the local cloud's host, outside this layer).
 - `drfc_settings`: run.env / system.env of a segment; `s3objects`: the host's S3 reads/writes.
 - `imds`: the instance metadata service, IMDSv2 only (instance id, spot instance-action).
 - `userdata`, `packaging`, `iam`: what the controller needs to launch a host: the boot script,

@@ -1,5 +1,5 @@
 """What the agent asks of a DRFC host. Two implementations: `backends.drfc.RealDrfc` (the
-instance's DeepRacer-for-Cloud, through its commands) and `backends.simulated.SimulatedDrfc`
+instance's DeepRacer-for-Cloud, through its commands) and `pitwall_local.simulated_drfc.SimulatedDrfc`
 (the local cloud's stand-in, which writes what DRFC writes). The agent cannot tell them apart,
 and neither can the controller."""
 

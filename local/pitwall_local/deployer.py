@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pitwall import aws
-from pitwall.localcloud.template import CODE_BUCKET
+from pitwall_local.template import CODE_BUCKET
 
 ACCOUNT_ID = "123456789012"
 _NO_VALUE = object()

@@ -24,9 +24,9 @@ from pitwall import aws, layout
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
-from pitwall.host.backends.simulated import SimulatedPace
-from pitwall.localcloud.deployer import DeployedStack, Deployer
-from pitwall.localcloud.instances import (
+from pitwall.settings import anchored_clock
+from pitwall_local.deployer import DeployedStack, Deployer
+from pitwall_local.instances import (
     HostFaults,
     InstanceRunner,
     LaunchFaults,
@@ -34,13 +34,13 @@ from pitwall.localcloud.instances import (
     hooked_instances,
     spot_prices_from,
 )
-from pitwall.localcloud.moto_lambda_shim import LambdaShim, lambdas_in_process
-from pitwall.localcloud.relay import Relay, relayed_events
-from pitwall.localcloud.s3_events import versioned_notifications
-from pitwall.localcloud.template import translated_template
-from pitwall.settings import anchored_clock
+from pitwall_local.moto_lambda_shim import LambdaShim, lambdas_in_process
+from pitwall_local.relay import Relay, relayed_events
+from pitwall_local.s3_events import versioned_notifications
+from pitwall_local.simulated_drfc import SimulatedPace
+from pitwall_local.template import translated_template
 
-REPO_ROOT = Path(__file__).resolve().parents[4]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MACHINES = ("Train", "Evaluate", "Increment")
 TERMINAL_EXECUTION = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 

@@ -12,9 +12,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pitwall.cli.tracks import add_tracks_option, tracks_folder
 from pitwall.customfiles.validate import PYTHON_VERSIONS, validate_folder
 from pitwall.tracks import InvalidTrackFile, load_tracks
+from pitwall_cli.tracks import add_tracks_option, tracks_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

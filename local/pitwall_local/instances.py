@@ -34,8 +34,8 @@ from pitwall import aws, pricing
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG
 from pitwall.clock import Clock
 from pitwall.host.agent import HostAgent
-from pitwall.host.backends.simulated import SimulatedDrfc, SimulatedFaults, SimulatedPace
 from pitwall.observability import logger
+from pitwall_local.simulated_drfc import SimulatedDrfc, SimulatedFaults, SimulatedPace
 
 
 class CapacityError(EC2ClientError):

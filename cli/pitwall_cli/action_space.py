@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import get_args
 
-from pitwall.action_space import (
+from pitwall.customfiles.metadata import NeuralNetwork
+from pitwall_cli.action_spaces import (
     ALGORITHMS,
     DEFAULT_NETWORK,
     InvalidActionSpace,
@@ -17,7 +18,6 @@ from pitwall.action_space import (
     discrete_actions,
     model_metadata,
 )
-from pitwall.customfiles.metadata import NeuralNetwork
 
 # Let values such as `-30:30` or `-15,0,15` follow an option without `=` (argparse would take
 # them for options otherwise; these parsers have no options that look like numbers).

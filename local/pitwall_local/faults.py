@@ -40,12 +40,12 @@ from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
 from pitwall import aws, layout
 from pitwall.errors import RunNotFound
-from pitwall.examples import example_files
 from pitwall.host.protocol import HostState, HostStatus
-from pitwall.localcloud.cloud import REPO_ROOT, LocalCloud
-from pitwall.localcloud.instances import LaunchFaults
-from pitwall.localcloud.template import load_template
 from pitwall.runs import Run, RunKind, RunState
+from pitwall_local.cloud import REPO_ROOT, LocalCloud
+from pitwall_local.examples import example_files
+from pitwall_local.instances import LaunchFaults
+from pitwall_local.template import load_template
 
 SPOT_NOTICE_SECONDS = 120.0  # EC2 terminates a spot instance two minutes after the warning
 INTERRUPTION_WARNING = "EC2 Spot Instance Interruption Warning"

@@ -16,12 +16,12 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pitwall import aws, layout
-from pitwall.cli.runs import add_location, stack_outputs
-from pitwall.cli.tracks import add_tracks_option, tracks_folder
 from pitwall.customfiles.validate import validate_custom_files
 from pitwall.lifecycle.drfc import render_env, run_settings_preview
 from pitwall.runs import EvaluationRequest, RunRequest
 from pitwall.tracks import InvalidTrackFile, load_tracks
+from pitwall_cli.runs import add_location, stack_outputs
+from pitwall_cli.tracks import add_tracks_option, tracks_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -14,10 +14,10 @@ import time
 import warnings
 from typing import Any
 
-from pitwall.examples import example_files
-from pitwall.localcloud.cloud import LocalCloud
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, summarize
+from pitwall_local.cloud import LocalCloud
+from pitwall_local.examples import example_files
 
 TRACK = "reInvent2019_track"
 MODEL = "demo-model"

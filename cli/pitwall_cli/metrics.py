@@ -3,7 +3,7 @@ its whole lineage of segments.
 
 The run record (runs table) lists the run's segments and their model prefixes; every segment's
 TrainingMetrics files (all workers) and evaluation metrics are read from the model bucket and
-joined into one episode series (`pitwall.lineage_metrics`). The table and the bucket come from
+joined into one episode series (`pitwall_cli.lineage_metrics`). The table and the bucket come from
 the stack's outputs (`--stack`, default `pitwall`) unless `--table` / `--bucket` name them.
 """
 
@@ -18,10 +18,10 @@ from typing import Any
 from pitwall import layout
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
-from pitwall.cli.runs import add_location, stack_outputs
 from pitwall.errors import RunNotFound
-from pitwall.lineage_metrics import Lineage, Row, SegmentDocuments, join_lineage, rolling_mean, rows_of
 from pitwall.runs import Run
+from pitwall_cli.lineage_metrics import Lineage, Row, SegmentDocuments, join_lineage, rolling_mean, rows_of
+from pitwall_cli.runs import add_location, stack_outputs
 
 DEFAULT_WINDOW = 20  # episodes in the plot's rolling mean
 

@@ -12,8 +12,8 @@ import logging
 import time
 import warnings
 
-from pitwall.localcloud.faults import FAULTS, STATES, fault_suite, format_matrix
 from pitwall.observability import logger
+from pitwall_local.faults import FAULTS, STATES, fault_suite, format_matrix
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
