@@ -15,8 +15,8 @@ from pitwall.adapters import ec2 as ec2_adapter
 from pitwall.adapters.ec2 import Ec2, FleetUnavailable, LaunchSpec
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, workload
-from pitwall.localcloud.instances import InstanceRunner, LaunchFaults, hooked_instances
 from pitwall.runs import Pool, Run, RunKind, RunRequest
+from pitwall_local.instances import InstanceRunner, LaunchFaults, hooked_instances
 
 SPEC = LaunchSpec(
     "ami-12c6146b", "sg-1", "arn:aws:iam::1:instance-profile/pitwall/x", "#!/bin/bash", "run-1", 0
