@@ -50,6 +50,8 @@ INTERRUPTION_BUCKETS: dict[str, float] = {
     "15-20%": 20 / 25,
     ">20%": 1.0,
 }
+BAKED_BOOT_MINUTES = 3.0  # launch to training on an image with DRFC and the simulator in it
+STOCK_BOOT_MINUTES = 15.0  # the same on a stock image: install DRFC, pull the simulator
 MIN_VCPUS_PER_WORKER = 2
 MAX_VCPUS_PER_WORKER = 4
 GPU_FAMILY_PREFIXES = ("g", "p")  # g4dn, g5, g6, g6e, p3, ...: the GPU image
@@ -66,7 +68,7 @@ class CostModel(BaseModel):
     vcpus_per_worker: float = Field(default=3.0, ge=MIN_VCPUS_PER_WORKER, le=MAX_VCPUS_PER_WORKER)
     cpu_speed: float = Field(default=0.5, gt=0, le=1)
     reference_mtbi_hours: float = Field(default=4.0, gt=0)
-    boot_minutes: float = Field(default=15.0, ge=0)
+    boot_minutes: float = Field(default=STOCK_BOOT_MINUTES, ge=0)
     max_workers: int = Field(default=12, ge=1)
 
 

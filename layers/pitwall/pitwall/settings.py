@@ -47,9 +47,11 @@ class Settings(BaseModel):
     host_poll_seconds: float = Field(alias="PITWALL_HOST_POLL_SECONDS", gt=0)
     max_relaunches_per_hour: int = Field(alias="PITWALL_MAX_RELAUNCHES_PER_HOUR", ge=0)
     # the cost-per-episode ranking (episode_cost.CostModel): episodes per hour grow as
-    # workers ** exponent; a boot of this many minutes is paid once per instance
+    # workers ** exponent
     worker_scaling_exponent: float = Field(alias="PITWALL_WORKER_SCALING_EXPONENT", gt=0, le=1)
-    expected_boot_minutes: float = Field(alias="PITWALL_EXPECTED_BOOT_MINUTES", ge=0)
+    # the SSM parameter where the image pipeline puts its newest baked image; `image_id` (the
+    # base image) until it holds one
+    host_image_parameter: str = Field(alias="PITWALL_HOST_IMAGE_PARAMETER", min_length=1)
     # Simulation only (the local cloud): controller time runs `clock_scale` times faster than the
     # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
     clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)

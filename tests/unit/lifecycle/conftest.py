@@ -56,7 +56,7 @@ def deps(start_epoch: float) -> Iterator[Deps]:
                 "PITWALL_HOST_POLL_SECONDS": "5",
                 "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
                 "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
-                "PITWALL_EXPECTED_BOOT_MINUTES": "15",
+                "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
                 "PITWALL_CLOCK_SCALE": "1",
                 "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
             }

@@ -230,6 +230,18 @@ class Ec2:
             return str(answer["Instances"][0]["InstanceId"])
         raise AssertionError("unreachable")
 
+    def image_in_parameter(self, name: str) -> str | None:
+        """The image id an SSM parameter holds (the image pipeline's newest), or None before
+        the pipeline wrote one."""
+        try:
+            answer = aws.client("ssm", self.region).get_parameter(Name=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        value = str(answer["Parameter"]["Value"])
+        return value if value.startswith("ami-") else None
+
     def tagged_instances(self) -> list[dict[str, Any]]:
         """Every instance with the Pitwall run tag (DescribeInstances `Instances` entries)."""
         paginator = self._ec2.get_paginator("describe_instances")

@@ -98,8 +98,10 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             for s, z in zones.items()
         ]
     run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
+    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
     model = episode_cost.CostModel(
-        scaling_exponent=settings.worker_scaling_exponent, boot_minutes=settings.expected_boot_minutes
+        scaling_exponent=settings.worker_scaling_exponent,
+        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
     )
     ranked = episode_cost.rank(offers, workload(run, deps, run_budget.time_seconds / 3600.0), model)
     # a pool that just took an instance of this run back is tried last
@@ -142,7 +144,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         )
         deps.store.put_text(run.keys.run_spec, spec.to_json())
         launch = LaunchSpec(
-            image_id=settings.image_id,
+            image_id=baked_image or settings.image_id,
             security_group_id=settings.security_group_id,
             instance_profile_arn=profile_arn,
             user_data=user_data_for(spec, agent_archive, now),
