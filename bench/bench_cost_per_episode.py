@@ -40,6 +40,10 @@ Model and assumptions (seconds unless named):
     trains on from that checkpoint (the overlap is paid). A replacement not ready by the warning
     behaves as today, but has a head start. Recommendations with no interruption after them are
     not modelled (each would cost one paid boot of overlap).
+  * new_with_move_back: `new`, plus moving back: a segment that had to take a worse pool moves,
+    at its first checkpoint after a better-ranked pool has capacity again, when
+    `episode_cost.worth_moving` says so (save, terminate, boot; no overlap). The rule is
+    the package's; the controller does not apply it yet.
 - Goodput = training time whose checkpoints end up in the model / paid time.
   warning_to_training: from the 2-minute warning to training again; for an instance handed over
   before its warning, the pause of training during the hand-over (save, then continue).
@@ -157,6 +161,7 @@ class Choice:
     pool: Pool
     price_per_hour: float
     workers: int
+    candidate: episode_cost.Candidate | None = None  # the estimate behind it (by-episode policies)
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,7 @@ class Policy:
     boot: float
     dots: bool = False  # saves `best` only, relaunches through an Auto Scaling group
     handover: bool = False
+    move_back: episode_cost.CostModel | None = None  # moves at a checkpoint by this model's rule
 
 
 @dataclass
@@ -177,6 +183,7 @@ class Outcome:
     lost: int = 0
     warning_to_training: list[float] = field(default_factory=list)
     overlap_seconds: float = 0.0
+    moves: int = 0
     pools: dict[str, float] = field(default_factory=dict)  # instance type -> paid hours
 
     def pay(self, choice: Choice, start: float, end: float) -> None:
@@ -276,6 +283,21 @@ def simulate(policy: Policy, world: World, exponent: float) -> Outcome:
                 out.lost += len(out.lineage) - (best + 1)
                 del out.lineage[best + 1 :]
         hit = world.next_hit(choice.pool, launched)
+        until = horizon if hit is None else min(hit.at, horizon)
+        move = (
+            _move_back(policy, choice, ready, until, capacity, cooldown, exponent)
+            if policy.move_back
+            else None
+        )
+        if move is not None:  # at a checkpoint: save, terminate, launch in the cheaper pool
+            if ready < until:
+                resumed(ready)
+            train(choice, ready, move)
+            end = move + CONTROL_REACTION + SAVE + PROVISION_REACTION
+            out.pay(choice, launched, end)
+            out.moves += 1
+            now = end
+            continue
         if hit is None or hit.at >= horizon:
             if ready < horizon:
                 resumed(ready)
@@ -330,6 +352,47 @@ def simulate(policy: Policy, world: World, exponent: float) -> Outcome:
     return out
 
 
+def _move_back(
+    policy: Policy,
+    choice: Choice,
+    ready: float,
+    until: float,
+    capacity: Capacity,
+    cooldown: dict[str, float],
+    exponent: float,
+) -> float | None:
+    """The first checkpoint before `until` at which a better-ranked pool has capacity again and
+    `episode_cost.worth_moving` says the move pays; None: stay."""
+    assert policy.move_back is not None
+    if choice.candidate is None or choice not in policy.ranked:
+        return None
+    better = policy.ranked[: policy.ranked.index(choice)]
+    if not better:
+        return None
+    iteration = _iteration_seconds(choice.workers, exponent)
+    moments = sorted(
+        {ready}
+        | {capacity.back_at.get((c.pool.instance_type, c.pool.availability_zone), 0.0) for c in better}
+        | {cooldown.get(c.pool.label, 0.0) for c in better}
+    )
+    for moment in (m for m in moments if m < until):
+        checkpoint = ready + math.ceil(max(0.0, moment - ready) / iteration) * iteration
+        if checkpoint >= until or checkpoint <= ready:
+            continue
+        free = [
+            c
+            for c in better
+            if capacity.available(c.pool, checkpoint) and cooldown.get(c.pool.label, 0.0) <= checkpoint
+        ]
+        if free and free[0].candidate is not None:
+            left = (RUN_HOURS * 3600.0 - checkpoint) / 3600.0
+            if episode_cost.worth_moving(
+                choice.candidate, free[0].candidate, remaining_hours=left, model=policy.move_back
+            ):
+                return checkpoint
+    return None
+
+
 # -- the policies ------------------------------------------------------------------------------------
 
 
@@ -348,7 +411,7 @@ def _offers(day: Day, instance_types: Sequence[str]) -> list[episode_cost.Offer]
 def _by_episode(day: Day, model: episode_cost.CostModel) -> tuple[Choice, ...]:
     workload = episode_cost.Workload(run_hours=RUN_HOURS)
     ranked = episode_cost.rank(_offers(day, sorted(day.prices)), workload, model)
-    return tuple(Choice(c.pool, c.price_per_hour or 0.0, c.workers) for c in ranked)
+    return tuple(Choice(c.pool, c.price_per_hour or 0.0, c.workers, c) for c in ranked)
 
 
 def policies(day: Day, exponent: float, mtbi_hours: float) -> list[Policy]:
@@ -363,7 +426,8 @@ def policies(day: Day, exponent: float, mtbi_hours: float) -> list[Policy]:
         {},
         allow_on_demand=False,
     )
-    new = _by_episode(day, episode_cost.CostModel(boot_minutes=BAKED_BOOT / 60))
+    model = episode_cost.CostModel(boot_minutes=BAKED_BOOT / 60)
+    new = _by_episode(day, model)
     oracle = _by_episode(
         day,
         episode_cost.CostModel(
@@ -378,6 +442,7 @@ def policies(day: Day, exponent: float, mtbi_hours: float) -> list[Policy]:
         Policy("new", new, BAKED_BOOT),
         Policy("new_stock_image", new, STOCK_BOOT),
         Policy("new_with_handover", new, BAKED_BOOT, handover=True),
+        Policy("new_with_move_back", new, BAKED_BOOT, move_back=model),
         Policy("oracle", oracle, BAKED_BOOT),
     ]
 
@@ -407,6 +472,7 @@ def _summary(outcomes: Sequence[Outcome]) -> dict[str, object]:
         "warning_to_training_p50_s": round(_percentile(waits, 50), 1),
         "warning_to_training_p95_s": round(_percentile(waits, 95), 1),
         "interruptions_per_run": round(len(waits) / len(outcomes), 2),
+        "moves_back_per_run": round(sum(o.moves for o in outcomes) / len(outcomes), 2),
         "checkpoints_lost": sum(o.lost for o in outcomes),
         "overlap_paid_hours_per_run": round(
             sum(o.overlap_seconds for o in outcomes) / 3600 / len(outcomes), 3
@@ -444,7 +510,13 @@ def run() -> dict[str, object]:
     head = raw[HEADLINE]
     ratios = {
         f"{name}_over_{base}": {f"{e}/{m:g}h": ratio(e, m, name, base) for e in EXPONENTS for m in MTBI_HOURS}
-        for name, base in (("new", "dots"), ("new", "oracle"), ("today", "dots"), ("new_stock_image", "new"))
+        for name, base in (
+            ("new", "dots"),
+            ("new", "oracle"),
+            ("today", "dots"),
+            ("new_stock_image", "new"),
+            ("new_with_move_back", "new"),
+        )
     }
     new_goodput, handover_goodput = head["new"]["goodput"], head["new_with_handover"]["goodput"]
     handover_p95 = head["new_with_handover"]["warning_to_training_p95_s"]

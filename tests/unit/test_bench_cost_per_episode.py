@@ -56,3 +56,20 @@ def test_the_new_policy_ranks_the_day_by_cost_per_episode() -> None:
     assert ranked[0].pool.instance_type == "g4dn.8xlarge"  # cheaper per worker and safer
     assert ranked[0].workers == 10
     assert len(ranked) == 2 * len(bench.SUBNET_ZONES)
+
+
+def test_a_segment_in_a_worse_pool_moves_back_at_a_checkpoint_once_the_better_one_returns() -> None:
+    model = bench.episode_cost.CostModel(scaling_exponent=1.0, boot_minutes=3)
+    ranked = bench._by_episode(DAY, model)  # g4dn.8xlarge pools first, then g4dn.2xlarge
+    policy = bench.Policy("new_with_move_back", ranked, boot=180.0, move_back=model)
+    worse = next(c for c in ranked if c.pool.instance_type == "g4dn.2xlarge")
+    capacity = bench.Capacity()
+    for choice in ranked[: ranked.index(worse)]:  # every better pool back after an hour
+        capacity.back_at[(choice.pool.instance_type, choice.pool.availability_zone)] = 3600.0
+    move = bench._move_back(policy, worse, 180.0, 8 * 3600.0, capacity, {}, 1.0)
+    assert move is not None and move >= 3600.0
+    iteration = bench._iteration_seconds(worse.workers, 1.0)
+    assert (move - 180.0) / iteration == pytest.approx(round((move - 180.0) / iteration))  # at a checkpoint
+    # the best pool itself never moves, and no move is left once the run is nearly over
+    assert bench._move_back(policy, ranked[0], 180.0, 8 * 3600.0, capacity, {}, 1.0) is None
+    assert bench._move_back(policy, worse, 180.0, 3000.0, capacity, {}, 1.0) is None

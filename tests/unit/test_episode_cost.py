@@ -6,6 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from pitwall.episode_cost import (
+    Candidate,
     CostModel,
     Offer,
     Workload,
@@ -14,6 +15,7 @@ from pitwall.episode_cost import (
     rank,
     vcpus,
     workers_for,
+    worth_moving,
 )
 from pitwall.runs import Pool
 
@@ -130,3 +132,36 @@ def test_on_demand_follows_spot_and_unknown_prices_follow_known_ones() -> None:
 def test_the_scaling_exponent_is_a_checked_setting() -> None:
     with pytest.raises(ValidationError, match="scaling_exponent"):
         CostModel(scaling_exponent=1.5)
+
+
+def _priced(instance_type: str, price: float, model: CostModel) -> Candidate:
+    candidate = estimate(offer(instance_type, price), Workload(run_hours=8), model)
+    assert candidate is not None
+    return candidate
+
+
+def test_a_segment_moves_to_a_clearly_cheaper_pool_when_the_saving_pays_for_the_boot() -> None:
+    model = CostModel(boot_minutes=3)
+    dear, cheap = _priced("g5.8xlarge", 1.20, model), _priced("g4dn.8xlarge", 0.60, model)
+    assert worth_moving(dear, cheap, remaining_hours=4, model=model)
+    assert not worth_moving(cheap, dear, remaining_hours=4, model=model)  # never to a dearer pool
+
+
+def test_hysteresis_no_move_for_a_small_saving_or_too_little_time_left() -> None:
+    model = CostModel(boot_minutes=15)
+    current, slightly = _priced("g5.8xlarge", 1.00, model), _priced("g4dn.8xlarge", 0.95, model)
+    assert not worth_moving(current, slightly, remaining_hours=8, model=model)  # 5% cheaper: stay
+    cheap = _priced("g4dn.8xlarge", 0.50, model)
+    assert worth_moving(current, cheap, remaining_hours=8, model=model)
+    assert not worth_moving(current, cheap, remaining_hours=0.3, model=model)  # the boot eats it
+    # and once moved, the way back is never worth it: no flapping
+    assert not worth_moving(cheap, current, remaining_hours=8, model=model)
+
+
+def test_no_move_without_a_price_or_to_the_same_pool() -> None:
+    model = CostModel()
+    current = _priced("g5.8xlarge", 1.0, model)
+    unknown = estimate(offer("g4dn.8xlarge", None), Workload(), model)
+    assert unknown is not None
+    assert not worth_moving(current, unknown, remaining_hours=8, model=model)
+    assert not worth_moving(current, current, remaining_hours=8, model=model)

@@ -184,3 +184,23 @@ def rank(offers: Sequence[Offer], workload: Workload, model: CostModel) -> list[
 
     found = [c for offer in offers if (c := estimate(offer, workload, model)) is not None]
     return [candidate for _, candidate in sorted(enumerate(found), key=order)]
+
+
+MOVE_MIN_SAVING = 0.9  # a move needs a pool at most this share of the current cost per episode
+MOVE_BOOT_MARGIN = 2.0  # ... and to save this many times the boot it pays
+
+
+def worth_moving(current: Candidate, better: Candidate, *, remaining_hours: float, model: CostModel) -> bool:
+    """Whether a segment training in `current` should move to `better` at its next checkpoint:
+    only when `better` is clearly cheaper per useful episode and the saving over the hours left
+    pays for the boot of the new instance with room to spare. Both thresholds are hysteresis:
+    two pools of nearly the same cost never make a segment go back and forth."""
+    now_cost, new_cost = current.usd_per_useful_episode, better.usd_per_useful_episode
+    if now_cost is None or new_cost is None or better.price_per_hour is None or better.pool == current.pool:
+        return False
+    if new_cost > MOVE_MIN_SAVING * now_cost:
+        return False
+    boot_hours = model.boot_minutes / 60.0
+    episodes_left = better.episodes_per_hour * better.useful_share * max(0.0, remaining_hours - boot_hours)
+    saving = episodes_left * (now_cost - new_cost)
+    return saving > MOVE_BOOT_MARGIN * better.price_per_hour * boot_hours
