@@ -166,6 +166,9 @@ def test_one_fleet_takes_the_best_candidates_with_the_best_ones_worker_count_and
     assert fleet[:2] == [ranked[0], ranked[2]]
     assert all(c.workers == 10 and c.pool.market == "spot" for c in fleet)
     assert fleet_candidates([]) == []
+    # a pool that just took an instance back is never offered to the fleet
+    without = fleet_candidates(ranked, [ranked[0].pool.label])
+    assert without == [ranked[1]]  # the best left runs 5 workers: the only one of its kind
 
 
 def _run(deps: Deps, request: RunRequest, hyperparameters: dict[str, Any], algorithm: str) -> Run:

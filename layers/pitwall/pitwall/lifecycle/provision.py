@@ -9,7 +9,7 @@ segment may use what the run's budget leaves (`budget.segment_seconds` over
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from pitwall import budget, episode_cost, layout, pricing, recovery
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, FleetUnavailable, LaunchSpec, PoolUnavailable
@@ -104,8 +104,9 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
     )
     ranked = episode_cost.rank(offers, workload(run, deps, run_budget.time_seconds / 3600.0), model)
-    # a pool that just took an instance of this run back is tried last
-    ranked = recovery.order_pools(ranked, recovery.excluded_pools(run, now, policy))
+    # a pool that just took an instance of this run back is tried last, never in the fleet
+    excluded = recovery.excluded_pools(run, now, policy)
+    ranked = recovery.order_pools(ranked, excluded)
     run_values = drfc.run_settings(
         run.request,
         run_id=run.run_id,
@@ -173,7 +174,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             f"{run.request.workers or 'chosen with the size'}, CPU types "
             f"{'allowed' if run.request.allow_cpu else 'not allowed'})"
         )
-    fleet, remaining = fleet_candidates(ranked), list(ranked)
+    fleet, remaining = fleet_candidates(ranked, excluded), list(ranked)
     if len(fleet) > 1:
         spec, launch = write_spec(fleet)
         try:
@@ -208,9 +209,13 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     )
 
 
-def fleet_candidates(ranked: Sequence[episode_cost.Candidate]) -> list[episode_cost.Candidate]:
+def fleet_candidates(
+    ranked: Sequence[episode_cost.Candidate], excluded: Collection[str] = ()
+) -> list[episode_cost.Candidate]:
     """The best candidate and the next best of the same market and worker count (one run spec
-    fits them all), at most FLEET_SIZE, in ranked order."""
+    fits them all), at most FLEET_SIZE, in ranked order; none of the `excluded` pools (EC2 could
+    pick them: they are left to the pool-by-pool fallback)."""
+    ranked = [c for c in ranked if c.pool.label not in excluded]
     if not ranked:
         return []
     best = ranked[0]
