@@ -209,6 +209,13 @@ def spot_prices_from(market: SpotMarket) -> Iterator[SpotMarket]:
         SpotInstances.describe_spot_price_history = original  # type: ignore[method-assign]
 
 
+def _profile_arn(value: Any) -> str | None:
+    """The instance profile ARN moto's fleet launch spec holds (a text, or {"Arn": text})."""
+    while isinstance(value, dict):
+        value = value.get("Arn")
+    return value if isinstance(value, str) and value else None
+
+
 _fleet_choice = threading.local()  # the pool an instant fleet just checked: its launch is not checked again
 
 
@@ -241,6 +248,7 @@ def instant_fleets(faults: LaunchFaults) -> Iterator[LaunchFaults]:
                 )
                 continue
             _fleet_choice.pool = (spec.instance_type, zone)
+            _fleet_choice.profile = _profile_arn(getattr(spec, "_iam_instance_profile_arn", None))
             return {spec: 1}, float(spec.weighted_capacity)
         return {}, 0.0
 
@@ -278,11 +286,16 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
         subnet_id = kwargs.get("subnet_id")
         zone = self.get_subnet(subnet_id).availability_zone if subnet_id else self.region_name + "a"
         pool = (str(kwargs.get("instance_type")), zone)
+        profile = None
         if getattr(_fleet_choice, "pool", None) == pool:
             _fleet_choice.pool = None  # an instant fleet checked this pool a moment ago
+            profile, _fleet_choice.profile = getattr(_fleet_choice, "profile", None), None
         else:
             faults.check(*pool)
         reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        for instance in reservation.instances if profile else []:
+            # AWS gives a fleet's instance the launch template's profile; moto's fleet drops it
+            self.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile)
         tags = kwargs.get("tags", {}).get("instance", {})
         for instance in reservation.instances:
             runner.on_launch(instance.id, dict(tags))

@@ -207,15 +207,22 @@ def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does
         for type_ in ("g4dn.2xlarge", "g5.2xlarge")
         for subnet, zone in _subnets().items()
     ]
+    profile = aws.client("iam").create_instance_profile(InstanceProfileName="x", Path="/pitwall/")
+    profile_arn = profile["InstanceProfile"]["Arn"]
     with hooked_instances(runner, faults):
         # When a fleet over four pools launches (an instance of no run: no simulated host)
-        spec = LaunchSpec("ami-12c6146b", "sg-1", "arn:aws:iam::1:instance-profile/pitwall/x", "", "", 0)
+        spec = LaunchSpec("ami-12c6146b", "sg-1", profile_arn, "", "", 0)
         instance_id, pool, refused = deps.ec2.launch_fleet(pools, spec)
         # Then the third pool launched and the first two are reported refused
         assert pool == pools[2]
         assert refused == [pools[0].label, pools[1].label]
         assert [launched for _, _, launched in faults.attempts] == [False, False, True]
         assert runner.launched == [instance_id]
+        # and the instance has the launch template's instance profile, as in AWS
+        associations = aws.client("ec2", "us-east-1").describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+        )["IamInstanceProfileAssociations"]
+        assert [a["IamInstanceProfile"]["Arn"] for a in associations] == [profile_arn]
         # and when every pool refuses, nothing launches and each pool is named
         faults.fail_next = 99
         with pytest.raises(FleetUnavailable) as raised:
