@@ -21,8 +21,11 @@ demo: setup
 
 # The fault-injection matrix (tests/faults, also `make faults` alone) is a pytest run of its own:
 # its cases share one local cloud, one after the other, and print the matrix at the end.
+# Pure and host tests use both cores (pytest-xdist); the local-cloud tests run on accelerated clocks
+# and one at a time, so a busy neighbour cannot lag their clock.
 test: setup lint static
-	$(PY) -m pytest -q tests/unit tests/host tests/integration tests/install
+	$(PY) -m pytest -q -n 2 tests/unit tests/host
+	$(PY) -m pytest -q tests/integration tests/install
 	$(PY) -m pytest -q tests/faults
 
 faults: setup

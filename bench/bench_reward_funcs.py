@@ -7,8 +7,8 @@ points on a real track), then work from there. Here it does that scan, sets
 `closest_waypoints` from it, and then runs the library function itself, so the two differ by
 exactly the scan the library avoids by reading `closest_waypoints`.
 
-Params: `pitwall.rewardparams.params_cases` on every 6th real track (../shared/tracks; the
-built-in tracks where that folder is absent), capped per track, with objects for
+Params: `pitwall.rewardparams.params_cases` on every 6th of the simulator's tracks (shipped with the
+package), capped per track, with objects for
 `avoid_objects`. Each timing is the best of `REPEATS` passes over all params.
 Target: every library function at least `TARGET_RATIO` (10x) cheaper than its naive version.
 """
@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from pitwall.rewardparams import params_cases
-from pitwall.tracks import Track, builtin_tracks, load_tracks
+from pitwall.tracks import Track, load_tracks
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = REPO_ROOT / "reward_funcs"
-SHARED_TRACKS = REPO_ROOT.parent / "shared" / "tracks"
 ACTIONS = [{"steering_angle": a, "speed": s} for a in (-30.0, -15.0, 0.0, 15.0, 30.0) for s in (1.0, 3.0)]
 TRACK_STRIDE = 6
 CASES_PER_TRACK = 300
@@ -38,11 +37,9 @@ RewardFunction = Callable[[Params], float]
 
 
 def _tracks() -> tuple[str, list[Track]]:
-    if SHARED_TRACKS.is_dir():
-        return f"every {TRACK_STRIDE}th of {SHARED_TRACKS}", list(load_tracks(SHARED_TRACKS).values())[
-            ::TRACK_STRIDE
-        ]
-    return "built-in tracks (no real tracks here)", list(builtin_tracks().values())
+    return f"every {TRACK_STRIDE}th of the simulator's tracks", list(load_tracks(None).values())[
+        ::TRACK_STRIDE
+    ]
 
 
 def _params(tracks: list[Track], race_type: str) -> list[Params]:

@@ -19,7 +19,6 @@ from pitwall.rewardparams import params_cases
 from pitwall.tracks import load_tracks
 
 REPO = Path(__file__).resolve().parents[1]
-TRACKS = REPO.parent / "shared" / "tracks"
 CUSTOM_FILES_DIR = REPO / "tests" / "data" / "custom_files" / "good" / "discrete_ppo"
 TARGET_SECONDS = 10.0
 NAIVE_SAMPLE = 15
@@ -42,10 +41,8 @@ def _naive_seconds_per_call(source: str, sample: list[dict]) -> float:
 
 
 def run() -> dict:
-    if not TRACKS.is_dir():
-        return {"skipped": f"no real tracks at {TRACKS}", "targets_met": True}
     files = {name: (CUSTOM_FILES_DIR / name).read_bytes() for name in CUSTOM_FILES}
-    tracks = load_tracks(TRACKS)
+    tracks = load_tracks(None)  # the simulator's 127, shipped with the package
 
     started = time.perf_counter()
     report = validate_custom_files(files, tracks=tracks)

@@ -35,3 +35,20 @@ if python38="$(python_for 3.8.18 2>/dev/null)" && [ -x "$python38" ]; then
 fi
 
 npm ci --silent --no-audit --no-fund
+
+# Debian's headless Chromium, which opens `pitwall report`'s page in the tests (they skip, saying
+# why, without it): installed when missing and apt-get works (as root, or sudo without a password).
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+  apt_get=()
+  if [ "$(id -u)" = 0 ]; then
+    apt_get=(env DEBIAN_FRONTEND=noninteractive apt-get)
+  elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
+    apt_get=(sudo -n env DEBIAN_FRONTEND=noninteractive apt-get)
+  fi
+  if [ ${#apt_get[@]} -gt 0 ]; then
+    "${apt_get[@]}" install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
+      || { "${apt_get[@]}" update -q >/dev/null 2>&1 \
+        && "${apt_get[@]}" install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
+      || echo "setup: chromium could not be installed; the report's browser tests will be skipped" >&2
+  fi
+fi

@@ -11,7 +11,6 @@ import pytest
 from pitwall import aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_TRACKS = REPO_ROOT.parent / "shared" / "tracks"
 
 
 @pytest.fixture(autouse=True)
@@ -56,8 +55,8 @@ def reset_metrics():
 
 
 @pytest.fixture(scope="session")
-def shared_tracks_folder() -> Path:
-    """The 127 real tracks beside the checkout; tests that need them skip where they are absent."""
-    if not SHARED_TRACKS.is_dir():
-        pytest.skip(f"no real tracks at {SHARED_TRACKS}")
-    return SHARED_TRACKS
+def simulator_tracks_folder() -> Path:
+    """The simulator's 127 tracks, as the package ships them (with their INDEX.csv)."""
+    from pitwall.tracks import SIMULATOR_TRACKS_FOLDER
+
+    return SIMULATOR_TRACKS_FOLDER

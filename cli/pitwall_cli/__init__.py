@@ -32,10 +32,17 @@ COMMANDS: dict[str, Command] = {
     "runs": Command("runs", "list the runs of a deployed stack"),
     "status": Command("runs", "show one run: state, segments, outcome, evaluations"),
     "metrics": Command("metrics", "a run's rewards and completion per iteration, over all its segments"),
+    "report": Command("report", "write one HTML report of a run: plots, track map, settings"),
+    "import": Command("droa_import", "import a trained run's model into DRoA, or write its package"),
+    "car": Command("droa_import", "write a trained run's car file (carfile.tar.gz)"),
     "demo": Command("demo", "run a whole lifecycle on the offline local cloud", extra="local"),
     "faults": Command(
         "faults", "inject faults into runs on the local cloud; print the matrix", extra="local"
     ),
+    "up": Command(
+        "local_stack", "start the local stack: offline AWS on 127.0.0.1 for every command", extra="local"
+    ),
+    "down": Command("local_stack", "stop the local stack started by `pitwall up`", extra="local"),
 }
 
 

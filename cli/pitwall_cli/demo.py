@@ -1,21 +1,32 @@
 """`pitwall demo`: the whole lifecycle of a built-in example model on the local cloud, offline.
 
 template.yaml is deployed into moto; the real state machines run; each launched instance is a
-simulated DRFC host on an accelerated clock. The demo uploads the example's custom files to the
-inbox (validate -> train), the trained model is evaluated (a "Model trained" event), then
-incremented with faster actions and trained again, and a summary ends it.
+simulated DRFC host on an accelerated clock. The demo uploads the example's custom files (or
+the racer's own folder: `pitwall demo DIR`, `--workers N`) to the inbox (validate -> train), the
+trained model is evaluated (a "Model trained" event), then incremented with faster actions and
+trained again, and a summary ends it.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import os
+import sys
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
+from pitwall import aws, layout
 from pitwall.observability import logger
-from pitwall.runs import EvaluationResult, Run, summarize
+from pitwall.runs import EvaluationResult, Run, RunRequest, summarize
+from pitwall_cli.report import report_to
+from pitwall_cli.tracks import add_tracks_option, tracks_folder
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.examples import example_files
 
@@ -23,6 +34,7 @@ TRACK = "reInvent2019_track"
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
+METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 PROGRESS_EPISODES = 25  # print a progress line every this many episodes
 
 
@@ -32,7 +44,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--minutes", type=int, default=60, help="training time budget of each run (simulated)"
     )
+    parser.add_argument(
+        "folder", nargs="?", type=Path, metavar="DIR", help="your custom-files folder (default: an example)"
+    )
+    parser.add_argument("--custom-files", type=Path, metavar="DIR", help="the same as DIR")
+    parser.add_argument("--workers", type=int, default=1, help="parallel simulators per training (1)")
+    parser.add_argument(
+        "--out", type=Path, metavar="DIR", help="write every bucket of the local cloud here (keys as paths)"
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=Path("demo-report.html"),
+        metavar="FILE",
+        help="where the HTML report of the first model goes (default: demo-report.html)",
+    )
+    add_tracks_option(parser)
     parser.set_defaults(func=run)
+
+
+def custom_files(args: argparse.Namespace) -> dict[str, bytes]:
+    """The three custom files of the racer's folder (DIR or --custom-files), else the example's."""
+    folder = args.custom_files or args.folder
+    if args.custom_files and args.folder and args.custom_files != args.folder:
+        raise ValueError(f"two folders given ({args.folder}, --custom-files {args.custom_files}): give one")
+    if folder is None:
+        return example_files()
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: not a folder")
+    return {name: (folder / name).read_bytes() for name in layout.CUSTOM_FILES if (folder / name).is_file()}
 
 
 class Narrator:
@@ -93,11 +133,50 @@ def _evaluated(narrator: Narrator, model: str, result: EvaluationResult) -> None
 
 
 def run(args: argparse.Namespace) -> int:
+    with _metrics_not_printed():
+        return _run(args)
+
+
+@contextmanager
+def _metrics_not_printed() -> Iterator[None]:
+    """The in-process Lambdas print their CloudWatch metrics (EMF) to stdout: not in the story."""
+    saved = os.environ.get(METRICS_DISABLED)
+    os.environ[METRICS_DISABLED] = "true"
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(METRICS_DISABLED, None)
+        else:
+            os.environ[METRICS_DISABLED] = saved
+
+
+def _run(args: argparse.Namespace) -> int:
     logger.setLevel(logging.WARNING)  # the Lambdas' and hosts' logs would drown the story
     warnings.filterwarnings("ignore", message="No application metrics to publish")
+    request = {
+        "model_name": MODEL,
+        "track": TRACK,
+        "time_budget_minutes": args.minutes,
+        "workers": args.workers,
+        "evaluate_after": {"checkpoint": "best", "trials": 3},
+    }
+    try:
+        RunRequest.model_validate(request)
+    except ValidationError as exc:
+        for error in exc.errors():
+            print(f"run request: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+        return 2
+    try:
+        files = custom_files(args)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    own_folder = args.custom_files or args.folder
+    trained = f"the custom files in {own_folder}" if own_folder else "a built-in model"
     narrator = Narrator()
     print(
-        f"Pitwall demo: train -> evaluate -> increment -> train a built-in model, offline.\n"
+        f"Pitwall demo: train -> evaluate -> increment -> train {trained} -> import into DRoA, offline.\n"
         f"AWS is moto with template.yaml deployed into it; each instance is a simulated DRFC host;\n"
         f"1 simulated hour takes {3600 / args.time_scale:.1f} s.\n",
         flush=True,
@@ -117,19 +196,15 @@ def run(args: argparse.Namespace) -> int:
             f"bucket {cloud.bucket}",
         )
         # validate -> train: an upload to the inbox
-        request = {
-            "model_name": MODEL,
-            "track": TRACK,
-            "time_budget_minutes": args.minutes,
-            "evaluate_after": {"checkpoint": "best", "trials": 3},
-        }
-        folder = cloud.upload_inbox_request(MODEL, example_files(), request)
+        folder = cloud.upload_inbox_request(MODEL, files, request)
         report = cloud.store.get_json(folder + "validation-report.json") or {}
         if not report.get("ok"):
             narrator.say("validate", f"{folder}: refused:\n" + "\n".join(report.get("problems", [])))
             return 1
         narrator.say(
-            "validate", f"{folder}: custom files valid -> 'Training requested' (run {report['run_id']})"
+            "validate",
+            f"{folder}: custom files valid -> 'Training requested' (run {report['run_id']}, "
+            f"{args.workers} worker(s))",
         )
         first = cloud.wait_for_execution_of("Train", 1)[0]["executionArn"]
         execution = _watch_training(cloud, narrator, first, report["run_id"])
@@ -152,6 +227,8 @@ def run(args: argparse.Namespace) -> int:
                     "source_run_id": source.run_id,
                     "speed_factor": SPEED_FACTOR,
                     "evaluate_after": request["evaluate_after"],
+                    # after its evaluation, the faster model goes to DeepRacer on AWS (the double)
+                    "import_after": {"after": "evaluation"},
                 },
                 INCREMENT_RUN,
             )
@@ -173,14 +250,60 @@ def run(args: argparse.Namespace) -> int:
             narrator.say("evaluate", f"failed: {evaluation.get('cause')}")
             return 1
         _evaluated(narrator, INCREMENT_RUN, incremented.evaluations[-1])
-        _summary(cloud, [cloud.runs.get(source.run_id), incremented])
+        if not _imported(cloud, narrator):
+            return 1
+        _summary(cloud, [cloud.runs.get(source.run_id), cloud.runs.get(INCREMENT_RUN)])
+        if args.out:
+            narrator.say("out", f"{_write_buckets(args.out)} objects of every bucket written to {args.out}/")
         left = [
             i for i, state in cloud.instance_states().items() if state not in ("terminated", "shutting-down")
         ]
         print(
             f"\ninstances still running: {len(left)}; run records and files: s3://{cloud.bucket}/ (in memory)"
         )
+        # the cockpit: the first model's report, one HTML file to open offline
+        report = report_to(
+            args.report,
+            source.run_id,
+            table=cloud.runs,
+            store=cloud.store,
+            tracks=tracks_folder(args.tracks),
+            now=cloud.clock().now(),
+        )
+        print(f"report of {MODEL}: {report.resolve()}")
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
+
+
+def _imported(cloud: LocalCloud, narrator: Narrator) -> bool:
+    """The "Model evaluated" event started the Import machine: wait for DRoA's READY."""
+    execution = cloud.wait(cloud.wait_for_execution_of("Import", 1)[0]["executionArn"], timeout=120)
+    imports = cloud.runs.get(INCREMENT_RUN).imports
+    if execution["status"] != "SUCCEEDED" or not imports:
+        narrator.say("import", f"failed: {execution.get('error')}: {execution.get('cause')}")
+        return False
+    done = imports[-1]
+    narrator.say(
+        "import",
+        f"{INCREMENT_RUN} ({done.checkpoint_name}) -> DRoA model {done.droa_model_id}: {done.status.value}",
+    )
+    narrator.say("car", f"s3://{cloud.bucket}/{done.car_file_key} (agent/model.pb, model_metadata.json)")
+    return done.status.value == "READY"
+
+
+def _write_buckets(out: Path) -> int:
+    """Every bucket of the local cloud (Pitwall's, DRoA's upload bucket) as DIR/<bucket>/<key>."""
+    s3 = aws.client("s3")
+    written = 0
+    for bucket in s3.list_buckets()["Buckets"]:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith("/"):
+                    continue
+                target = out / bucket["Name"] / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(s3.get_object(Bucket=bucket["Name"], Key=item["Key"])["Body"].read())
+                written += 1
+    return written
 
 
 def _summary(cloud: LocalCloud, runs: list[Run]) -> None:

@@ -6,13 +6,15 @@ prefix from 1 again (one TrainingMetrics file per worker). Here they become one 
 episodes of segment 0, then those of segment 1, ..., numbered 1, 2, 3, ... across segments;
 iterations are numbered the same way.
 
-How a worker's TrainingMetrics entries fall into iterations: DRFC writes the training episodes of
-an iteration (`phase` "training", `trial` 1, 2, ... within the block), then, after the policy
-update, the evaluation episodes of the new policy (`phase` "evaluation"). A training entry after
-an evaluation entry, or whose trial does not grow, starts the next iteration. Iteration k of a
-segment is block k of every worker, played side by side: ordered by (trial, worker).
+How a worker's TrainingMetrics entries fall into iterations (the counting `drfc_files`
+describes): worker w plays a fixed share of each iteration's `num_episodes_between_training`
+(`drfc_files.episodes_per_iteration`), read from the segment's ip/hyperparameters.json; worker
+0's evaluation entries follow the iteration they evaluate. Without that number (a prefix with no
+ip/hyperparameters.json), an iteration of a worker ends where an evaluation comes in between or
+the trial count does not grow. Iteration k of a segment is block k of every worker, played side
+by side: ordered by (position in the block, worker).
 
-Pure: documents in (parsed by `lifecycle.metrics`), numbers out.
+Pure: documents in (parsed by `drfc_files`), numbers out.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pitwall.lifecycle import metrics
+from pitwall import drfc_files
 
 PROGRESS = "progress"
 REWARD = "reward"
@@ -37,6 +39,7 @@ class SegmentDocuments:
     model_prefix: str
     training: Mapping[int, dict[str, Any] | None]
     evaluations: Mapping[str, dict[str, Any] | None] = field(default_factory=dict)
+    episodes_per_iteration: int | None = None  # num_episodes_between_training of ip/hyperparameters.json
 
 
 @dataclass(frozen=True)
@@ -51,7 +54,7 @@ class LineageEpisode:
 
     @property
     def lap_completed(self) -> bool:
-        return self.status == metrics.LAP_COMPLETE
+        return self.status == drfc_files.LAP_COMPLETE
 
 
 @dataclass(frozen=True)
@@ -74,7 +77,7 @@ class EvaluationPoint:
     segment: int
     name: str
     after_episode: int
-    summary: metrics.EvaluationSummary
+    summary: drfc_files.EvaluationSummary
 
 
 @dataclass(frozen=True)
@@ -112,7 +115,7 @@ def join_lineage(segments: Sequence[SegmentDocuments]) -> Lineage:
     iteration = 0
     for documents in sorted(segments, key=lambda s: s.segment):
         best_metric = _best_model_metric(documents) or best_metric
-        blocks = _iteration_blocks(documents.training)
+        blocks = _iteration_blocks(documents.training, documents.episodes_per_iteration)
         first = len(episodes) + 1
         for training, evaluation in blocks:
             iteration += 1
@@ -145,7 +148,7 @@ def join_lineage(segments: Sequence[SegmentDocuments]) -> Lineage:
                     segment=documents.segment,
                     name=name,
                     after_episode=len(episodes),
-                    summary=metrics.evaluation_summary(documents.evaluations[name]),
+                    summary=drfc_files.evaluation_summary(documents.evaluations[name]),
                 )
             )
     return Lineage(episodes, spans, iteration_evaluations, evaluations, best_metric)
@@ -195,18 +198,27 @@ def rolling_mean(values: Sequence[float], window: int) -> list[float]:
     return means
 
 
-_Block = tuple[list[tuple[int, metrics.Episode]], list[metrics.Episode]]
+_Block = tuple[list[tuple[int, drfc_files.Episode]], list[drfc_files.Episode]]
 
 
-def _iteration_blocks(training: Mapping[int, dict[str, Any] | None]) -> list[_Block]:
+def _iteration_blocks(
+    training: Mapping[int, dict[str, Any] | None], per_iteration: int | None
+) -> list[_Block]:
     """The segment's iterations: per iteration, its training episodes as (worker, episode) in
     play order, and the evaluation episodes run after it."""
-    per_worker = {worker: _blocks_of_worker(metrics.episodes_of(doc)) for worker, doc in training.items()}
+    workers = len(training)
+    per_worker = {
+        worker: _blocks_of_worker(
+            drfc_files.episodes_of(doc),
+            drfc_files.episodes_per_iteration(per_iteration, workers, worker) if per_iteration else None,
+        )
+        for worker, doc in training.items()
+    }
     count = max((len(blocks) for blocks in per_worker.values()), default=0)
     joined: list[_Block] = []
     for index in range(count):
-        trained: list[tuple[int, int, metrics.Episode]] = []
-        evaluated: list[metrics.Episode] = []
+        trained: list[tuple[int, int, drfc_files.Episode]] = []
+        evaluated: list[drfc_files.Episode] = []
         for worker in sorted(per_worker):
             blocks = per_worker[worker]
             if index < len(blocks):
@@ -219,20 +231,24 @@ def _iteration_blocks(training: Mapping[int, dict[str, Any] | None]) -> list[_Bl
 
 
 def _blocks_of_worker(
-    episodes: Iterable[metrics.Episode],
-) -> list[tuple[list[metrics.Episode], list[metrics.Episode]]]:
-    blocks: list[tuple[list[metrics.Episode], list[metrics.Episode]]] = []
+    episodes: Iterable[drfc_files.Episode], size: int | None
+) -> list[tuple[list[drfc_files.Episode], list[drfc_files.Episode]]]:
+    blocks: list[tuple[list[drfc_files.Episode], list[drfc_files.Episode]]] = []
     for episode in episodes:
         if episode.phase != "training":
             if blocks:  # evaluation before any training (a pretrained start) belongs to no iteration
                 blocks[-1][1].append(episode)
             continue
         current = blocks[-1] if blocks else None
-        starts_new = (
-            current is None
-            or bool(current[1])  # the previous iteration's evaluation came in between
-            or (episode.trial and current[0][-1].trial and episode.trial <= current[0][-1].trial)
-        )
+        if current is None:
+            starts_new = True
+        elif size:
+            starts_new = len(current[0]) >= size  # the worker's share of the iteration is played
+        else:
+            starts_new = (
+                bool(current[1])  # the previous iteration's evaluation came in between
+                or bool(episode.trial and current[0][-1].trial and episode.trial <= current[0][-1].trial)
+            )
         if starts_new:
             blocks.append(([], []))
         blocks[-1][0].append(episode)

@@ -79,7 +79,8 @@ def show_metrics(args: argparse.Namespace) -> int:
 
 
 def read_segment(store: ObjectStore, segment: int, model_prefix: str) -> SegmentDocuments:
-    """One segment's TrainingMetrics documents (every worker found) and evaluation documents."""
+    """One segment's TrainingMetrics documents (every worker found), evaluation documents, and
+    the episodes of an iteration (from the trainer's ip/hyperparameters.json, when there)."""
     model = layout.ModelKeys(model_prefix)
     training: dict[int, dict[str, Any] | None] = {}
     evaluations: dict[str, dict[str, Any] | None] = {}
@@ -89,7 +90,11 @@ def read_segment(store: ObjectStore, segment: int, model_prefix: str) -> Segment
             training[heartbeat.worker] = _json(store, key)
         elif key.startswith(model.evaluation_metrics_folder) and key.endswith(".json"):
             evaluations[key.rsplit("/", 1)[-1].removesuffix(".json")] = _json(store, key)
-    return SegmentDocuments(segment, model_prefix, training, evaluations)
+    hyperparameters = _json(store, model.ip_hyperparameters) or {}
+    episodes = hyperparameters.get("num_episodes_between_training")
+    return SegmentDocuments(
+        segment, model_prefix, training, evaluations, int(episodes) if isinstance(episodes, int) else None
+    )
 
 
 def _json(store: ObjectStore, key: str) -> dict[str, Any] | None:

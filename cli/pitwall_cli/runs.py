@@ -9,11 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
+from pitwall.adapters.store import ObjectStore
 from pitwall.errors import RunNotFound
 from pitwall.runs import Run, summarize
+from pitwall.settings import stack_clock
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -24,6 +28,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.add_argument("run_id", metavar="RUN")
     add_location(status)
     status.add_argument("--json", action="store_true", help="print the whole run record as JSON")
+    status.add_argument("--bucket", help="the model bucket (car-file links, --watch), instead of the stack's")
+    status.add_argument("--watch", action="store_true", help="a live view until the run ends")
+    status.add_argument(
+        "--interval",
+        type=float,
+        metavar="SECONDS",
+        help="(--watch) seconds between reads; never less than the controller's heartbeat cadence",
+    )
     status.set_defaults(func=show_status)
 
 
@@ -33,10 +45,25 @@ def add_location(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--region", help="AWS region (default: your configuration's)")
 
 
+def describe_stack(args: argparse.Namespace) -> dict[str, Any]:
+    """The deployed stack named by `--stack`, as CloudFormation describes it."""
+    return dict(aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0])
+
+
 def stack_outputs(args: argparse.Namespace) -> dict[str, str]:
     """The outputs of the deployed stack named by `--stack` (template.yaml, Outputs)."""
-    stack = aws.client("cloudformation", args.region).describe_stacks(StackName=args.stack)["Stacks"][0]
-    return {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    return {output["OutputKey"]: output["OutputValue"] for output in describe_stack(args).get("Outputs", [])}
+
+
+def stack_now(args: argparse.Namespace) -> float:
+    """Now on the stack's clock (its TimeScale and TimeAnchorEpoch parameters), which the run
+    records' times are on: the wall clock in AWS, the accelerated one of the local stack. The
+    wall clock when `--table` names the table instead of the stack."""
+    if args.table:
+        return time.time()
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(args).get("Parameters", [])}
+    scale, anchor = float(parameters.get("TimeScale", 1)), float(parameters.get("TimeAnchorEpoch", 0))
+    return stack_clock(scale, anchor).now()
 
 
 def _table(args: argparse.Namespace) -> RunsTable:
@@ -44,7 +71,7 @@ def _table(args: argparse.Namespace) -> RunsTable:
 
 
 def list_runs(args: argparse.Namespace) -> int:
-    now = time.time()
+    now = stack_now(args)
     runs = _table(args).all()
     print(
         f"{'run':<40}{'kind':<10}{'state':<14}{'segments':>9}{'episodes':>10}{'cost $':>9}  last checkpoint"
@@ -61,6 +88,8 @@ def list_runs(args: argparse.Namespace) -> int:
 
 
 def show_status(args: argparse.Namespace) -> int:
+    if args.watch:
+        return _watch(args)
     try:
         run = _table(args).get(args.run_id)
     except RunNotFound as exc:
@@ -69,11 +98,48 @@ def show_status(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(run.model_dump(mode="json"), indent=2))
         return 0
-    print(describe(run, time.time()))
+    print(describe(run, stack_now(args), _car_links(args, run)))
     return 0
 
 
-def describe(run: Run, now: float) -> str:
+def _watch(args: argparse.Namespace) -> int:
+    from pitwall.adapters.store import ObjectStore
+    from pitwall_cli.watch import watch_command
+
+    stack = None if args.table and args.bucket else describe_stack(args)
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])} if stack else {}
+    parameters = (
+        {p["ParameterKey"]: p["ParameterValue"] for p in stack.get("Parameters", [])} if stack else {}
+    )
+    table = RunsTable(args.table or outputs["RunsTableName"])
+    try:
+        table.get(args.run_id)
+    except RunNotFound as exc:
+        print(exc)
+        return 1
+    store = ObjectStore(args.bucket or outputs["ModelBucketName"])
+    return watch_command(args.run_id, table, store, parameters, args.interval)
+
+
+CAR_LINK_SECONDS = 3600
+
+
+def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
+    """A presigned download link per import's car file (when the model bucket is known)."""
+    if not run.imports:
+        return {}
+    bucket = args.bucket or (None if args.table else stack_outputs(args).get("ModelBucketName"))
+    if not bucket:
+        return {}
+    store = ObjectStore(bucket)
+    return {
+        i.import_id: store.presigned_url(i.car_file_key, CAR_LINK_SECONDS)
+        for i in run.imports
+        if store.exists(i.car_file_key)
+    }
+
+
+def describe(run: Run, now: float, car_links: Mapping[str, str] | None = None) -> str:
     summary = summarize(run, now)
     lines = [
         f"run {run.run_id} ({run.kind.value}) of model {run.request.model_name} on {run.request.track}: "
@@ -99,6 +165,15 @@ def describe(run: Run, now: float) -> str:
             f"evaluation {e.evaluation_run_id}: {e.checkpoint} on {e.track}, {e.trials} trials, "
             f"completion {e.mean_completion_percent:.1f}%, laps {e.completed_laps}, best lap {best}"
         )
+    for i in run.imports:
+        lines.append(
+            f"import {i.import_id}: {i.status.value} in DRoA as {i.droa_model_name} "
+            f"({i.droa_model_id or 'no model id'}), checkpoint {i.checkpoint_name or i.checkpoint}"
+            + (f"; DRoA says: {i.import_error_message}" if i.import_error_message else "")
+            + (f"; failed: {i.failure}" if i.failure and not i.import_error_message else "")
+        )
+        if car_links and i.import_id in car_links:
+            lines.append(f"  car file: {car_links[i.import_id]}")
     if run.failure:
         lines.append(f"failure: {run.failure}")
     return "\n".join(lines)

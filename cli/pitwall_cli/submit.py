@@ -18,7 +18,8 @@ from pydantic import ValidationError
 from pitwall import aws, layout
 from pitwall.customfiles.validate import validate_custom_files
 from pitwall.lifecycle.drfc import render_env, run_settings_preview
-from pitwall.runs import EvaluationRequest, RunRequest
+from pitwall.lifecycle.inbox import run_id_for
+from pitwall.runs import EvaluationRequest, ImportRequest, RunRequest
 from pitwall.tracks import InvalidTrackFile, load_tracks
 from pitwall_cli.runs import add_location, stack_outputs
 from pitwall_cli.tracks import add_tracks_option, tracks_folder
@@ -40,6 +41,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--allow-cpu", action="store_true", help="CPU instance types may train it too")
     parser.add_argument("--evaluate", type=int, metavar="TRIALS", help="evaluate the best checkpoint after")
+    parser.add_argument(
+        "--import-after",
+        choices=("training", "evaluation"),
+        help="import the model into DRoA after training, or after its evaluation (needs --evaluate)",
+    )
+    parser.add_argument(
+        "--import-min-completion",
+        type=float,
+        metavar="PCT",
+        help="import only if the evaluation reaches this",
+    )
     parser.add_argument("--bucket", help="the model bucket, instead of reading it from the stack")
     add_location(parser)
     add_tracks_option(parser)
@@ -56,10 +68,16 @@ def run_request(args: argparse.Namespace) -> RunRequest:
         workers=args.workers,
         allow_cpu=args.allow_cpu,
         evaluate_after=EvaluationRequest(trials=args.evaluate) if args.evaluate else None,
+        import_after=ImportRequest(after=args.import_after, min_completion_percent=args.import_min_completion)
+        if args.import_after
+        else None,
     )
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.import_after == "evaluation" and not args.evaluate:
+        print("--import-after evaluation needs --evaluate TRIALS (no evaluation, no import)", file=sys.stderr)
+        return 2
     try:
         request = run_request(args)
     except ValidationError as exc:
@@ -91,5 +109,6 @@ def run(args: argparse.Namespace) -> int:
         s3.put_object(Bucket=bucket, Key=folder + name, Body=body)
     body = json.dumps(request.model_dump(mode="json", exclude_none=True), indent=2).encode()
     s3.put_object(Bucket=bucket, Key=folder + layout.RUN_REQUEST_FILE, Body=body)  # last: the trigger
-    print(f"submitted s3://{bucket}/{folder}; follow it with `pitwall runs`")
+    run_id = run_id_for(folder, body)
+    print(f"submitted s3://{bucket}/{folder}: run {run_id}; follow it with `pitwall status {run_id}`")
     return 0

@@ -1,8 +1,8 @@
 """`pitwall tracks list|show`: the tracks Pitwall knows (a folder of `.npy` files, or the
-built-in generated ones).
+simulator's 127 tracks shipped with the package).
 
 The tracks folder is the `--tracks` option, else the PITWALL_TRACKS_DIR environment variable,
-else none (the built-in tracks); `tracks_folder` is that rule, for every command that takes
+else none (the simulator's tracks); `tracks_folder` is that rule, for every command that takes
 tracks.
 """
 
@@ -21,7 +21,7 @@ TRACKS_DIR_ENV = "PITWALL_TRACKS_DIR"
 
 
 def tracks_folder(option: Path | None) -> Path | None:
-    """The `--tracks` option, else PITWALL_TRACKS_DIR, else None (the built-in tracks)."""
+    """The `--tracks` option, else PITWALL_TRACKS_DIR, else None (the simulator's tracks)."""
     if option is not None:
         return option
     from_env = os.environ.get(TRACKS_DIR_ENV)
@@ -33,7 +33,7 @@ def add_tracks_option(parser: argparse.ArgumentParser) -> None:
         "--tracks",
         type=Path,
         metavar="FOLDER",
-        help=f"folder of .npy track files (default: ${TRACKS_DIR_ENV}, else the built-in tracks)",
+        help=f"folder of .npy track files (default: ${TRACKS_DIR_ENV}, else the simulator's tracks)",
     )
 
 

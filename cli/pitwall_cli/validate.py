@@ -3,7 +3,7 @@ hyperparameters.json, and run.env / system.env when present) before any instance
 
 Lists every problem and warning (file, field, value, what is allowed) and exits 1 on any
 problem. The reward function runs on params from the run's track (DR_WORLD_NAME), else from
-every track of the tracks folder (`--tracks`, else PITWALL_TRACKS_DIR, else the built-in ones).
+every track of the tracks folder (`--tracks`, else PITWALL_TRACKS_DIR, else the simulator's 127).
 """
 
 from __future__ import annotations

@@ -25,7 +25,9 @@ from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.clock import Clock
 from pitwall.settings import anchored_clock
+from pitwall_local import droa as droa_double
 from pitwall_local.deployer import DeployedStack, Deployer
+from pitwall_local.droa import DroaDouble
 from pitwall_local.instances import (
     HostFaults,
     InstanceRunner,
@@ -41,7 +43,7 @@ from pitwall_local.simulated_drfc import SimulatedPace
 from pitwall_local.template import translated_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-MACHINES = ("Train", "Evaluate", "Increment")
+MACHINES = ("Train", "Evaluate", "Increment", "Import")
 TERMINAL_EXECUTION = {"SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED"}
 
 
@@ -83,6 +85,7 @@ class LocalCloud:
         self.root = root
         self.anchor = time.time()
         self._exit = ExitStack()
+        self.droa: DroaDouble
         self.stack: DeployedStack
         self.shim: LambdaShim
         self.relay: Relay
@@ -100,9 +103,16 @@ class LocalCloud:
         self._exit.enter_context(versioned_notifications())
         self.shim = LambdaShim({})
         self._exit.enter_context(lambdas_in_process(self.shim))
+        # DeepRacer on AWS: the double's site is the stack's DroaSiteUrl; its password goes into
+        # the stack's secret after the deploy, as a racer puts it there
+        self.droa = DroaDouble(region=self.region, clock=lambda: self.clock().now()).start()
+        self._exit.callback(self.droa.stop)
         self.stack = Deployer(
             template, stack_name=self.stack_name, region=self.region, root=self.root
         ).deploy(self._parameters())
+        aws.client("secretsmanager", self.region).put_secret_value(
+            SecretId=self.stack.outputs["DroaPasswordSecretArn"], SecretString=droa_double.PASSWORD
+        )
         self.shim.function_code.update(self.stack.function_code)
         self.runner = InstanceRunner(
             region=self.region,
@@ -143,13 +153,16 @@ class LocalCloud:
             "VpcId": vpc,
             "SubnetIds": [s["SubnetId"] for s in subnets],
             "HostImageId": image,
-            "InstanceTypes": "g4dn.2xlarge,g5.2xlarge",
+            # a 4xlarge too: 16 vCPUs give up to 8 DRFC workers (2 vCPUs each)
+            "InstanceTypes": "g4dn.2xlarge,g5.2xlarge,g4dn.4xlarge",
             "DefaultTimeBudgetMinutes": 30,
             "BootTimeoutSeconds": 1200,
             "HeartbeatWindowSeconds": 2400,
             "HostPollSeconds": 5,
             "TimeScale": self.time_scale,
             "TimeAnchorEpoch": self.anchor,
+            "DroaSiteUrl": self.droa.site_url,
+            "DroaUserName": droa_double.USER_NAME,
             **self.extra_parameters,
         }
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import io
 import json
 import re
+import secrets
+import warnings
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -221,7 +223,30 @@ class Deployer:
             self.stack.types[logical] = resource["Type"]
         for name, output in self.template.get("Outputs", {}).items():
             self.stack.outputs[name] = self.resolve(output["Value"])
+        self.record_stack()
         return self.stack
+
+    def record_stack(self) -> None:
+        """Record the deployment as a CloudFormation stack with its parameters and outputs, so
+        `DescribeStacks` answers as for a stack `sam deploy` made (the CLI finds the bucket and
+        table there). The resources are already made: the recorded template holds only a
+        resource-less placeholder (moto would try to create the real ones itself)."""
+        parameters = {
+            name: ",".join(value) if isinstance(value, list) else str(value)
+            for name, value in self.stack.parameters.items()
+        }
+        template = {
+            "Parameters": {name: {"Type": "String"} for name in parameters},
+            "Resources": {"DeployedByTheLocalCloud": {"Type": "AWS::CloudFormation::WaitConditionHandle"}},
+            "Outputs": {name: {"Value": str(value)} for name, value in self.stack.outputs.items()},
+        }
+        with warnings.catch_warnings():  # moto says it does not model the placeholder: none does
+            warnings.simplefilter("ignore", UserWarning)
+            aws.client("cloudformation", self.stack.region).create_stack(
+                StackName=self.stack.name,
+                TemplateBody=json.dumps(template),
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+            )
 
     def physical_name(self, logical: str, limit: int = 64) -> str:
         return f"{self.stack.name}-{logical}"[:limit]
@@ -320,10 +345,52 @@ def _topic(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str,
 
 
 def _subscription(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    policy = p.get("FilterPolicy")
+    attributes = {"FilterPolicy": policy if isinstance(policy, str) else json.dumps(policy)} if policy else {}
     answer = aws.client("sns", d.stack.region).subscribe(
-        TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"]
+        TopicArn=p["TopicArn"], Protocol=p["Protocol"], Endpoint=p["Endpoint"], Attributes=attributes
     )
     return answer["SubscriptionArn"], {}
+
+
+def _kms_key(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    key = aws.client("kms", d.stack.region).create_key(
+        Description=p.get("Description", ""), Policy=json.dumps(p["KeyPolicy"])
+    )["KeyMetadata"]
+    return key["KeyId"], {"Arn": key["Arn"], "KeyId": key["KeyId"]}
+
+
+def _dashboard(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("DashboardName") or d.physical_name(logical, 255)
+    body = p["DashboardBody"]
+    aws.client("cloudwatch", d.stack.region).put_dashboard(
+        DashboardName=name, DashboardBody=body if isinstance(body, str) else json.dumps(body)
+    )
+    return name, {}
+
+
+_ALARM_FIELDS = (
+    "AlarmDescription",
+    "Namespace",
+    "MetricName",
+    "Dimensions",
+    "Statistic",
+    "Period",
+    "EvaluationPeriods",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "AlarmActions",
+    "OKActions",
+)
+
+
+def _alarm(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    name = p.get("AlarmName") or d.physical_name(logical, 255)
+    cloudwatch = aws.client("cloudwatch", d.stack.region)
+    cloudwatch.put_metric_alarm(AlarmName=name, **{k: p[k] for k in _ALARM_FIELDS if k in p})
+    arn = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+    return name, {"Arn": arn}
 
 
 def _event_bus(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
@@ -433,12 +500,28 @@ def _rule(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, 
     return name, {"Arn": arn}
 
 
+def _secret(d: Deployer, logical: str, p: dict[str, Any]) -> tuple[Any, dict[str, Any]]:
+    # GenerateSecretString: a random placeholder, as CloudFormation makes one
+    value = p.get("SecretString") or secrets.token_urlsafe(
+        p.get("GenerateSecretString", {}).get("PasswordLength", 32)
+    )
+    arn = aws.client("secretsmanager", d.stack.region).create_secret(
+        Name=p.get("Name") or d.physical_name(logical),
+        Description=p.get("Description", ""),
+        SecretString=value,
+    )["ARN"]
+    return arn, {"Id": arn}
+
+
 _CREATORS: dict[str, Creator] = {
     "AWS::S3::Bucket": _bucket,
     "AWS::S3::BucketPolicy": _bucket_policy,
     "AWS::DynamoDB::Table": _table,
     "AWS::SNS::Topic": _topic,
     "AWS::SNS::Subscription": _subscription,
+    "AWS::KMS::Key": _kms_key,
+    "AWS::CloudWatch::Dashboard": _dashboard,
+    "AWS::CloudWatch::Alarm": _alarm,
     "AWS::Events::EventBus": _event_bus,
     "AWS::EC2::SecurityGroup": _security_group,
     "AWS::IAM::Role": _role,
@@ -449,4 +532,5 @@ _CREATORS: dict[str, Creator] = {
     "AWS::Lambda::Permission": _permission,
     "AWS::StepFunctions::StateMachine": _state_machine,
     "AWS::Events::Rule": _rule,
+    "AWS::SecretsManager::Secret": _secret,
 }

@@ -18,7 +18,8 @@ Injectors:
 `EventTap` also keeps the ledger of every checkpoint file version the hosts wrote (the model
 bucket is versioned), and tells the suite when a run reaches a state. `FaultSuite.run_case`
 runs one (state, fault) case and measures what issue 4 asks: checkpoints lost, instances left
-running, budget overrun, and whether the finished model continues from the latest checkpoint.
+running, budget overrun, and whether the finished model continues from the last checkpoint
+(DRFC's `last`).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from unittest.mock import patch
 from moto.s3 import notifications
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from pitwall import aws, layout
+from pitwall import aws, drfc_files, layout
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.runs import Run, RunKind, RunState
@@ -520,10 +521,14 @@ class FaultSuite:
             return listener
 
         def on_first_checkpoint(then: Callable[[str], None]) -> Listener:
+            """At the first trained checkpoint: the checkpoints file names one evaluated (the
+            trainer's initial checkpoint, named at once with no metric, does not count)."""
             folder = f"{layout.MODELS_PREFIX}{run_id}/"
 
             def listener(key: str, body: bytes) -> bool:
                 if not (key.startswith(folder) and key.endswith("/model/deepracer_checkpoints.json")):
+                    return False
+                if drfc_files.checkpoints_of(json.loads(body)).best_metric is None:
                     return False
                 then(self._hosts_of(run_id)[-1])
                 return True
@@ -599,6 +604,11 @@ class FaultSuite:
         self.cloud.freeze_heap()  # what the case left lives on: out of the collector's walks
         return result
 
+    def _last_checkpoint_of(self, model_prefix: str) -> str | None:
+        """What DRFC means by the prefix's `last` checkpoint (its deepracer_checkpoints.json)."""
+        document = self.cloud.store.get_json(layout.ModelKeys(model_prefix).checkpoints_json)
+        return drfc_files.checkpoint_choice(document, "last")
+
     def _settle(self, instances: list[str], seconds: float = 3.0) -> list[str]:
         """The instances still running after a short while (a host powers itself off)."""
         deadline = time.monotonic() + seconds
@@ -647,7 +657,7 @@ class FaultSuite:
         elif run.kind == RunKind.EVALUATE:
             lineage = _evaluation_problem(self.cloud, run)
         else:
-            lineage = _lineage_problem(run, written)
+            lineage = _lineage_problem(run, written, self._last_checkpoint_of)
         succeeded = execution["status"] == "SUCCEEDED"
         return CaseResult(
             state=state,
@@ -675,11 +685,14 @@ def _what_happened(run: Run) -> str:
     return " | ".join(f"seg {s.index}: {s.end_reason or s.host_state}"[:160] for s in run.segments)
 
 
-def _lineage_problem(run: Run, written: dict[str, list[str]]) -> str | None:
-    """Why the run's model does not continue from its latest checkpoint, or None when it does:
-    each segment that trained starts from the newest checkpoint of the latest earlier segment
-    that wrote one (checkpoint `last`: its numbering goes on from there), and the run's outcome
-    is the newest checkpoint of its last trained segment."""
+def _lineage_problem(
+    run: Run, written: dict[str, list[str]], last_of: Callable[[str], str | None]
+) -> str | None:
+    """Why the run's model does not continue from its last checkpoint, or None when it does: each
+    segment that trained starts from the checkpoint DRFC calls `last` (`last_of`: the
+    deepracer_checkpoints.json entry, one behind the newest upload) of the latest earlier segment
+    that has one, its initial checkpoint numbered after it; and the run's outcome is the last
+    checkpoint of its last trained segment."""
     trained: list[str] = []
     for segment in run.segments:
         names = written.get(segment.model_prefix, [])
@@ -690,17 +703,17 @@ def _lineage_problem(run: Run, written: dict[str, list[str]]) -> str | None:
                 return f"segment {segment.index} continued from {got}, not from {source}"
             if segment.pretrained.checkpoint != "last":
                 return f"segment {segment.index} continued from its source's {segment.pretrained.checkpoint}"
-            newest = written[source][-1]
-            if layout.checkpoint_number(names[0]) != layout.checkpoint_number(newest) + 1:
-                return f"segment {segment.index} starts at {names[0]}, not after {source}'s newest {newest}"
-        if names:
+            last = last_of(source) or ""
+            if layout.checkpoint_number(names[0]) != layout.checkpoint_number(last) + 1:
+                return f"segment {segment.index} starts at {names[0]}, not after {source}'s last {last}"
+        if last_of(segment.model_prefix):
             trained.append(segment.model_prefix)
     if not trained:
         return "no checkpoint was written"
-    newest = written[trained[-1]][-1]
+    final = last_of(trained[-1])
     outcome = run.outcome.last_checkpoint if run.outcome else None
-    if outcome != newest:
-        return f"the run's outcome is {outcome}, not the newest checkpoint {newest}"
+    if outcome != final:
+        return f"the run's outcome is {outcome}, not the last checkpoint {final}"
     return None
 
 

@@ -75,6 +75,7 @@ def test_every_host_module_imports_without_pydantic_or_powertools():
         "pitwall",
         "pitwall.layout",
         "pitwall.clock",
+        "pitwall.drfc_files",
         "pitwall.strenum",
         "pitwall.customfiles",
         "pitwall.customfiles.envfile",

@@ -50,13 +50,16 @@ def notifications(cloud: LocalCloud) -> str:
     return str(queue_url)
 
 
-def _subjects(queue_url: str) -> list[str]:
-    sqs, subjects = aws.client("sqs"), []
+def _events(queue_url: str, run_id: str) -> list[str]:
+    """The `event` attribute of each notification about `run_id`, in order."""
+    sqs, events = aws.client("sqs"), []
     while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
         for message in messages:
-            subjects.append(json.loads(message["Body"]).get("Subject", ""))
+            attributes = json.loads(message["Body"]).get("MessageAttributes", {})
+            if attributes.get("run_id", {}).get("Value") == run_id:
+                events.append(attributes["event"]["Value"])
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return subjects
+    return events
 
 
 @pytest.fixture(autouse=True)
@@ -143,12 +146,11 @@ def test_a_stalled_host_is_replaced_and_the_new_instance_continues_from_the_last
     # no instance left, and every segment role deleted with its instance
     assert _live_instances(cloud, run) == []
     assert not any(_role_exists(segment_role_name(run_id, s.index)) for s in run.segments)
-    # the racer was told of the recovery (not asked), then of the result
-    subjects = [subject for subject in _subjects(notifications) if run_id in subject]
-    assert subjects == [
-        f"Pitwall train {run_id} continues on a new instance",
-        f"Pitwall train {run_id} succeeded",
-    ]
+    # the racer was told of the start, of the recovery (not asked) and when it resumed, then
+    # of the result
+    assert sorted(_events(notifications, run_id)) == sorted(
+        ["training-started", "run-interrupted", "run-resumed", "run-finished"]
+    )
 
 
 def _assert_segment_role(cloud: LocalCloud, run_id: str, segment: Segment) -> None:

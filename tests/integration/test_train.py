@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from pitwall import layout
+from pitwall import episode_cost, layout
 from pitwall.host.protocol import RunSpec
 from pitwall.runs import RunState
 from pitwall_local.cloud import LocalCloud
@@ -37,8 +37,13 @@ def test_train_happy_path_trains_collects_terminates_and_records(cloud: LocalClo
     spec = RunSpec.from_json(cloud.store.get_bytes(run.keys.run_spec) or b"")
     assert spec.model_prefix == segment.model_prefix
     assert spec.run_settings["DR_WORLD_NAME"] == "reInvent2019_track"
-    # a .2xlarge (8 vCPUs) runs two workers (DRFC: 2-4 vCPUs each)
-    assert segment.workers == 2 and spec.system_settings["DR_WORKERS"] == "2"
+    # the size chosen brings its workers (DRFC: 2-4 vCPUs each; 3 by default)
+    assert segment.pool is not None
+    chosen = episode_cost.workers_for(
+        segment.pool.instance_type, episode_cost.Workload(), episode_cost.CostModel()
+    )
+    assert chosen is not None and chosen >= 2
+    assert segment.workers == chosen and spec.system_settings["DR_WORKERS"] == str(chosen)
     assert cloud.store.get_bytes(layout.ModelKeys(segment.model_prefix).checkpoints_json) is not None
 
 
@@ -102,10 +107,11 @@ def test_capacity_errors_in_every_pool_are_retried_then_fail_the_run_with_the_po
 def test_a_host_that_fails_on_two_instances_without_a_checkpoint_stops_the_run_with_the_reason(
     cloud: LocalCloud, helpers
 ) -> None:
-    # Given hosts whose simulator container dies 20 simulated seconds into training, every time
+    # Given hosts whose simulator container dies 2 simulated seconds into training, before the
+    # trainer's initial checkpoint is uploaded, every time
     run_id = helpers.new_run_id("crash")
     cloud.runner.host_faults = lambda rid, segment: (
-        SimulatedFaults(crash_after_seconds=20) if rid == run_id else None
+        SimulatedFaults(crash_after_seconds=2) if rid == run_id else None
     )
     # When the Train machine runs (with time for a replacement even on a loaded machine)
     payload = helpers.train_input(cloud, run_id, time_budget_minutes=90)

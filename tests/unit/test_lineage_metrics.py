@@ -43,19 +43,21 @@ def evaluation_document() -> dict[str, Any]:
     }  # fmt: skip
 
 
-# Segment 0: two workers, two iterations; worker 0 also runs the evaluation after each iteration.
+# Segment 0: two workers, two iterations of 4 episodes; worker 0 counts its trials per iteration
+# and runs the evaluation after each (repeating the trial before it); worker 1 counts on.
 SEGMENT_0 = SegmentDocuments(
     segment=0,
     model_prefix="models/m/seg-000",
     training={
         0: document(
             entry(10, 10, 1), entry(20, 20, 2),
-            entry(0, 30, 1, "evaluation"), entry(0, 50, 2, "evaluation"),
+            entry(0, 30, 2, "evaluation"), entry(0, 50, 2, "evaluation"),
             entry(30, 30, 1), entry(40, 40, 2),
-            entry(0, 60, 1, "evaluation"),
+            entry(0, 60, 2, "evaluation"),
         ),
-        1: document(entry(11, 11, 1), entry(21, 21, 2), entry(31, 31, 1), entry(41, 41, 2)),
+        1: document(entry(11, 11, 1), entry(21, 21, 2), entry(31, 31, 3), entry(41, 41, 4)),
     },
+    episodes_per_iteration=4,
 )  # fmt: skip
 # Segment 1 continues from segment 0's checkpoint: DRFC starts its episodes at 1 again; its
 # second iteration was cut short by an interruption (no evaluation after it).

@@ -114,3 +114,47 @@ def test_a_described_instance_becomes_a_tagged_instance():
     assert reaper.tagged_instance(described, "pitwall:run-id") == instance("i-0abc")
     untagged = {**described, "Tags": [{"Key": "pitwall:run-id", "Value": ""}]}
     assert reaper.tagged_instance(untagged, "pitwall:run-id").run_id is None
+
+
+def test_the_fleet_view_counts_live_runs_stale_ones_and_the_highest_budget_share() -> None:
+    from pitwall import layout
+    from pitwall.reaper import fleet_view
+    from pitwall.runs import Run, RunKind, RunRequest, RunState, Segment
+
+    now = 10_000.0
+
+    def run(run_id: str, state: RunState, heartbeat_ago: float, budget: float | None) -> Run:
+        segment = Segment(
+            index=0,
+            model_prefix=layout.segment_model_prefix("m", 0),
+            deadline_epoch=now + 3600,
+            instance_id="i-1",
+            price_per_hour=1.0,
+            launched_at=now - 3600,
+            last_heartbeat_at=now - heartbeat_ago,
+        )
+        return Run(
+            run_id=run_id,
+            kind=RunKind.TRAIN,
+            request=RunRequest(model_name="m", track="t", money_budget_usd=budget),
+            state=state,
+            created_at=now - 3700,
+            updated_at=now,
+            custom_files_prefix="x/",
+            segments=[segment],
+        )
+
+    view = fleet_view(
+        [
+            run("fresh", RunState.RUNNING, 60, 4.0),  # 25% spent
+            run("quiet", RunState.RUNNING, 700, 1.25),  # 80% spent, no heartbeat for 700 s
+            run("booting", RunState.BOOTING, 700, None),  # no heartbeat yet is the boot timeout's
+            run("done", RunState.SUCCEEDED, 9000, 1.0),
+        ],
+        now,
+        heartbeat_window_seconds=600,
+    )
+    assert view.live_runs == 3
+    assert view.stale_runs == 1
+    assert view.budget_used_percent == 80.0
+    assert view.live_cost_usd == 3.0  # three live runs, an hour at 1 USD/h each

@@ -55,8 +55,8 @@ KEY_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def real_tracks(shared_tracks_folder: Path) -> dict[str, Track]:
-    return load_tracks(shared_tracks_folder)
+def real_tracks(simulator_tracks_folder: Path) -> dict[str, Track]:
+    return load_tracks(simulator_tracks_folder)
 
 
 def _check_types(label: str, params: dict) -> None:

@@ -44,3 +44,44 @@ class NothingToContinueFrom(PitwallError):
 
 class RunAlreadyStarted(PitwallError):
     """A second execution was started for a run id that another execution owns."""
+
+
+# -- importing a model into DeepRacer on AWS (DRoA) -------------------------------------------
+
+
+class InvalidImportRequest(PitwallError):
+    """An import asks for something DRoA cannot take (model name, description, checkpoint choice);
+    checked before any call to DRoA."""
+
+
+class CheckpointMissing(PitwallError):
+    """The chosen checkpoint is not (or no longer) in S3; the message names the ones that exist."""
+
+
+class DroaTrackUnknown(PitwallError):
+    """The run's track cannot be named as a DRoA track id and direction."""
+
+
+class DroaSignInFailed(PitwallError):
+    """DRoA's user pool refused the user name or password (the secret holds the password)."""
+
+
+class NotADroaSite(PitwallError):
+    """The DRoA site URL does not serve DRoA's env.js (wrong URL, or not a DRoA deployment)."""
+
+
+class DroaBlocked(PitwallError):
+    """DRoA's API answered 403: its WAF blocked the request (or the identity may not call it)."""
+
+
+class DroaUnavailable(PitwallError):
+    """DRoA answered 429 or 5xx, or could not be reached: retried with backoff."""
+
+
+class DroaImportRejected(PitwallError):
+    """DRoA refused the import: 400 on the request, or the model ended in ERROR with its
+    importErrorMessage."""
+
+
+class DroaImportTimedOut(PitwallError):
+    """DRoA did not finish the import (READY or ERROR) within the import's time limit."""

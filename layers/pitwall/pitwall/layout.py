@@ -103,6 +103,11 @@ class ModelKeys:
         return self._key("model/.lock")
 
     @property
+    def ready_marker(self) -> str:
+        """Written by the trainer once its initial checkpoint is uploaded."""
+        return self._key("model/.ready")
+
+    @property
     def finished_marker(self) -> str:
         return self._key("model/.finished")
 
@@ -176,6 +181,19 @@ class RunKeys:
     def host_control(self) -> str:
         """Written by the controller, polled by the host: e.g. a save-checkpoint request."""
         return f"{self.host_folder}control.json"
+
+    def import_folder(self, import_id: str) -> str:
+        """One import of the run's model into DRoA: the export and the car file, kept here because
+        DRoA's upload bucket expires its objects after a day."""
+        return f"{self.prefix}imports/{import_id}/"
+
+    def droa_export_prefix(self, import_id: str) -> str:
+        """The package exactly as uploaded to DRoA (also what `pitwall import --to-folder` writes)."""
+        return f"{self.import_folder(import_id)}droa/"
+
+    def car_file(self, import_id: str) -> str:
+        """The file for the physical car: agent/model.pb and model_metadata.json."""
+        return f"{self.import_folder(import_id)}carfile.tar.gz"
 
     def host_instance_log(self, instance_id: str) -> str:
         """The host agent's log on one instance: one per instance, so a later segment's host

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pitwall.runs import Run
+from pitwall.runs import Run, RunState
 
 # EC2 instance states that still cost money or may start to (stopped spot instances keep volumes).
 LIVE_INSTANCE_STATES = frozenset({"pending", "running", "stopping", "stopped"})
@@ -123,3 +123,32 @@ def instances_to_terminate(
         if reason is not None:
             terminations.append(Termination(instance.instance_id, instance.run_id, reason))
     return terminations
+
+
+@dataclass(frozen=True)
+class FleetView:
+    """What the scheduled look at the fleet counts (the dashboard's gauges and two alarms)."""
+
+    live_runs: int  # runs not ended that have an instance
+    stale_runs: int  # of them, training or evaluating with no heartbeat within the window
+    budget_used_percent: float  # the highest share of its money budget a live run has spent
+    live_cost_usd: float  # what the live runs have cost so far, together
+
+
+def fleet_view(runs: Iterable[Run], now: float, heartbeat_window_seconds: float) -> FleetView:
+    live = [run for run in runs if not run.is_terminal]
+    stale = 0
+    used = 0.0
+    for run in live:
+        segment = run.current_segment
+        if run.state == RunState.RUNNING and segment is not None and segment.ended_at is None:
+            last = segment.last_heartbeat_at or segment.started_at or segment.launched_at or run.updated_at
+            stale += now - last > heartbeat_window_seconds
+        if run.request.money_budget_usd:
+            used = max(used, 100.0 * run.cost_usd(now) / run.request.money_budget_usd)
+    return FleetView(
+        live_runs=len(live),
+        stale_runs=stale,
+        budget_used_percent=used,
+        live_cost_usd=sum(run.cost_usd(now) for run in live),
+    )

@@ -79,6 +79,48 @@ class EvaluationRequest(_Model):
     track: str | None = None  # None: the track the model trained on
 
 
+CHECKPOINT_CHOICE_PATTERN = r"^(best|last|\d+)$"  # an import's checkpoint: best, last or a number
+DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"  # what DRoA accepts as a model description
+
+
+class ImportRequest(_Model):
+    """Import the model into DeepRacer on AWS (DRoA) after training, or after an evaluation that
+    reaches `min_completion_percent` (none: any evaluation)."""
+
+    after: Literal["training", "evaluation"] = "training"
+    min_completion_percent: float | None = Field(default=None, ge=0, le=100)
+    checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
+    model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
+    description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
+
+
+class ImportState(StrEnum):
+    PACKAGED = "PACKAGED"  # the export and the car file are in the model bucket
+    IMPORTING = "IMPORTING"  # DRoA has the upload and imports it
+    READY = "READY"
+    ERROR = "ERROR"  # DRoA's import workflow refused the model (import_error_message)
+    FAILED = "FAILED"  # Pitwall could not get it there (sign-in, WAF, time limit, ...)
+
+
+class ModelImport(_Model):
+    """One import of a run's model into DRoA: what was sent, and what DRoA said."""
+
+    import_id: str
+    checkpoint: str  # as asked: best, last or a number
+    checkpoint_name: str | None = None  # the one chosen
+    model_prefix: str | None = None  # the segment it came from
+    droa_model_name: str
+    droa_model_description: str | None = None
+    droa_model_id: str | None = None
+    status: ImportState = ImportState.PACKAGED
+    import_error_message: str | None = None
+    failure: str | None = None
+    export_prefix: str
+    car_file_key: str
+    started_at: float
+    updated_at: float
+
+
 class RunRequest(_Model):
     """What a racer asks for: which model, where, how long, what next. The custom files (the
     three DRFC files) sit beside it in S3."""
@@ -94,6 +136,7 @@ class RunRequest(_Model):
     run_settings: dict[str, str] = Field(default_factory=dict, description="extra run.env values")
     evaluate_after: EvaluationRequest | None = None
     pretrained: PretrainedSource | None = None
+    import_after: ImportRequest | None = None
 
 
 class Pool(_Model):
@@ -196,6 +239,7 @@ class Run(_Model):
     source_run_id: str | None = None  # EVALUATE runs: the trained run under test
     evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
     failure: str | None = None
+    imports: list[ModelImport] = Field(default_factory=list)  # TRAIN runs: DRoA imports
 
     @property
     def keys(self) -> layout.RunKeys:

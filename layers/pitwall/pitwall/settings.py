@@ -21,6 +21,14 @@ def anchored_clock(scale: float, anchor_epoch: float) -> ScaledClock:
     return ScaledClock(scale, start_epoch=anchor_epoch + (wall - anchor_epoch) * scale)
 
 
+def stack_clock(scale: float, anchor_epoch: float) -> Clock:
+    """The clock of a stack deployed with these TimeScale and TimeAnchorEpoch parameters: the
+    system clock in AWS (scale 1), the accelerated one in the local cloud."""
+    if scale == 1:
+        return SystemClock()
+    return anchored_clock(scale, anchor_epoch)
+
+
 def _split_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -70,9 +78,7 @@ class Settings(BaseModel):
             raise ValueError(f"Lambda environment is incomplete or malformed: {problems}") from exc
 
     def clock(self) -> Clock:
-        if self.clock_scale == 1:
-            return SystemClock()
-        return anchored_clock(self.clock_scale, self.clock_anchor_epoch)
+        return stack_clock(self.clock_scale, self.clock_anchor_epoch)
 
     def wall_seconds(self, seconds: float) -> int:
         """A duration of controller time as wall-clock seconds (Step Functions timeouts), >= 1."""
@@ -85,3 +91,26 @@ class Settings(BaseModel):
             name: ",".join(value) if isinstance(value, tuple) else str(value)
             for name, value in values.items()
         }
+
+
+class DroaSettings(BaseModel):
+    """The Import functions' own settings: where DRoA is and who signs in. The password is not
+    here: only the ARN of the secret that holds it, read inside the step that needs it."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    site_url: str = Field(alias="PITWALL_DROA_SITE_URL", pattern=r"^https?://[^/\s]+")
+    user_name: str = Field(alias="PITWALL_DROA_USER_NAME", min_length=1)
+    password_secret_arn: str = Field(alias="PITWALL_DROA_PASSWORD_SECRET_ARN", min_length=1)
+    poll_seconds: int = Field(alias="PITWALL_IMPORT_POLL_SECONDS", gt=0)
+    timeout_minutes: int = Field(alias="PITWALL_IMPORT_TIMEOUT_MINUTES", gt=0)
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str]) -> DroaSettings:
+        try:
+            return cls.model_validate(dict(environ))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
+            )
+            raise ValueError(f"Lambda environment lacks the DRoA settings: {problems}") from exc

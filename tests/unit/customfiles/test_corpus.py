@@ -59,9 +59,16 @@ def test_good_sets_pass(case: Path):
     assert report.reward_runs and all(run.calls > 0 for run in report.reward_runs if run.skipped is None)
 
 
-def test_cli_exits_zero_on_a_good_set_and_one_on_a_broken_set(capsys: pytest.CaptureFixture[str]):
+def test_cli_exits_zero_on_a_good_set_and_one_on_a_broken_set(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+):
+    # Given no tracks folder: the simulator's tracks; the good set trains on reInvent2019_track
+    monkeypatch.delenv("PITWALL_TRACKS_DIR", raising=False)
+
     assert main(["validate", str(DATA / "good" / "discrete_ppo")]) == 0
-    assert "OK: 0 problem(s)" in capsys.readouterr().out
+    output = capsys.readouterr().out
+    assert "OK: 0 problem(s)" in output and "DR_WORLD_NAME" not in output
+    assert "calls on 1 track(s)" in output  # that real track only, with no flag
 
     assert main(["validate", str(DATA / "broken" / "reward_returns_nan")]) == 1
     output = capsys.readouterr().out

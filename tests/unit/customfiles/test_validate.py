@@ -34,10 +34,22 @@ def test_missing_files_are_problems_never_exceptions():
 
 
 def test_the_runs_track_is_used_when_known():
-    report = validate_custom_files(FILES, run_settings=RUN_ENV.format(world="oval", race="TIME_TRIAL"))
+    report = validate_custom_files(
+        FILES, run_settings=RUN_ENV.format(world="oval", race="TIME_TRIAL"), tracks=builtin_tracks()
+    )
 
     assert report.ok, report.render()
     assert report.tracks == ["oval"]
+
+
+def test_without_tracks_given_the_runs_real_track_is_used():
+    report = validate_custom_files(
+        FILES, run_settings=RUN_ENV.format(world="reInvent2019_track", race="TIME_TRIAL")
+    )
+
+    assert report.ok, report.render()
+    assert report.tracks == ["reInvent2019_track"]
+    assert report.warnings == []
 
 
 def test_an_unknown_track_falls_back_to_every_track_given_with_a_warning():
@@ -58,7 +70,10 @@ def test_races_with_objects_get_cases_with_objects(race: str, ok: bool):
     files = {**FILES, "reward_function.py": OBJECTS_ONLY_FAIL}
 
     report = validate_custom_files(
-        files, run_settings=RUN_ENV.format(world="oval", race=race), python_versions=["3.12"]
+        files,
+        run_settings=RUN_ENV.format(world="oval", race=race),
+        python_versions=["3.12"],
+        tracks=builtin_tracks(),
     )
 
     assert report.ok is ok, report.render()
@@ -76,7 +91,7 @@ def test_rules_are_checked_before_anything_runs():
 def test_static_only_and_chosen_interpreters():
     assert validate_custom_files(FILES, dynamic=False).reward_runs == []
 
-    (run,) = validate_custom_files(FILES, python_versions=["3.12"]).reward_runs
+    (run,) = validate_custom_files(FILES, python_versions=["3.12"], tracks=builtin_tracks()).reward_runs
     assert run.interpreter == "python3.12" and run.calls > 0
 
 

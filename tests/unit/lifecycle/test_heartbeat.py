@@ -102,3 +102,39 @@ def test_without_a_version_the_current_object_is_read_and_a_stale_report_changes
     out = record_heartbeat(_notification(deps, None), deps)
     assert out.ignored == 1 and out.recorded == 0
     assert deps.runs.get(RUN_ID).state == RunState.BOOTING
+
+
+def _subscribed_queue(deps: Deps) -> str:
+    """An SQS queue on the racer's topic (raw delivery keeps the message attributes as sent)."""
+    sqs = aws.client("sqs")
+    url = sqs.create_queue(QueueName="racer")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.client("sns").subscribe(
+        TopicArn=deps.settings.topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"RawMessageDelivery": "true"},
+    )
+    return url
+
+
+def test_a_replacement_that_starts_tells_the_racer_it_resumed_and_after_how_long(deps: Deps) -> None:
+    # Given the replacement of a segment that trained and stalled (ended a minute ago), and a
+    # racer's queue
+    _booting_replacement(deps)
+    run = deps.runs.get(RUN_ID)
+    run.segments[0].started_at = deps.clock.now() - 1100
+    deps.runs.save(run)
+    queue = _subscribed_queue(deps)
+    # When the new host reports started
+    started = _put_status(deps, "i-new", 1, HostState.STARTED, sequence=2)
+    record_heartbeat(_notification(deps, started), deps)
+    # Then one message says the run resumed, with its event attribute
+    [message] = aws.client("sqs").receive_message(
+        QueueUrl=queue, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert message["MessageAttributes"]["event"]["StringValue"] == "run-resumed"
+    assert message["Body"].startswith("Model m (run run-1) resumed after a stall: 1 min without training.")
+    # and a repeat of the report sends nothing more
+    record_heartbeat(_notification(deps, started), deps)
+    assert not aws.client("sqs").receive_message(QueueUrl=queue).get("Messages")

@@ -37,8 +37,8 @@ def _function(name: str) -> RewardFunction:
 
 
 @pytest.fixture(scope="module")
-def real_tracks(shared_tracks_folder: Path) -> dict[str, Track]:
-    return load_tracks(shared_tracks_folder)
+def real_tracks(simulator_tracks_folder: Path) -> dict[str, Track]:
+    return load_tracks(simulator_tracks_folder)
 
 
 @pytest.fixture(scope="module")

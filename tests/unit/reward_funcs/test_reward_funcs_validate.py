@@ -20,8 +20,8 @@ GOOD_SET = REPO_ROOT / "tests" / "data" / "custom_files" / "good" / "discrete_pp
 
 
 @pytest.fixture(scope="module")
-def real_tracks(shared_tracks_folder: Path) -> dict[str, Track]:
-    return load_tracks(shared_tracks_folder)
+def real_tracks(simulator_tracks_folder: Path) -> dict[str, Track]:
+    return load_tracks(simulator_tracks_folder)
 
 
 def _files(reward: Path) -> dict[str, bytes]:

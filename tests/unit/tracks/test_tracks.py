@@ -13,13 +13,13 @@ from pitwall.tracks import InvalidTrackFile, Track, builtin_tracks, load_tracks,
 
 
 @pytest.fixture(scope="module")
-def real_tracks(shared_tracks_folder: Path) -> dict[str, Track]:
-    return load_tracks(shared_tracks_folder)
+def real_tracks(simulator_tracks_folder: Path) -> dict[str, Track]:
+    return load_tracks(simulator_tracks_folder)
 
 
 @pytest.fixture(scope="module")
-def index_rows(shared_tracks_folder: Path) -> list[dict[str, str]]:
-    with (shared_tracks_folder / "INDEX.csv").open() as handle:
+def index_rows(simulator_tracks_folder: Path) -> list[dict[str, str]]:
+    with (simulator_tracks_folder / "INDEX.csv").open() as handle:
         return list(csv.DictReader(handle))
 
 
@@ -100,9 +100,16 @@ def test_projection_equals_a_brute_force_search(real_tracks):
             assert gap == pytest.approx(brute, abs=1e-12)
 
 
-def test_builtin_tracks_are_realistic_and_consistent():
+def test_without_a_folder_the_simulators_tracks_are_used_with_their_licence(simulator_tracks_folder):
     tracks = load_tracks(None)
-    assert tracks.keys() == builtin_tracks().keys()
+    assert len(tracks) == 127 and "reInvent2019_track" in tracks
+    assert tracks.keys() == {path.stem for path in simulator_tracks_folder.glob("*.npy")}
+    assert "Apache License" in (simulator_tracks_folder / "LICENSE").read_text()
+    assert "deepracer-simapp" in (simulator_tracks_folder / "NOTICE.md").read_text()
+
+
+def test_builtin_tracks_are_realistic_and_consistent():
+    tracks = builtin_tracks()
     assert {"oval", "s_bend_circuit"} <= tracks.keys()
     directions = set()
     for track in tracks.values():

@@ -63,3 +63,21 @@ class ObjectStore:
         for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
             keys += [item["Key"] for item in page.get("Contents", [])]
         return keys
+
+    def list_sizes(self, prefix: str) -> dict[str, int]:
+        """Every key under `prefix` with its size in bytes."""
+        sizes: dict[str, int] = {}
+        for page in self._s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix):
+            sizes.update({item["Key"]: int(item["Size"]) for item in page.get("Contents", [])})
+        return sizes
+
+    def open(self, key: str) -> Any:
+        """The object's body as a stream (large objects: never read whole)."""
+        return self._s3.get_object(Bucket=self.bucket, Key=key)["Body"]
+
+    def presigned_url(self, key: str, expires_seconds: int) -> str:
+        return str(
+            self._s3.generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=expires_seconds
+            )
+        )

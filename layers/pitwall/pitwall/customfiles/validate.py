@@ -226,9 +226,9 @@ def _chosen_tracks(
     tracks: Mapping[str, Track] | None, settings: SettingsCheck | None, report: ValidationReport
 ) -> dict[str, Track]:
     if tracks is None:
-        from pitwall.tracks import builtin_tracks
+        from pitwall.tracks import simulator_tracks
 
-        tracks = builtin_tracks()
+        tracks = simulator_tracks()
     world = settings.run.world_name if settings is not None and settings.run is not None else None
     if world is not None and world in tracks:
         return {world: tracks[world]}

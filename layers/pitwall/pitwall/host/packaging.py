@@ -16,6 +16,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent  # .../pitwall
 AGENT_MODULES = (
     "pitwall/__init__.py",
     "pitwall/clock.py",
+    "pitwall/drfc_files.py",
     "pitwall/layout.py",
     "pitwall/strenum.py",
     "pitwall/customfiles/__init__.py",

@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from pitwall.drfc_files import checkpoint_choice
 from pitwall.layout import ModelKeys
 
 _MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
@@ -54,15 +55,11 @@ def delete(s3: Any, bucket: str, key: str) -> None:
 
 
 def checkpoint_named(s3: Any, bucket: str, model: ModelKeys, which: str = "last") -> str | None:
-    """The name of the model's `last` or `best` checkpoint per deepracer_checkpoints.json, or
-    None when the model has none yet."""
+    """The name of the model's `last` or `best` checkpoint as DRFC means them (read from
+    deepracer_checkpoints.json), or None when the model has none yet."""
     if which not in ("last", "best"):
         raise ValueError(f"checkpoint choice {which!r}; allowed: last, best")
-    document = read_json(s3, bucket, model.checkpoints_json)
-    if not document:
-        return None
-    entry = document.get(f"{which}_checkpoint") or {}
-    return entry.get("name") or None
+    return checkpoint_choice(read_json(s3, bucket, model.checkpoints_json), which)
 
 
 def checkpoint_is_complete(s3: Any, bucket: str, model: ModelKeys, name: str) -> bool:

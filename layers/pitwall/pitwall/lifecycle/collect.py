@@ -3,8 +3,7 @@ checkpoint (of the latest segment that has one), episodes, mean completion, laps
 
 from __future__ import annotations
 
-from pitwall import layout
-from pitwall.lifecycle import metrics
+from pitwall import drfc_files, layout
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import CollectOutput, RunRef
 from pitwall.runs import TrainingOutcome
@@ -14,22 +13,22 @@ MAX_WORKERS = 16  # never read more TrainingMetrics files than this per segment
 
 def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
     run = deps.runs.get(task.run_id)
-    episodes: list[metrics.Episode] = []
+    episodes: list[drfc_files.Episode] = []
     for segment in run.segments:
         model = layout.ModelKeys(segment.model_prefix)
         segment_episodes = 0
         for worker in range(min(segment.workers, MAX_WORKERS)):
-            found = metrics.training_episodes(
-                metrics.episodes_of(deps.store.get_json(model.training_metrics(worker)))
+            found = drfc_files.training_episodes(
+                drfc_files.episodes_of(deps.store.get_json(model.training_metrics(worker)))
             )
             episodes += found
             segment_episodes += len(found)
         segment.episodes = max(segment.episodes, segment_episodes)
     # the model is the latest segment that wrote a checkpoint: a replacement that never trained
     # (the budget ended while it booted) leaves the one before it as the result
-    checkpoints = metrics.checkpoints_of(None)
+    checkpoints = drfc_files.checkpoints_of(None)
     for segment in reversed(run.segments):
-        written = metrics.checkpoints_of(
+        written = drfc_files.checkpoints_of(
             deps.store.get_json(layout.ModelKeys(segment.model_prefix).checkpoints_json)
         )
         if written.last:
@@ -42,7 +41,7 @@ def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
         best_metric=checkpoints.best_metric,
         episodes=len(episodes),
         mean_completion_percent=round(sum(completion) / len(completion), 2) if completion else 0.0,
-        lap_completions=sum(1 for e in episodes if e.status == metrics.LAP_COMPLETE),
+        lap_completions=sum(1 for e in episodes if e.status == drfc_files.LAP_COMPLETE),
     )
     run.outcome = outcome
     run.updated_at = deps.clock.now()

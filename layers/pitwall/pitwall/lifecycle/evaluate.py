@@ -3,9 +3,9 @@ evaluation run and into the trained run's record."""
 
 from __future__ import annotations
 
-from pitwall import layout
+from pitwall import drfc_files, layout
 from pitwall.errors import HostFailed
-from pitwall.lifecycle import metrics
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import EvaluateOutput, RunRef
 from pitwall.lifecycle.records import update_run
@@ -23,7 +23,7 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
         raise HostFailed(
             f"evaluation run {run.run_id}: no evaluation metrics under {model.evaluation_metrics_folder}"
         )
-    summary = metrics.evaluation_summary(deps.store.get_json(keys[-1]))
+    summary = drfc_files.evaluation_summary(deps.store.get_json(keys[-1]))
     request = run.evaluation or EvaluationRequest()
     result = EvaluationResult(
         evaluation_run_id=run.run_id,
@@ -45,4 +45,5 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
         return True, None
 
     update_run(deps, run.source_run_id, add_result)
+    telemetry.evaluated(run.run_id, run.request.model_name, result.completed_laps, result.best_lap_seconds)
     return EvaluateOutput(run_id=run.run_id, result=result)

@@ -5,3 +5,4 @@ TRAINING_REQUESTED = "Training requested"  # -> Train machine (inbox uploads, in
 MODEL_TRAINED = "Model trained"  # -> Evaluate machine when the run asked for an evaluation
 MODEL_EVALUATED = "Model evaluated"
 RUN_FAILED = "Run failed"
+MODEL_IMPORTED = "Model imported"  # into DRoA: READY, ERROR or FAILED

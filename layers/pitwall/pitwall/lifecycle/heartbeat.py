@@ -16,18 +16,18 @@ from __future__ import annotations
 
 from urllib.parse import unquote_plus
 
-from pitwall import layout
-from pitwall.adapters import tasks
+from pitwall import drfc_files, layout, notifications
+from pitwall.adapters import messaging, tasks
 from pitwall.errors import RunNotFound
 from pitwall.host.protocol import HostStatus
-from pitwall.lifecycle import metrics
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.await_host import host_report
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
 from pitwall.lifecycle.progress import Verdict, apply_host_status, apply_training_progress
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
-from pitwall.runs import Run
+from pitwall.runs import Run, RunKind, RunState
 
 
 def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out: HeartbeatOutput) -> None:
@@ -39,15 +39,16 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
     status = HostStatus.from_json(body)
     now = deps.clock.now()
 
-    def record(run: Run) -> tuple[bool, tuple[Verdict, str | None]]:
+    def record(run: Run) -> tuple[bool, tuple[Verdict, str | None, bool]]:
         token = run.task_token
+        booting = run.state == RunState.BOOTING
         verdict = apply_host_status(run, status, now)
         if verdict.changed and token and (verdict.settle or verdict.fail_error):
             run.awaiting, run.task_token = None, None
-        return verdict.changed, (verdict, token)
+        return verdict.changed, (verdict, token, booting and run.state == RunState.RUNNING)
 
     try:
-        run, (verdict, token) = update_run(deps, run_id, record)
+        run, (verdict, token, started) = update_run(deps, run_id, record)
     except RunNotFound:
         out.ignored += 1
         return
@@ -55,6 +56,11 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
         out.ignored += 1
         return
     out.recorded += 1
+    telemetry.heartbeat(run.run_id)
+    if started and run.kind == RunKind.TRAIN:
+        first = all(earlier.started_at is None for earlier in run.segments[:-1])
+        message = notifications.training_started(run) if first else notifications.run_resumed(run, now)
+        messaging.send(deps.settings.topic_arn, message)
     if token and verdict.fail_error:
         tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
         out.settled += 1
@@ -77,6 +83,7 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
         return
     if run.task_token and tasks.heartbeat(run.task_token):
         out.kept_alive += 1
+    telemetry.heartbeat(run.run_id)
     now = deps.clock.now()
     segment = run.current_segment
     assert segment is not None
@@ -86,18 +93,25 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
         return
     episodes, checkpoint = None, None
     if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
-        checkpoint = metrics.checkpoints_of(deps.store.get_json(key)).last
+        checkpoint = drfc_files.checkpoints_of(deps.store.get_json(key)).last
     elif beat.kind == layout.HeartbeatKind.TRAINING_METRICS:
-        episodes = metrics.episode_count(deps.store.get_json(key))
+        episodes = drfc_files.episode_count(deps.store.get_json(key))
 
-    def record(latest: Run) -> tuple[bool, None]:
+    def record(latest: Run) -> tuple[bool, tuple[int, bool]]:
+        current = latest.current_segment
+        before = (current.episodes, current.last_checkpoint) if current else (0, None)
         changed = apply_training_progress(
             latest, beat.prefix, episodes=episodes, checkpoint=checkpoint, at=now
         )
-        return changed, None
+        if not changed or current is None:
+            return changed, (0, False)
+        return True, (current.episodes - before[0], current.last_checkpoint != before[1])
 
-    update_run(deps, run.run_id, record)
+    _, (new_episodes, new_checkpoint) = update_run(deps, run.run_id, record)
     out.recorded += 1
+    telemetry.episodes(run.run_id, run.request.model_name, new_episodes)
+    if new_checkpoint:
+        telemetry.checkpoint(run.run_id)
 
 
 def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:

@@ -22,7 +22,9 @@ from pitwall.lifecycle.validate import problems_of, read_custom_files
 from pitwall.runs import RunRequest
 
 
-def _run_id(folder: str, request_body: bytes) -> str:
+def run_id_for(folder: str, request_body: bytes) -> str:
+    """The run id of an inbox request: the folder's name and a hash of the request's bytes (the
+    same bytes, redelivered, start no second run). `pitwall submit` tells the racer the same."""
     name = folder[len(layout.INBOX_PREFIX) :].strip("/")
     safe = "".join(c if c.isalnum() or c == "-" else "-" for c in name)[:60].strip("-") or "run"
     return f"{safe}-{hashlib.sha256(request_body).hexdigest()[:8]}"
@@ -54,7 +56,7 @@ def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]
     if problems:
         return None, problems.splitlines()
     return TrainInput(
-        run_id=_run_id(folder, body), request=request, custom_files_prefix=folder.rstrip("/")
+        run_id=run_id_for(folder, body), request=request, custom_files_prefix=folder.rstrip("/")
     ), []
 
 

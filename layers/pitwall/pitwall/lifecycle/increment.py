@@ -73,6 +73,7 @@ def increment_model(increment: IncrementInput, deps: Deps) -> TrainInput:
         update={
             "model_name": task.model_name or increment.run_id[:64],
             "evaluate_after": task.evaluate_after,
+            "import_after": task.import_after,
             "time_budget_minutes": task.time_budget_minutes or source.request.time_budget_minutes,
             "pretrained": PretrainedSource(model_prefix=segment.model_prefix, checkpoint=task.checkpoint),
         }

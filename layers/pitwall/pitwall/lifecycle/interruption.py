@@ -25,7 +25,7 @@ from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import InstanceEvent, SaveRequestOutput
 from pitwall.lifecycle.records import update_run
-from pitwall.lifecycle.recover import notify_recovery
+from pitwall.lifecycle.recover import report_recovery
 from pitwall.runs import Awaiting, Run
 
 STATE_CHANGE = "EC2 Instance State-change Notification"
@@ -105,5 +105,5 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
         _ask_to_save(resolved.run, instance_id, event, deps)  # before the machine waits for it
     if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
         tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
-    notify_recovery(resolved.run, decision, deps)
+    report_recovery(resolved.run, decision, deps)
     return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)

@@ -8,10 +8,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from pitwall.runs import (
+    CHECKPOINT_CHOICE_PATTERN,
     Awaiting,
     Checkpoint,
     EvaluationRequest,
     EvaluationResult,
+    ImportRequest,
     RunKind,
     RunRequest,
     RunState,
@@ -198,6 +200,7 @@ class IncrementRequest(_Model):
     time_budget_minutes: int | None = Field(default=None, gt=0)
     custom_files: dict[str, str] = Field(default_factory=dict, description="file name -> new content")
     evaluate_after: EvaluationRequest | None = None
+    import_after: ImportRequest | None = None
 
 
 class IncrementInput(_Model):
@@ -268,3 +271,54 @@ class Reaped(_Model):
 class ReapOutput(_Model):
     checked: int
     terminated: list[Reaped]
+
+
+class ImportInput(_Lenient):
+    """The Import machine's input, and the `import` of a "Model trained"/"Model evaluated" event:
+    which run's model, which checkpoint, under what name in DRoA."""
+
+    run_id: str = Field(pattern=r"^[a-zA-Z0-9-]{1,80}$", description="the trained run")
+    checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
+    model_name: str | None = None  # checked against DRoA's rule by the first step
+    description: str | None = None
+
+
+class PrepareImportInput(_Model):
+    request: ImportInput
+    import_id: str = Field(min_length=1, description="the execution name: one import each")
+
+
+class ImportRef(_Lenient):
+    run_id: str
+    import_id: str
+
+
+class ImportPlan(_Model):
+    run_id: str
+    import_id: str
+    checkpoint_name: str
+    droa_model_name: str
+    poll_seconds: int = Field(description="wall-clock seconds between two status reads")
+
+
+class ImportProgress(_Model):
+    run_id: str
+    import_id: str
+    droa_model_id: str
+    status: str
+    done: bool
+
+
+class FinishImportInput(_Lenient):
+    run_id: str
+    import_id: str
+    error: ErrorInfo | None = None
+
+
+class FinishImportOutput(_Model):
+    run_id: str
+    import_id: str
+    status: str
+    reason: str = Field(description="why the import failed; empty when it did not")
+    message_id: str
+    car_file_url: str | None

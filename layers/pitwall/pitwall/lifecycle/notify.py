@@ -6,11 +6,12 @@ from __future__ import annotations
 import contextlib
 import json
 
+from pitwall import notifications
 from pitwall.adapters import messaging
 from pitwall.errors import RunNotFound
-from pitwall.lifecycle import events
+from pitwall.lifecycle import events, telemetry
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import EvaluateInput, NotifyInput, NotifyOutput
+from pitwall.lifecycle.models import EvaluateInput, ImportInput, NotifyInput, NotifyOutput
 from pitwall.runs import Run, RunKind, RunState, summarize
 
 
@@ -25,6 +26,40 @@ def failure_reason(task: NotifyInput, run: Run | None) -> str | None:
     return f"{task.error.Error}: {cause}".strip().rstrip(":")
 
 
+def import_wanted(run: Run) -> ImportInput | None:
+    """The Import machine's input when this run's ending asks for one: a training run whose request
+    imports after training; an evaluation (of the trained run) that reached the completion the
+    request names, when it imports after evaluation."""
+    wanted = run.request.import_after
+    if wanted is None:
+        return None
+    trained_run = run.run_id
+    if run.kind == RunKind.EVALUATE:
+        result = run.evaluations[-1] if run.evaluations else None
+        minimum = wanted.min_completion_percent
+        if wanted.after != "evaluation" or result is None or run.source_run_id is None:
+            return None
+        if minimum is not None and result.mean_completion_percent < minimum:
+            return None
+        trained_run = run.source_run_id
+    elif wanted.after != "training":
+        return None
+    return ImportInput(
+        run_id=trained_run,
+        checkpoint=wanted.checkpoint,
+        model_name=wanted.model_name,
+        description=wanted.description,
+    )
+
+
+def _import_fields(run: Run) -> dict[str, object]:
+    wanted = import_wanted(run)
+    return {
+        "import_requested": wanted is not None,
+        "import": wanted.model_dump(mode="json", exclude_none=True) if wanted else None,
+    }
+
+
 def _event_of(run: Run) -> tuple[str, dict[str, object]]:
     if run.state == RunState.FAILED:
         return events.RUN_FAILED, {"run_id": run.run_id, "kind": run.kind.value, "reason": run.failure}
@@ -33,6 +68,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
             "run_id": run.run_id,
             "source_run_id": run.source_run_id,
             "result": run.evaluations[-1].model_dump(mode="json") if run.evaluations else None,
+            **_import_fields(run),
         }
     wanted = run.request.evaluate_after
     evaluation = (
@@ -45,6 +81,7 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
         "outcome": run.outcome.model_dump(mode="json") if run.outcome else None,
         "evaluation_requested": evaluation is not None,
         "evaluation": evaluation,
+        **_import_fields(run),
     }
 
 
@@ -56,9 +93,7 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     except RunNotFound:
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task, None)
-        message_id = messaging.notify(
-            settings.topic_arn, f"Pitwall run {task.run_id} rejected", reason or "rejected"
-        )
+        message_id = messaging.send(settings.topic_arn, notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
         )
@@ -72,8 +107,13 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
     summary = summarize(run, now)
-    subject = f"Pitwall {run.kind.value} {run.run_id} {run.state.value}"
-    message_id = messaging.notify(settings.topic_arn, subject, summary.model_dump_json(indent=2))
+    telemetry.run_ended(run.run_id, run.request.model_name, run.state == RunState.SUCCEEDED, summary.cost_usd)
+    message = (
+        notifications.run_finished(run, now)
+        if run.state == RunState.SUCCEEDED
+        else notifications.run_failed(run, now)
+    )
+    message_id = messaging.send(settings.topic_arn, message)
     detail_type, detail = _event_of(run)
     messaging.put_event(settings.event_bus, detail_type, detail)
     return NotifyOutput(

@@ -17,7 +17,7 @@ from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.host.iam import instance_policy
 from pitwall.host.protocol import Mode, RunSpec
-from pitwall.lifecycle import drfc
+from pitwall.lifecycle import drfc, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
@@ -165,6 +165,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         run.segments.append(segment)
         run.move_to(RunState.BOOTING, now)
         run = deps.runs.save(run)
+        if segment.index == 0:
+            telemetry.run_started(run.run_id)
         return _output(run, segment)
 
     failures: list[str] = []

@@ -10,6 +10,7 @@ from pitwall import reaper
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG
 from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import RunNotFound
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import Reaped, ReapOutput
 from pitwall.observability import logger
@@ -38,4 +39,6 @@ def reap_instances(deps: Deps, policy: reaper.ReaperPolicy | None = None) -> Rea
             deps.roles.delete(segment_role_name(doomed.run_id, int(segment)))
         logger.warning("reaped", extra={"instance_id": doomed.instance_id, "reason": doomed.reason})
         reaped.append(Reaped(instance_id=doomed.instance_id, run_id=doomed.run_id, reason=doomed.reason))
+    fleet = reaper.fleet_view(runs.values(), now, deps.settings.heartbeat_window_seconds)
+    telemetry.fleet(fleet.live_runs, fleet.stale_runs, fleet.budget_used_percent, fleet.live_cost_usd)
     return ReapOutput(checked=len(instances), terminated=reaped)

@@ -11,8 +11,9 @@ from __future__ import annotations
 import contextlib
 import json
 
-from pitwall import budget, recovery
+from pitwall import budget, notifications, recovery
 from pitwall.adapters import messaging, tasks
+from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
 from pitwall.lifecycle.records import update_run
@@ -34,24 +35,13 @@ def cause_of(error: ErrorInfo | None) -> str:
     return str(cause)
 
 
-def notify_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
-    """Tell the racer what the recovery did (nothing for an ignored event)."""
+def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
+    """Count what the recovery did (metrics) and tell the racer (nothing for an ignored event)."""
     if isinstance(decision, recovery.Ignore):
         return
-    what = {
-        "replace": "continues on a new instance",
-        "retry": "waits for capacity",
-        "stop": "stops",
-    }[decision.action]
-    subject = f"Pitwall {run.kind.value} {run.run_id} {what}"
-    body = {
-        "run_id": run.run_id,
-        "action": decision.action,
-        "reason": decision.reason.value if decision.reason else None,
-        "detail": decision.detail,
-        "segments": len(run.segments),
-    }
-    messaging.notify(deps.settings.topic_arn, subject, json.dumps(body, indent=2))
+    telemetry.recovery_decided(run.run_id, decision.action, decision.reason.value)
+    message = notifications.run_interrupted(run, decision.action, decision.reason.value, decision.detail)
+    messaging.send(deps.settings.topic_arn, message)
 
 
 def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
@@ -121,7 +111,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
                 tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
-            notify_recovery(run, decision, deps)
+            report_recovery(run, decision, deps)
     if isinstance(decision, recovery.Retry):
         step = recovery.Step(action="retry", reason=decision.detail)
         wait_seconds = settings.wall_seconds(decision.after_seconds)

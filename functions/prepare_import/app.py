@@ -1,0 +1,21 @@
+"""Import, first step: choose the checkpoint, build DRoA's package and the car file, keep both."""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.droa_import import prepare_import
+from pitwall.lifecycle.models import PrepareImportInput
+from pitwall.observability import logger, metrics, tracer
+from pitwall.settings import DroaSettings, Settings
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    deps = Deps.from_settings(Settings.from_environ(os.environ))
+    task = PrepareImportInput.model_validate(event)
+    return prepare_import(task, deps, DroaSettings.from_environ(os.environ)).model_dump(mode="json")

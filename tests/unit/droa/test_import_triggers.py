@@ -1,0 +1,68 @@
+"""When a run's ending asks for an import (notify's "Model trained" / "Model evaluated")."""
+
+from __future__ import annotations
+
+from pitwall.lifecycle.notify import import_wanted
+from pitwall.runs import EvaluationResult, ImportRequest, Run, RunKind, RunRequest
+
+
+def run(kind: RunKind, wanted: ImportRequest | None, completion: float | None = None) -> Run:
+    evaluations = (
+        [
+            EvaluationResult(
+                evaluation_run_id="eval-1",
+                checkpoint="best",
+                track="t",
+                trials=3,
+                lap_times_seconds=[],
+                mean_completion_percent=completion,
+                off_track_count=0,
+                crash_count=0,
+                completed_laps=0,
+            )
+        ]
+        if completion is not None
+        else []
+    )
+    return Run(
+        run_id="eval-1" if kind == RunKind.EVALUATE else "train-1",
+        kind=kind,
+        request=RunRequest(model_name="m", track="t", import_after=wanted),
+        created_at=0,
+        updated_at=0,
+        custom_files_prefix="runs/x/custom_files",
+        source_run_id="train-1" if kind == RunKind.EVALUATE else None,
+        evaluations=evaluations,
+    )
+
+
+def test_a_training_run_that_imports_after_training_asks_for_its_own_import():
+    wanted = import_wanted(run(RunKind.TRAIN, ImportRequest(checkpoint="last", model_name="fast-one")))
+    assert wanted is not None and (wanted.run_id, wanted.checkpoint, wanted.model_name) == (
+        "train-1",
+        "last",
+        "fast-one",
+    )
+    assert import_wanted(run(RunKind.TRAIN, None)) is None
+    assert import_wanted(run(RunKind.TRAIN, ImportRequest(after="evaluation"))) is None
+
+
+def test_an_evaluation_imports_the_trained_run_when_it_reaches_the_condition():
+    after = ImportRequest(after="evaluation", min_completion_percent=80)
+    met = import_wanted(run(RunKind.EVALUATE, after, completion=80.0))
+    assert met is not None and met.run_id == "train-1"
+    assert import_wanted(run(RunKind.EVALUATE, after, completion=79.9)) is None
+    assert import_wanted(run(RunKind.EVALUATE, ImportRequest(after="training"), completion=100.0)) is None
+
+
+def test_submit_asks_for_an_import_after_the_evaluation():
+    from pitwall_cli import build_parser
+    from pitwall_cli.submit import run_request
+
+    words = ["submit", "dir", "--model", "m", "--track", "t", "--evaluate", "3"]
+    args = build_parser("submit").parse_args(
+        [*words, "--import-after", "evaluation", "--import-min-completion", "80"]
+    )
+    wanted = run_request(args).import_after
+    assert wanted is not None and (wanted.after, wanted.min_completion_percent) == ("evaluation", 80.0)
+    assert run_request(build_parser("submit").parse_args(words)).import_after is None
