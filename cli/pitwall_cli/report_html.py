@@ -349,7 +349,7 @@ def _settings(data: ReportData) -> str:
             f"{request.time_budget_minutes} min" if request.time_budget_minutes else "stack default",
         ),
         ("money budget", f"${request.money_budget_usd:.2f}" if request.money_budget_usd else "none"),
-        ("workers", str(request.workers)),
+        ("workers", str(request.workers) if request.workers else "chosen with the instance size"),
         ("on demand allowed", "yes" if request.allow_on_demand else "no"),
         ("continues from", request.pretrained.model_prefix if request.pretrained else "scratch"),
         ("evaluate after", request.evaluate_after.model_dump_json() if request.evaluate_after else "no"),

@@ -33,7 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--minutes", type=int, help="time budget (default: the stack's)")
     parser.add_argument("--max-usd", type=float, help="money budget for the instances")
     parser.add_argument("--on-demand", action="store_true", help="fall back to on demand without spot")
-    parser.add_argument("--workers", type=int, default=1, help="parallel simulators (DR_WORKERS)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="parallel simulators (DR_WORKERS); default: chosen with the size",
+    )
+    parser.add_argument("--allow-cpu", action="store_true", help="CPU instance types may train it too")
     parser.add_argument("--evaluate", type=int, metavar="TRIALS", help="evaluate the best checkpoint after")
     parser.add_argument(
         "--import-after",
@@ -60,6 +66,7 @@ def run_request(args: argparse.Namespace) -> RunRequest:
         money_budget_usd=args.max_usd,
         allow_on_demand=args.on_demand,
         workers=args.workers,
+        allow_cpu=args.allow_cpu,
         evaluate_after=EvaluationRequest(trials=args.evaluate) if args.evaluate else None,
         import_after=ImportRequest(after=args.import_after, min_completion_percent=args.import_min_completion)
         if args.import_after

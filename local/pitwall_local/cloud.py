@@ -174,7 +174,8 @@ class LocalCloud:
             "VpcId": vpc,
             "SubnetIds": [s["SubnetId"] for s in subnets],
             "HostImageId": image,
-            "InstanceTypes": "g4dn.2xlarge,g5.2xlarge",
+            # a 4xlarge too: 16 vCPUs give up to 8 DRFC workers (2 vCPUs each)
+            "InstanceTypes": "g4dn.2xlarge,g5.2xlarge,g4dn.4xlarge",
             "DefaultTimeBudgetMinutes": 30,
             "BootTimeoutSeconds": 1200,
             "HeartbeatWindowSeconds": 2400,

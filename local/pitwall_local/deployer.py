@@ -1,7 +1,9 @@
 """Create the resources of an expanded (plain CloudFormation) template in moto, in dependency
 order, resolving the intrinsic functions on the way: a small CloudFormation for the types the
 template uses. A type it does not know is an error that names it, so a new resource in
-template.yaml cannot be silently missing from the local cloud."""
+template.yaml cannot be silently missing from the local cloud. The types moto does not have and
+the local cloud does without are skipped by name (`SKIPPED_TYPES`), each listed in
+`DeployedStack.skipped`."""
 
 from __future__ import annotations
 
@@ -23,6 +25,18 @@ from pitwall_local.template import CODE_BUCKET
 ACCOUNT_ID = "123456789012"
 _NO_VALUE = object()
 _SUB_NAME = re.compile(r"\$\{([^}!][^}]*)\}")
+# moto has no EC2 Image Builder; without the baked image the hosts boot from the base image
+# (the SSM parameter of the newest baked image stays absent), as in AWS before its first bake
+SKIPPED_TYPES = frozenset(
+    {
+        "AWS::ImageBuilder::Component",
+        "AWS::ImageBuilder::ImageRecipe",
+        "AWS::ImageBuilder::InfrastructureConfiguration",
+        "AWS::ImageBuilder::DistributionConfiguration",
+        "AWS::ImageBuilder::ImagePipeline",
+        "AWS::ImageBuilder::LifecyclePolicy",
+    }
+)
 
 
 @dataclass
@@ -35,6 +49,7 @@ class DeployedStack:
     types: dict[str, str] = field(default_factory=dict)
     function_code: dict[str, Path] = field(default_factory=dict)  # function name -> local folder
     outputs: dict[str, Any] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)  # logical ids of SKIPPED_TYPES resources
 
     def of_type(self, resource_type: str) -> dict[str, Any]:
         return {logical: self.refs[logical] for logical, t in self.types.items() if t == resource_type}
@@ -187,6 +202,13 @@ class Deployer:
         for logical in TopologicalSorter(graph).static_order():
             resource = resources[logical]
             if "Condition" in resource and not self._conditions[resource["Condition"]]:
+                continue
+            if resource["Type"] in SKIPPED_TYPES:
+                self.stack.skipped.append(logical)
+                arn = f"arn:aws:{resource['Type'].split('::')[1].lower()}:{self.stack.region}:{ACCOUNT_ID}"
+                self.stack.refs[logical] = f"{arn}:skipped/{logical}"
+                self.stack.attributes[logical] = {}
+                self.stack.types[logical] = resource["Type"]
                 continue
             create = _CREATORS.get(resource["Type"])
             if create is None:

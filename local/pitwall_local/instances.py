@@ -5,7 +5,9 @@ Both wrap moto's EC2 instance backend (`run_instances`, `terminate_instances`), 
 project's EC2 adapter, so the controller's own code runs unchanged:
 - `SpotMarket` gives the pools spot prices (moto's are all 0.00001);
 - `LaunchFaults` makes chosen launches fail with an EC2 capacity error, as AWS answers them
-  (moto's spot pools never run out);
+  (moto's spot pools never run out); an instant EC2 Fleet tries its pools in the order given,
+  skips and reports (`Errors`) the refused ones and launches in the first with capacity, as
+  AWS documents CreateFleet (moto always takes the first pool and never refuses);
 - `InstanceRunner` starts the host agent (`pitwall.host.agent.HostAgent`) with the simulated
   DRFC backend in a thread when an instance is launched, on the controller's accelerated clock,
   stops it when the instance is terminated, and terminates the instance when the host powers
@@ -23,7 +25,9 @@ from typing import Any
 
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models.fleets import Fleet
 from moto.ec2.models.instances import InstanceBackend
+from moto.ec2.responses.fleets import Fleets
 from moto.ec2.responses.spot_instances import SpotInstances
 
 from pitwall import aws, pricing
@@ -205,9 +209,71 @@ def spot_prices_from(market: SpotMarket) -> Iterator[SpotMarket]:
         SpotInstances.describe_spot_price_history = original  # type: ignore[method-assign]
 
 
+def _profile_arn(value: Any) -> str | None:
+    """The instance profile ARN moto's fleet launch spec holds (a text, or {"Arn": text})."""
+    while isinstance(value, dict):
+        value = value.get("Arn")
+    return value if isinstance(value, str) and value else None
+
+
+_fleet_choice = threading.local()  # the pool an instant fleet just checked: its launch is not checked again
+
+
+@contextmanager
+def instant_fleets(faults: LaunchFaults) -> Iterator[LaunchFaults]:
+    """While active, an instant fleet's launch goes through `faults` pool by pool (see above)."""
+    original_counts = Fleet.get_launch_spec_counts
+    original_create = Fleets.create_fleet
+
+    def get_launch_spec_counts(self: Any, weight_to_add: float) -> Any:
+        if self.fleet_type != "instant":
+            return original_counts(self, weight_to_add)
+        errors: list[dict[str, Any]] = self.__dict__.setdefault("local_errors", [])
+        ordered = sorted(self.launch_specs, key=lambda spec: float((spec.overrides or {}).get("Priority", 0)))
+        for spec in ordered:
+            zone = self.ec2_backend.get_subnet(spec.subnet_id).availability_zone
+            try:
+                faults.check(spec.instance_type, zone)
+            except CapacityError as exc:
+                errors.append(
+                    {
+                        "LaunchTemplateAndOverrides": {
+                            "LaunchTemplateSpecification": spec.launch_template_spec,
+                            "Overrides": spec.overrides,
+                        },
+                        "Lifecycle": "spot" if self.spot_options else "on-demand",
+                        "ErrorCode": exc.code,
+                        "ErrorMessage": exc.message,
+                    }
+                )
+                continue
+            _fleet_choice.pool = (spec.instance_type, zone)
+            _fleet_choice.profile = _profile_arn(getattr(spec, "_iam_instance_profile_arn", None))
+            return {spec: 1}, float(spec.weighted_capacity)
+        return {}, 0.0
+
+    def create_fleet(self: Any) -> ActionResult:
+        answer = original_create(self)
+        result: dict[str, Any] = answer.result  # type: ignore[assignment]
+        fleet = self.ec2_backend.get_fleet(result["FleetId"])
+        errors = fleet.__dict__.get("local_errors") if fleet is not None else None
+        if errors:
+            result["Errors"] = errors
+        return ActionResult(result)
+
+    Fleet.get_launch_spec_counts = get_launch_spec_counts  # type: ignore[method-assign]
+    Fleets.create_fleet = create_fleet  # type: ignore[method-assign]
+    try:
+        yield faults
+    finally:
+        Fleet.get_launch_spec_counts = original_counts  # type: ignore[method-assign]
+        Fleets.create_fleet = original_create  # type: ignore[method-assign]
+
+
 @contextmanager
 def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[InstanceRunner]:
-    """While active, moto's launches go through `faults` and start hosts; terminations stop them."""
+    """While active, moto's launches (instant fleets too) go through `faults` and start hosts;
+    terminations stop them."""
     original_run = InstanceBackend.run_instances
     original_terminate = InstanceBackend.terminate_instances
     # moto's EC2 backend is not thread-safe: two terminations of one instance at once (a spot
@@ -219,8 +285,17 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
     ) -> Any:
         subnet_id = kwargs.get("subnet_id")
         zone = self.get_subnet(subnet_id).availability_zone if subnet_id else self.region_name + "a"
-        faults.check(str(kwargs.get("instance_type")), zone)
+        pool = (str(kwargs.get("instance_type")), zone)
+        profile = None
+        if getattr(_fleet_choice, "pool", None) == pool:
+            _fleet_choice.pool = None  # an instant fleet checked this pool a moment ago
+            profile, _fleet_choice.profile = getattr(_fleet_choice, "profile", None), None
+        else:
+            faults.check(*pool)
         reservation = original_run(self, image_id, count, user_data, security_group_names, **kwargs)
+        for instance in reservation.instances if profile else []:
+            # AWS gives a fleet's instance the launch template's profile; moto's fleet drops it
+            self.associate_iam_instance_profile(instance_id=instance.id, iam_instance_profile_arn=profile)
         tags = kwargs.get("tags", {}).get("instance", {})
         for instance in reservation.instances:
             runner.on_launch(instance.id, dict(tags))
@@ -235,7 +310,8 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
     InstanceBackend.run_instances = run_instances  # type: ignore[method-assign]
     InstanceBackend.terminate_instances = terminate_instances  # type: ignore[method-assign]
     try:
-        yield runner
+        with instant_fleets(faults):
+            yield runner
     finally:
         InstanceBackend.run_instances = original_run  # type: ignore[method-assign]
         InstanceBackend.terminate_instances = original_terminate  # type: ignore[method-assign]

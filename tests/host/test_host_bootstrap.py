@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from pitwall.host.userdata import (
+    BAKED_IMAGE_MARKER,
     BOTO3_REQUIREMENTS,
     DEFAULT_DRFC_VERSION,
     DRFC_COMMITS,
@@ -111,6 +112,7 @@ class Machine:
         self.units = root / "etc" / "systemd"
         self.logs = root / "log"
         self.drfc = root / "drfc"
+        self.marker = root / "etc" / "pitwall" / "baked-image"
         for folder in (self.bin, self.state, self.stubs / "boto3", self.units, self.logs):
             folder.mkdir(parents=True)
         for name, text in FAKES.items():
@@ -140,6 +142,10 @@ class Machine:
             text.replace("/etc/systemd/system/", f"{self.units}/")
             .replace("/var/log/", f"{self.logs}/")
             .replace("readonly PITWALL_HOME='/opt/pitwall'", f"readonly PITWALL_HOME='{self.home}'")
+            .replace(
+                f"readonly BAKED_IMAGE_MARKER='{BAKED_IMAGE_MARKER}'",
+                f"readonly BAKED_IMAGE_MARKER='{self.marker}'",
+            )
         )
 
     def env(self, **extra: str) -> dict[str, str]:
@@ -238,6 +244,61 @@ def test_an_image_with_drfc_is_not_cloned_again(machine):
     script.write_text(machine.script())
     assert machine.run(script).returncode == 0
     assert not any(call.startswith("git ") for call in machine.calls())
+
+
+def _bake(machine: Machine, drfc_version: str) -> None:
+    """The image as Pitwall's Image Builder pipeline leaves it: DRFC installed, then the marker."""
+    (machine.drfc / "bin").mkdir(parents=True)
+    (machine.drfc / "bin" / "activate.sh").write_text("")
+    (machine.drfc / "run.env").write_text("DR_WORLD_NAME=reInvent2019_track\n")
+    machine.marker.parent.mkdir(parents=True)
+    machine.marker.write_text(f"DRFC_VERSION={drfc_version}\n")
+
+
+def test_a_baked_image_installs_nothing_and_starts_the_agent(machine):
+    # Given an image baked with the pinned DRFC version
+    _bake(machine, DEFAULT_DRFC_VERSION)
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    # When the bootstrap runs
+    result = machine.run(script)
+    # Then it clones nothing, installs nothing, keeps the image's DRFC and starts the agent
+    assert result.returncode == 0, (machine.logs / "pitwall-bootstrap.log").read_text()
+    calls = machine.calls()
+    assert not any(call.startswith(("git ", "apt-get", "pip")) for call in calls)
+    assert (machine.drfc / "run.env").exists()
+    log = (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert f"baked image with DRFC {DEFAULT_DRFC_VERSION}: nothing to install" in log
+    assert calls[-1] == "systemctl start --no-block pitwall-agent.service"
+
+
+def test_a_stock_image_clones_drfc_and_says_nothing_of_a_baked_image(machine):
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    assert machine.run(script).returncode == 0
+    assert any(
+        call.startswith(f"git clone --quiet --depth 1 --branch {DEFAULT_DRFC_VERSION}")
+        for call in machine.calls()
+    )
+    assert "baked" not in (machine.logs / "pitwall-bootstrap.log").read_text()
+
+
+def test_an_image_baked_with_another_drfc_version_is_set_aside_and_installed_as_stock(machine):
+    _bake(machine, "v5.3.3")
+    script = machine.root / "user-data.sh"
+    script.write_text(machine.script())
+    result = machine.run(script)
+    assert result.returncode == 0, (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert any(
+        call.startswith(f"git clone --quiet --depth 1 --branch {DEFAULT_DRFC_VERSION}")
+        for call in machine.calls()
+    )
+    assert not (machine.drfc / "run.env").exists()  # the fresh clone, not the old initialised one
+    assert [
+        p.name.startswith("drfc.baked-") for p in machine.root.iterdir() if p.name.startswith("drfc.")
+    ] == [True]
+    log = (machine.logs / "pitwall-bootstrap.log").read_text()
+    assert f"image baked with DRFC_VERSION=v5.3.3, this run pins {DEFAULT_DRFC_VERSION}: installing" in log
 
 
 @needs_python_38

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 
-from pitwall import layout
+from pitwall import episode_cost, layout
 from pitwall.host.protocol import RunSpec
 from pitwall.runs import RunState
 from pitwall_local.cloud import LocalCloud
@@ -16,10 +16,11 @@ from pitwall_local.simulated_drfc import SimulatedFaults
 
 
 def test_train_happy_path_trains_collects_terminates_and_records(cloud: LocalCloud, helpers) -> None:
-    # Given valid custom files
+    # Given valid custom files and no worker count: chosen with the size
     run_id = helpers.new_run_id("happy")
     # When the Train machine runs
-    execution = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id), name=run_id))
+    train_input = helpers.train_input(cloud, run_id, workers=None)
+    execution = cloud.wait(cloud.start("Train", train_input, name=run_id))
     # Then it succeeds with checkpoints, episodes and the instance gone
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     run = cloud.runs.get(run_id)
@@ -36,6 +37,13 @@ def test_train_happy_path_trains_collects_terminates_and_records(cloud: LocalClo
     spec = RunSpec.from_json(cloud.store.get_bytes(run.keys.run_spec) or b"")
     assert spec.model_prefix == segment.model_prefix
     assert spec.run_settings["DR_WORLD_NAME"] == "reInvent2019_track"
+    # the size chosen brings its workers (DRFC: 2-4 vCPUs each; 3 by default)
+    assert segment.pool is not None
+    chosen = episode_cost.workers_for(
+        segment.pool.instance_type, episode_cost.Workload(), episode_cost.CostModel()
+    )
+    assert chosen is not None and chosen >= 2
+    assert segment.workers == chosen and spec.system_settings["DR_WORKERS"] == str(chosen)
     assert cloud.store.get_bytes(layout.ModelKeys(segment.model_prefix).checkpoints_json) is not None
 
 

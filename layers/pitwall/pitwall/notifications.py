@@ -103,7 +103,7 @@ def training_started(run: Run) -> Message:
         _lines(
             f"Model {model} started training on {run.request.track} (run {run.run_id}).",
             f"Instance {segment.instance_id}: {_pool(segment)}, {_price(segment)}.",
-            f"Budget: {_budget(run)}; workers: {run.request.workers}.",
+            f"Budget: {_budget(run)}; workers: {segment.workers}.",
             "",
             _next(run.run_id, watch=True),
         ),

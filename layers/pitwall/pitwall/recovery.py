@@ -32,15 +32,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated, ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pitwall import breaker, budget, layout
 from pitwall.errors import BudgetExhausted, RunRecordConflict
 from pitwall.host.protocol import HostState
-from pitwall.pools import PricedPool
-from pitwall.runs import Awaiting, PretrainedSource, Run, RunKind, RunState, Segment
+from pitwall.runs import Awaiting, Pool, PretrainedSource, Run, RunKind, RunState, Segment
 from pitwall.settings import Settings
 
 
@@ -316,7 +315,12 @@ def excluded_pools(run: Run, now: float, policy: RecoveryPolicy) -> list[str]:
     return labels
 
 
-def order_pools(ranked: Sequence[PricedPool], excluded: Collection[str]) -> list[PricedPool]:
+class _HasPool(Protocol):  # pools.PricedPool, episode_cost.Candidate
+    @property
+    def pool(self) -> Pool: ...
+
+
+def order_pools[Ranked: _HasPool](ranked: Sequence[Ranked], excluded: Collection[str]) -> list[Ranked]:
     """The ranked pools with the excluded ones moved to the end, in their ranked order: a pool
     that just took an instance back is tried only when no other pool can launch."""
     return [p for p in ranked if p.pool.label not in excluded] + [

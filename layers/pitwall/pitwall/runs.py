@@ -127,7 +127,9 @@ class RunRequest(_Model):
     time_budget_minutes: int | None = Field(default=None, gt=0, le=7 * 24 * 60)
     money_budget_usd: float | None = Field(default=None, gt=0)
     allow_on_demand: bool = False
-    workers: int = Field(default=1, ge=1, le=8)
+    # DR_WORKERS; None: chosen with the instance size (episode_cost, by DRFC's rules)
+    workers: int | None = Field(default=None, ge=1, le=8)
+    allow_cpu: bool = False  # CPU instance types (DRFC's CPU image) may train the run too
     run_settings: dict[str, str] = Field(default_factory=dict, description="extra run.env values")
     evaluate_after: EvaluationRequest | None = None
     evaluations: list[ScheduleSpec] = Field(
@@ -158,6 +160,7 @@ class Segment(_Model):
     instance_id: str | None = None
     pool: Pool | None = None
     price_per_hour: float | None = None
+    workers: int = Field(default=1, ge=1)  # DR_WORKERS the instance runs
     launched_at: float | None = None
     started_at: float | None = None
     ended_at: float | None = None

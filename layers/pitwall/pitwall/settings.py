@@ -61,6 +61,12 @@ class Settings(BaseModel):
     scheduler_role_arn: str = Field(alias="PITWALL_SCHEDULER_ROLE_ARN", min_length=1)
     scheduled_evaluation_arn: str = Field(alias="PITWALL_SCHEDULED_EVALUATION_ARN", min_length=1)
     evaluate_state_machine_arn: str = Field(alias="PITWALL_EVALUATE_STATE_MACHINE_ARN", min_length=1)
+    # the cost-per-episode ranking (episode_cost.CostModel): episodes per hour grow as
+    # workers ** exponent
+    worker_scaling_exponent: float = Field(alias="PITWALL_WORKER_SCALING_EXPONENT", gt=0, le=1)
+    # the SSM parameter where the image pipeline puts its newest baked image; `image_id` (the
+    # base image) until it holds one
+    host_image_parameter: str = Field(alias="PITWALL_HOST_IMAGE_PARAMETER", min_length=1)
     # Simulation only (the local cloud): controller time runs `clock_scale` times faster than the
     # wall clock from `clock_anchor_epoch` on, like the simulated hosts. 1 in AWS.
     clock_scale: float = Field(alias="PITWALL_CLOCK_SCALE", gt=0)

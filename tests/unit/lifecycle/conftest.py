@@ -56,6 +56,8 @@ def deps(start_epoch: float) -> Iterator[Deps]:
                 "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
                 "PITWALL_HOST_POLL_SECONDS": "5",
                 "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
+                "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
+                "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
                 "PITWALL_CLOCK_SCALE": "1",
                 "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
                 "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",

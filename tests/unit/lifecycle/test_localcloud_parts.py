@@ -48,6 +48,21 @@ def test_a_resource_type_the_local_cloud_cannot_create_is_named() -> None:
         deployer.deploy({})
 
 
+def test_image_builder_resources_are_skipped_by_name_and_their_refs_still_resolve() -> None:
+    template = {
+        "Resources": {
+            "Pipeline": {"Type": "AWS::ImageBuilder::ImagePipeline", "Properties": {"Name": "p"}},
+            "Topic": {"Type": "AWS::SNS::Topic", "Properties": {}},
+        },
+        "Outputs": {"PipelineArn": {"Value": {"Ref": "Pipeline"}}},
+    }
+    with mock_aws():
+        stack = _deployer(template).deploy({})
+    assert stack.skipped == ["Pipeline"]
+    assert "Topic" in stack.refs
+    assert stack.outputs["PipelineArn"].endswith(":skipped/Pipeline")
+
+
 def test_a_parameter_without_value_or_default_is_named() -> None:
     deployer = _deployer({"Parameters": {"VpcId": {"Type": "String"}}, "Resources": {}})
     with pytest.raises(ValueError, match="VpcId"):

@@ -1,4 +1,5 @@
-"""EC2: where the subnets are, live spot prices, launching into one pool, terminating."""
+"""EC2: where the subnets are, live spot prices, launching (through EC2 Fleet over several pools,
+or into one pool), terminating."""
 
 from __future__ import annotations
 
@@ -27,6 +28,17 @@ class PoolUnavailable(Exception):
         self.code = code
 
 
+class FleetUnavailable(Exception):
+    """CreateFleet launched nothing. `tried`: EC2 tried the pools and each refused (capacity or
+    price); otherwise the call itself was refused and the pools were not tried."""
+
+    def __init__(self, pools: Sequence[Pool], errors: Sequence[str], *, tried: bool) -> None:
+        super().__init__(f"EC2 Fleet over {len(pools)} pools launched nothing: " + "; ".join(errors))
+        self.pools = list(pools)
+        self.errors = list(errors)
+        self.tried = tried
+
+
 @dataclass(frozen=True)
 class LaunchSpec:
     image_id: str
@@ -44,8 +56,11 @@ PROFILE_RETRY_SECONDS = (1.0, 2.0, 4.0, 8.0)
 
 def is_profile_not_ready(exc: ClientError) -> bool:
     error = exc.response["Error"]
-    message = error.get("Message", "").lower().replace(" ", "")
-    return error["Code"] == "InvalidParameterValue" and "instanceprofile" in message
+    return _profile_not_ready(error["Code"], error.get("Message", ""))
+
+
+def _profile_not_ready(code: str, message: str) -> bool:
+    return code == "InvalidParameterValue" and "instanceprofile" in message.lower().replace(" ", "")
 
 
 @dataclass(frozen=True)
@@ -74,17 +89,114 @@ class Ec2:
                 latest[key] = (entry["Timestamp"], float(entry["SpotPrice"]))
         return {key: price for key, (_, price) in latest.items()}
 
+    def launch_fleet(self, candidates: Sequence[Pool], spec: LaunchSpec) -> tuple[str, Pool, list[str]]:
+        """Launch one instance with CreateFleet (type instant) over `candidates`, all of one
+        market: EC2 picks the pool by price and capacity (`price-capacity-optimized`; on
+        demand: `prioritized`, in the given order). Returns the instance id, its pool and the
+        labels of the pools EC2 reported as refused. FleetUnavailable when nothing launched.
+
+        The instance settings go into a launch template of this segment (CreateFleet takes no
+        other kind), deleted again once the fleet has answered."""
+        market = candidates[0].market
+        name = f"pitwall-{spec.run_id}-{spec.segment}"[:125]
+        template_id = self._launch_template(name, spec)
+        overrides = [
+            {
+                "InstanceType": pool.instance_type,
+                "SubnetId": pool.subnet_id,
+                "Priority": float(position),
+            }
+            for position, pool in enumerate(candidates)
+        ]
+        options = (
+            {
+                "SpotOptions": {
+                    "AllocationStrategy": "price-capacity-optimized",
+                    "InstanceInterruptionBehavior": "terminate",
+                }
+            }
+            if market == "spot"
+            else {"OnDemandOptions": {"AllocationStrategy": "prioritized"}}
+        )
+        request: dict[str, Any] = {
+            "Type": "instant",
+            "TargetCapacitySpecification": {"TotalTargetCapacity": 1, "DefaultTargetCapacityType": market},
+            "LaunchTemplateConfigs": [
+                {
+                    "LaunchTemplateSpecification": {"LaunchTemplateId": template_id, "Version": "$Latest"},
+                    "Overrides": overrides,
+                }
+            ],
+            "TagSpecifications": [{"ResourceType": "instance", "Tags": _tags(spec)}],
+            **options,
+        }
+        try:
+            answer = self._create_fleet(request, candidates)
+        finally:
+            self._ec2.delete_launch_template(LaunchTemplateId=template_id)
+        refused = [_fleet_pool_label(error, candidates) for error in answer.get("Errors", [])]
+        for launched in answer.get("Instances", []):
+            if launched.get("InstanceIds"):
+                pool = _fleet_pool(launched, candidates)
+                others = [label for label in refused if label != pool.label]
+                return str(launched["InstanceIds"][0]), pool, others
+        errors = [f"{e.get('ErrorCode')}: {e.get('ErrorMessage', '')}" for e in answer.get("Errors", [])]
+        raise FleetUnavailable(candidates, errors or ["no instance and no error in the answer"], tried=True)
+
+    def _create_fleet(self, request: dict[str, Any], candidates: Sequence[Pool]) -> dict[str, Any]:
+        """CreateFleet, again after a pause while the new instance profile is not yet usable
+        (an instant fleet reports that in its Errors, or as an error of the call)."""
+        for attempt in range(len(PROFILE_RETRY_SECONDS) + 1):
+            last = attempt == len(PROFILE_RETRY_SECONDS)
+            try:
+                answer: dict[str, Any] = self._ec2.create_fleet(**request)
+            except ClientError as exc:
+                code = exc.response["Error"]["Code"]
+                if is_profile_not_ready(exc) and not last:
+                    self.sleep(PROFILE_RETRY_SECONDS[attempt])
+                    continue
+                # any refusal (capacity, or a fleet EC2 will not make here, e.g. without its
+                # service-linked role): the caller falls back to launching pool by pool
+                message = exc.response["Error"].get("Message", "")
+                raise FleetUnavailable(candidates, [f"{code}: {message}"], tried=False) from exc
+            else:
+                launched = any(entry.get("InstanceIds") for entry in answer.get("Instances", []))
+                errors = answer.get("Errors", [])
+                waiting = errors and all(
+                    _profile_not_ready(e.get("ErrorCode", ""), e.get("ErrorMessage", "")) for e in errors
+                )
+                if launched or not waiting or last:
+                    return answer
+            self.sleep(PROFILE_RETRY_SECONDS[attempt])
+        raise AssertionError("unreachable")
+
+    def _launch_template(self, name: str, spec: LaunchSpec) -> str:
+        data = {
+            "ImageId": spec.image_id,
+            "SecurityGroupIds": [spec.security_group_id],
+            "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
+            "UserData": base64.b64encode(spec.user_data.encode()).decode(),
+            "InstanceInitiatedShutdownBehavior": "terminate",
+            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        }
+        for attempt in range(2):
+            try:
+                answer = self._ec2.create_launch_template(LaunchTemplateName=name, LaunchTemplateData=data)
+                return str(answer["LaunchTemplate"]["LaunchTemplateId"])
+            except ClientError as exc:
+                # left by an invocation that failed before deleting it: its settings are stale
+                if "AlreadyExists" not in exc.response["Error"]["Code"] or attempt:
+                    raise
+                self._ec2.delete_launch_template(LaunchTemplateName=name)
+        raise AssertionError("unreachable")
+
     def launch(self, pool: Pool, spec: LaunchSpec) -> str:
         """Launch one instance in `pool`; PoolUnavailable on a capacity or price error.
 
         The client token makes a retried launch of the same run, segment and pool return the
         same instance instead of a second one."""
         token = hashlib.sha256(f"{spec.run_id}/{spec.segment}/{pool.label}".encode()).hexdigest()[:64]
-        tags = [
-            {"Key": RUN_TAG, "Value": spec.run_id},
-            {"Key": SEGMENT_TAG, "Value": str(spec.segment)},
-            {"Key": "Name", "Value": f"pitwall-{spec.run_id}-{spec.segment}"},
-        ]
+        tags = _tags(spec)
         request: dict[str, Any] = {
             "ImageId": spec.image_id,
             "InstanceType": pool.instance_type,
@@ -123,6 +235,18 @@ class Ec2:
             return str(answer["Instances"][0]["InstanceId"])
         raise AssertionError("unreachable")
 
+    def image_in_parameter(self, name: str) -> str | None:
+        """The image id an SSM parameter holds (the image pipeline's newest), or None before
+        the pipeline wrote one."""
+        try:
+            answer = aws.client("ssm", self.region).get_parameter(Name=name)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ParameterNotFound":
+                return None
+            raise
+        value = str(answer["Parameter"]["Value"])
+        return value if value.startswith("ami-") else None
+
     def tagged_instances(self) -> list[dict[str, Any]]:
         """Every instance with the Pitwall run tag (DescribeInstances `Instances` entries)."""
         paginator = self._ec2.get_paginator("describe_instances")
@@ -142,6 +266,32 @@ class Ec2:
             raise
         previous = answer["TerminatingInstances"][0]["PreviousState"]["Name"]
         return previous not in {"shutting-down", "terminated"}
+
+
+def _tags(spec: LaunchSpec) -> list[dict[str, str]]:
+    return [
+        {"Key": RUN_TAG, "Value": spec.run_id},
+        {"Key": SEGMENT_TAG, "Value": str(spec.segment)},
+        {"Key": "Name", "Value": f"pitwall-{spec.run_id}-{spec.segment}"},
+    ]
+
+
+def _fleet_pool(answer: dict[str, Any], candidates: Sequence[Pool]) -> Pool:
+    """The candidate an entry of CreateFleet's Instances or Errors names (by its overrides)."""
+    overrides = answer.get("LaunchTemplateAndOverrides", {}).get("Overrides", {})
+    type_ = overrides.get("InstanceType") or answer.get("InstanceType")
+    subnet = overrides.get("SubnetId")
+    for pool in candidates:
+        if pool.instance_type == type_ and (subnet is None or pool.subnet_id == subnet):
+            return pool
+    raise ValueError(f"CreateFleet named a pool it was not offered: {type_} in {subnet}")
+
+
+def _fleet_pool_label(error: dict[str, Any], candidates: Sequence[Pool]) -> str:
+    try:
+        return _fleet_pool(error, candidates).label
+    except ValueError:
+        return str(error.get("ErrorCode", "unknown pool"))
 
 
 def run_of_instance(region: str, instance_id: str) -> tuple[str, int] | None:

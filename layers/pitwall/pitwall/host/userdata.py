@@ -8,9 +8,11 @@ and talks to the metadata service with IMDSv2 tokens only. In order, it:
    3.10; the agent runs on 3.8+) and its boto3 when that knows IMDSv2; only what is missing is
    installed: python3 with apt, boto3 with pip into PITWALL_HOME/site at a pinned version;
 3. fetches the host agent archive and the run spec from the run's bucket;
-4. clones DeepRacer-for-Cloud at a pinned version when the image lacks it (the agent then runs
-   bin/prepare.sh and bin/init.sh; the simapp image version is pinned in the spec's
-   system settings);
+4. on a baked image (Pitwall's Image Builder pipeline: the marker file `BAKED_IMAGE_MARKER`
+   names the DRFC version it holds, initialised, with the simapp images pulled) installs
+   nothing more; otherwise clones DeepRacer-for-Cloud at a pinned version (the agent then runs
+   bin/prepare.sh and bin/init.sh; the simapp image version is pinned in the spec's system
+   settings); a baked image of another DRFC version is set aside and installed as a stock one;
 5. installs and starts the agent (`python3 -m pitwall.host ...`) as a systemd service, so it
    comes back after the reboot DRFC's install needs; each start re-arms the deadline's
    power-off, and the instance powers off when the agent ends.
@@ -68,6 +70,8 @@ PITWALL_HOME = "/opt/pitwall"
 BOOTSTRAP_LOG = "/var/log/pitwall-bootstrap.log"
 AGENT_LOG = "/var/log/pitwall-agent.log"
 MAX_FALLBACK_MINUTES = 7 * 24 * 60
+# Written last by the image's build (template.yaml, HostImageComponent): "DRFC_VERSION=<tag>"
+BAKED_IMAGE_MARKER = "/etc/pitwall/baked-image"
 
 _RULES = {
     "run_id": (re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"), "letters, digits, '.', '_', '-'"),
@@ -101,6 +105,7 @@ readonly DRFC_COMMIT='__DRFC_COMMIT__'
 readonly AGENT_ARCHIVE_SHA256='__AGENT_ARCHIVE_SHA256__'
 readonly PITWALL_HOME='__PITWALL_HOME__'
 readonly FALLBACK_MINUTES='__FALLBACK_MINUTES__'
+readonly BAKED_IMAGE_MARKER='__BAKED_IMAGE_MARKER__'
 readonly IMDS='http://169.254.169.254'
 
 # 1. The instance never outlives its run: power off at the run's deadline, whatever happens
@@ -170,15 +175,26 @@ if digest != os.environ["AGENT_ARCHIVE_SHA256"]:
     sys.exit(f"pitwall: agent archive sha256 {digest}, expected {os.environ['AGENT_ARCHIVE_SHA256']}")
 PYTHON
 
-# 4. DeepRacer-for-Cloud at its pinned version, unless the image already has it.
-#    A tag can be moved: the clone must be the commit it named when it was pinned.
-if [ ! -f "${DRFC_DIR}/bin/activate.sh" ]; then
-  git clone --quiet --depth 1 --branch "${DRFC_VERSION}" "${DRFC_REPOSITORY}" "${DRFC_DIR}"
-  cloned="$(git -C "${DRFC_DIR}" rev-parse HEAD)"
-  if [ "${cloned}" != "${DRFC_COMMIT}" ]; then
-    echo "pitwall: DRFC ${DRFC_VERSION} is commit ${cloned}, expected ${DRFC_COMMIT}"
-    rm -rf "${DRFC_DIR}"
-    false
+# 4. A baked image holds DRFC at the pinned version, installed and with its images: nothing to
+#    do. Otherwise DeepRacer-for-Cloud at its pinned version, unless the image already has it;
+#    a baked image of another version is set aside (the agent then installs as on a stock one).
+#    A tag can be moved: a clone must be the commit it named when it was pinned.
+if [ -f "${BAKED_IMAGE_MARKER}" ] && grep -qx "DRFC_VERSION=${DRFC_VERSION}" "${BAKED_IMAGE_MARKER}" \
+  && [ -f "${DRFC_DIR}/bin/activate.sh" ]; then
+  echo "pitwall: baked image with DRFC ${DRFC_VERSION}: nothing to install"
+else
+  if [ -f "${BAKED_IMAGE_MARKER}" ]; then
+    echo "pitwall: image baked with $(cat "${BAKED_IMAGE_MARKER}"), this run pins ${DRFC_VERSION}: installing"
+    if [ -d "${DRFC_DIR}" ]; then mv "${DRFC_DIR}" "${DRFC_DIR}.baked-$(date +%s)"; fi
+  fi
+  if [ ! -f "${DRFC_DIR}/bin/activate.sh" ]; then
+    git clone --quiet --depth 1 --branch "${DRFC_VERSION}" "${DRFC_REPOSITORY}" "${DRFC_DIR}"
+    cloned="$(git -C "${DRFC_DIR}" rev-parse HEAD)"
+    if [ "${cloned}" != "${DRFC_COMMIT}" ]; then
+      echo "pitwall: DRFC ${DRFC_VERSION} is commit ${cloned}, expected ${DRFC_COMMIT}"
+      rm -rf "${DRFC_DIR}"
+      false
+    fi
   fi
 fi
 
@@ -275,6 +291,7 @@ def render_user_data(
         "__BOTO3_VERSION_CASES__": _boto3_version_cases(),
         "__PITWALL_HOME__": PITWALL_HOME,
         "__FALLBACK_MINUTES__": str(fallback_shutdown_minutes),
+        "__BAKED_IMAGE_MARKER__": BAKED_IMAGE_MARKER,
         "__BOOTSTRAP_LOG__": BOOTSTRAP_LOG,
         "__AGENT_LOG__": AGENT_LOG,
     }

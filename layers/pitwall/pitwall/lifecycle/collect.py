@@ -8,7 +8,7 @@ from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import CollectOutput, RunRef
 from pitwall.runs import TrainingOutcome
 
-MAX_WORKERS = 8
+MAX_WORKERS = 16  # never read more TrainingMetrics files than this per segment
 
 
 def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
@@ -17,7 +17,7 @@ def collect_outcome(task: RunRef, deps: Deps) -> CollectOutput:
     for segment in run.segments:
         model = layout.ModelKeys(segment.model_prefix)
         segment_episodes = 0
-        for worker in range(min(run.request.workers, MAX_WORKERS)):
+        for worker in range(min(segment.workers, MAX_WORKERS)):
             found = drfc_files.training_episodes(
                 drfc_files.episodes_of(deps.store.get_json(model.training_metrics(worker)))
             )

@@ -10,7 +10,7 @@ from pitwall.runs import EvaluationRequest, PretrainedSource, RunRequest, TrackL
 from pitwall.settings import Settings
 
 SIMAPP_SOURCE = "awsdeepracercommunity/deepracer-simapp"
-SIMAPP_VERSION = "6.0.4-gpu"  # simapp 6.x runs reward functions on Python 3.12
+SIMAPP_RELEASE = "6.0.4"  # simapp 6.x runs reward functions on Python 3.12; tag <release>-gpu or -cpu
 
 # The spec's own facts: a racer's run_settings may not override these.
 _CONTROLLER_OWNED = frozenset(
@@ -95,16 +95,17 @@ def run_settings_preview(request: RunRequest, run_id: str = "validation") -> dic
     )
 
 
-def system_settings(settings: Settings, request: RunRequest) -> dict[str, str]:
+def system_settings(settings: Settings, *, workers: int, gpu: bool = True) -> dict[str, str]:
+    """system.env of one segment: `workers` simulators, the simapp image of the instance's kind."""
     return {
         names.CLOUD: "aws",
         names.REGION: settings.region,
         names.LOCAL_BUCKET: settings.model_bucket,
         names.UPLOAD_BUCKET: settings.model_bucket,
-        names.WORKERS: str(request.workers),
+        names.WORKERS: str(workers),
         "DR_DOCKER_STYLE": "compose",
         names.SIMAPP_SOURCE: SIMAPP_SOURCE,
-        names.SIMAPP_VERSION: SIMAPP_VERSION,
+        names.SIMAPP_VERSION: f"{SIMAPP_RELEASE}-{'gpu' if gpu else 'cpu'}",
         "DR_WEBVIEWER_PORT": "8100",
         "DR_KINESIS_STREAM_ENABLE": "False",
         "DR_CLOUD_WATCH_ENABLE": "False",

@@ -1,13 +1,18 @@
-"""Provision a run's next segment (`recovery.next_segment`): rank the pools by price (a pool that
-just took an instance of the run back goes last), give the segment its own least-privilege
-instance role, write the run spec, launch in the cheapest pool that has capacity, on demand last
-when the run allows it. The segment may use what the run's budget leaves (`budget.segment_seconds`
-over `recovery.run_budget` and `recovery.spent`)."""
+"""Provision a run's next segment (`recovery.next_segment`): rank the pools and their worker
+counts by expected cost per useful episode (`episode_cost`; a pool that just took an instance of
+the run back goes last), give the segment its own least-privilege instance role, write the run
+spec, and launch: first one EC2 Fleet (`CreateFleet`, type instant) over the best candidates
+that run the same number of workers, so EC2's own capacity signal picks among them; if it
+launches nothing, the remaining pools one by one, on demand last when the run allows it. The
+segment may use what the run's budget leaves (`budget.segment_seconds` over
+`recovery.run_budget` and `recovery.spent`)."""
 
 from __future__ import annotations
 
-from pitwall import budget, pools, pricing, recovery
-from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, LaunchSpec, PoolUnavailable
+from collections.abc import Collection, Sequence
+
+from pitwall import budget, episode_cost, layout, pricing, recovery
+from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, FleetUnavailable, LaunchSpec, PoolUnavailable
 from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.host.iam import instance_policy
@@ -17,7 +22,11 @@ from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
 from pitwall.lifecycle.userdata import ensure_agent_archive, user_data_for
-from pitwall.runs import Run, RunKind, RunState, Segment
+from pitwall.observability import logger
+from pitwall.runs import Pool, Run, RunKind, RunState, Segment
+
+DEFAULT_EPISODES_BETWEEN_TRAINING = 20  # the simapp's default when hyperparameters.json names none
+FLEET_SIZE = 6  # candidates offered to one CreateFleet (all with the best candidate's worker count)
 
 
 def _output(run: Run, segment: Segment) -> ProvisionOutput:
@@ -85,19 +94,31 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         deadline_epoch=now,
     )
     zones = deps.ec2.subnet_zones(settings.subnet_ids)
-    ranked = pools.rank_pools(
-        settings.instance_types,
-        zones,
-        deps.ec2.spot_prices(settings.instance_types),
-        {
-            t: p
+    spot_prices = deps.ec2.spot_prices(settings.instance_types)
+    offers = [
+        episode_cost.Offer(Pool(instance_type=t, availability_zone=z, subnet_id=s), spot_prices.get((t, z)))
+        for t in settings.instance_types
+        for s, z in zones.items()
+    ]
+    if run.request.allow_on_demand:
+        offers += [
+            episode_cost.Offer(
+                Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
+                pricing.on_demand_price(settings.region, t),
+            )
             for t in settings.instance_types
-            if (p := pricing.on_demand_price(settings.region, t)) is not None
-        },
-        allow_on_demand=run.request.allow_on_demand,
+            for s, z in zones.items()
+        ]
+    run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
+    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
+    model = episode_cost.CostModel(
+        scaling_exponent=settings.worker_scaling_exponent,
+        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
     )
-    # a pool that just took an instance of this run back is tried last
-    ranked = recovery.order_pools(ranked, recovery.excluded_pools(run, now, policy))
+    ranked = episode_cost.rank(offers, workload(run, deps, run_budget.time_seconds / 3600.0), model)
+    # a pool that just took an instance of this run back is tried last, never in the fleet
+    excluded = recovery.excluded_pools(run, now, policy)
+    ranked = recovery.order_pools(ranked, excluded)
     run_values = drfc.run_settings(
         run.request,
         run_id=run.run_id,
@@ -105,16 +126,22 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         pretrained=segment.pretrained,
         evaluation=run.evaluation,
     )
-    system_values = drfc.system_settings(settings, run.request)
-    render_settings_files(run, run_values, system_values, deps)
-    run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
     agent_archive, agent_archive_sha256 = ensure_agent_archive(deps.store)
     profile_arn = _segment_role(run, segment, agent_archive, deps)
     legs = evaluation_legs_to_do(run, deps)
-    failures: list[str] = []
-    for priced in ranked:
+
+    def write_spec(candidates: Sequence[episode_cost.Candidate]) -> tuple[RunSpec, LaunchSpec]:
+        """The run spec for an instance in any of `candidates` (one worker count), and its launch."""
+        system_values = drfc.system_settings(
+            settings, workers=candidates[0].workers, gpu=episode_cost.is_gpu(candidates[0].pool.instance_type)
+        )
+        render_settings_files(run, run_values, system_values, deps)
+        prices = [c.price_per_hour for c in candidates]
         allowed = budget.segment_seconds(
-            run_budget, spent, price_per_hour=priced.price_per_hour, boot_seconds=policy.boot_seconds
+            run_budget,
+            spent,
+            price_per_hour=None if None in prices else max(p for p in prices if p is not None),
+            boot_seconds=policy.boot_seconds,
         )
         spec = RunSpec(
             run_id=run.run_id,
@@ -133,23 +160,21 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         )
         deps.store.put_text(run.keys.run_spec, spec.to_json())
         launch = LaunchSpec(
-            image_id=settings.image_id,
+            image_id=baked_image or settings.image_id,
             security_group_id=settings.security_group_id,
             instance_profile_arn=profile_arn,
             user_data=user_data_for(spec, agent_archive, now),
             run_id=run.run_id,
             segment=segment.index,
         )
-        try:
-            instance_id = deps.ec2.launch(priced.pool, launch)
-        except PoolUnavailable as exc:
-            failures.append(str(exc))
-            segment.pools_tried.append(priced.pool.label)
-            continue
-        segment.pools_tried.append(priced.pool.label)
+        return spec, launch
+
+    def launched(candidate: episode_cost.Candidate, instance_id: str, spec: RunSpec) -> ProvisionOutput:
+        nonlocal run
         segment.instance_id = instance_id
-        segment.pool = priced.pool
-        segment.price_per_hour = priced.price_per_hour
+        segment.pool = candidate.pool
+        segment.price_per_hour = candidate.price_per_hour
+        segment.workers = candidate.workers
         segment.launched_at = now
         segment.deadline_epoch = spec.deadline_epoch
         run.segments.append(segment)
@@ -158,6 +183,39 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         if segment.index == 0:
             telemetry.run_started(run.run_id)
         return _output(run, segment)
+
+    failures: list[str] = []
+    if not ranked:
+        failures.append(
+            f"none of the instance types {', '.join(settings.instance_types)} can run it (workers "
+            f"{run.request.workers or 'chosen with the size'}, CPU types "
+            f"{'allowed' if run.request.allow_cpu else 'not allowed'})"
+        )
+    fleet, remaining = fleet_candidates(ranked, excluded), list(ranked)
+    if len(fleet) > 1:
+        spec, launch = write_spec(fleet)
+        try:
+            instance_id, pool, refused = deps.ec2.launch_fleet([c.pool for c in fleet], launch)
+        except FleetUnavailable as exc:
+            failures.append(str(exc))
+            if exc.tried:  # each refused: the pool-by-pool fallback goes on with the others
+                segment.pools_tried += [c.pool.label for c in fleet]
+                remaining = [c for c in ranked if c not in fleet]
+            else:
+                logger.warning("CreateFleet refused; launching pool by pool", extra={"error": str(exc)})
+        else:
+            segment.pools_tried += [*refused, pool.label]
+            return launched(next(c for c in fleet if c.pool == pool), instance_id, spec)
+    for candidate in remaining:
+        spec, launch = write_spec([candidate])
+        try:
+            instance_id = deps.ec2.launch(candidate.pool, launch)
+        except PoolUnavailable as exc:
+            failures.append(str(exc))
+            segment.pools_tried.append(candidate.pool.label)
+            continue
+        segment.pools_tried.append(candidate.pool.label)
+        return launched(candidate, instance_id, spec)
     deps.roles.delete(segment_role_name(run.run_id, segment.index))  # made again on the next try
     deps.runs.save(run)  # PROVISIONING: the recovery decides on a run that looks for capacity
     raise SpotCapacityUnavailable(
@@ -165,4 +223,48 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         + ("" if run.request.allow_on_demand else " (on-demand fallback not allowed by the run)")
         + ": "
         + "; ".join(failures)
+    )
+
+
+def fleet_candidates(
+    ranked: Sequence[episode_cost.Candidate], excluded: Collection[str] = ()
+) -> list[episode_cost.Candidate]:
+    """The best candidate and the next best of the same market and worker count (one run spec
+    fits them all), at most FLEET_SIZE, in ranked order; none of the `excluded` pools (EC2 could
+    pick them: they are left to the pool-by-pool fallback)."""
+    ranked = [c for c in ranked if c.pool.label not in excluded]
+    if not ranked:
+        return []
+    best = ranked[0]
+    gpu = episode_cost.is_gpu(best.pool.instance_type)
+    same = [
+        c
+        for c in ranked
+        if c.pool.market == best.pool.market
+        and c.workers == best.workers
+        and episode_cost.is_gpu(c.pool.instance_type) == gpu
+    ]
+    return same[:FLEET_SIZE]
+
+
+def workload(run: Run, deps: Deps, run_hours: float) -> episode_cost.Workload:
+    """What the run asks of an instance: the racer's worker count if fixed (an evaluation runs
+    one), and from its custom files the episodes per iteration and whether it trains with SAC."""
+    if run.kind == RunKind.EVALUATE:
+        return episode_cost.Workload(fixed_workers=1, allow_cpu=run.request.allow_cpu, run_hours=run_hours)
+    hyperparameters = deps.store.get_json(
+        layout.custom_file_key(run.custom_files_prefix, layout.HYPERPARAMETERS_FILE)
+    )
+    metadata = deps.store.get_json(
+        layout.custom_file_key(run.custom_files_prefix, layout.MODEL_METADATA_FILE)
+    )
+    episodes = (hyperparameters or {}).get("num_episodes_between_training", DEFAULT_EPISODES_BETWEEN_TRAINING)
+    return episode_cost.Workload(
+        fixed_workers=run.request.workers,
+        episodes_between_training=episodes
+        if isinstance(episodes, int) and episodes >= 1
+        else DEFAULT_EPISODES_BETWEEN_TRAINING,
+        sac=(metadata or {}).get("training_algorithm") == "sac",
+        allow_cpu=run.request.allow_cpu,
+        run_hours=run_hours,
     )

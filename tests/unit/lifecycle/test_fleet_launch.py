@@ -1,0 +1,273 @@
+"""Launching through EC2 Fleet (CreateFleet, type instant) and the provisioning choices around it:
+which candidates share one fleet, what a run asks of an instance."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from pitwall import aws, episode_cost, layout
+from pitwall.adapters import ec2 as ec2_adapter
+from pitwall.adapters.ec2 import Ec2, FleetUnavailable, LaunchSpec
+from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import RunRef
+from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, provision_instance, workload
+from pitwall.runs import Pool, Run, RunKind, RunRequest
+from pitwall_local.instances import InstanceRunner, LaunchFaults, hooked_instances
+
+SPEC = LaunchSpec(
+    "ami-12c6146b", "sg-1", "arn:aws:iam::1:instance-profile/pitwall/x", "#!/bin/bash", "run-1", 0
+)
+
+
+def _subnets() -> dict[str, str]:
+    ec2 = aws.client("ec2", "us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    return {
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=zone)["Subnet"][
+            "SubnetId"
+        ]: zone
+        for i, zone in enumerate(("us-east-1a", "us-east-1b"))
+    }
+
+
+def test_a_fleet_launches_one_tagged_instance_in_an_offered_pool_and_leaves_no_template(deps: Deps) -> None:
+    # Given two pools
+    pools = [
+        Pool(instance_type=type_, availability_zone=zone, subnet_id=subnet)
+        for type_ in ("g5.4xlarge", "g4dn.4xlarge")
+        for subnet, zone in _subnets().items()
+    ]
+    # When a fleet over them launches
+    instance_id, pool, refused = deps.ec2.launch_fleet(pools, SPEC)
+    # Then one spot instance runs in the pool EC2 reported, tagged with its run and segment
+    ec2 = aws.client("ec2", "us-east-1")
+    instance = ec2.describe_instances(InstanceIds=[instance_id])["Reservations"][0]["Instances"][0]
+    assert pool in pools and refused == []
+    assert (instance["InstanceType"], instance["SubnetId"]) == (pool.instance_type, pool.subnet_id)
+    assert instance["InstanceLifecycle"] == "spot"
+    tags = {tag["Key"]: tag["Value"] for tag in instance["Tags"]}
+    assert tags[ec2_adapter.RUN_TAG] == "run-1" and tags[ec2_adapter.SEGMENT_TAG] == "0"
+    assert ec2.describe_launch_templates()["LaunchTemplates"] == []
+
+
+class _FleetClient:
+    """CreateFleet answering as AWS does for an instant fleet: refused pools in `Errors`."""
+
+    def __init__(self, answers: list[dict[str, Any] | ClientError]) -> None:
+        self.answers, self.calls, self.deleted = answers, 0, 0
+
+    def create_launch_template(self, **request: Any) -> dict[str, Any]:
+        return {"LaunchTemplate": {"LaunchTemplateId": "lt-1"}}
+
+    def delete_launch_template(self, **request: Any) -> dict[str, Any]:
+        self.deleted += 1
+        return {}
+
+    def create_fleet(self, **request: Any) -> dict[str, Any]:
+        answer = self.answers[min(self.calls, len(self.answers) - 1)]
+        self.calls += 1
+        if isinstance(answer, ClientError):
+            raise answer
+        return answer
+
+
+POOLS = [
+    Pool(instance_type="g4dn.8xlarge", availability_zone="us-east-1a", subnet_id="subnet-a"),
+    Pool(instance_type="g6.8xlarge", availability_zone="us-east-1b", subnet_id="subnet-b"),
+]
+
+
+def _error(pool: Pool, code: str, message: str = "no capacity") -> dict[str, Any]:
+    overrides = {"InstanceType": pool.instance_type, "SubnetId": pool.subnet_id}
+    return {
+        "LaunchTemplateAndOverrides": {"Overrides": overrides},
+        "ErrorCode": code,
+        "ErrorMessage": message,
+    }
+
+
+def _launch(
+    monkeypatch: pytest.MonkeyPatch, client: _FleetClient
+) -> tuple[tuple[str, Pool, list[str]], list[float]]:
+    monkeypatch.setattr(Ec2, "_ec2", property(lambda self: client))
+    slept: list[float] = []
+    return Ec2("us-east-1", sleep=slept.append).launch_fleet(POOLS, SPEC), slept
+
+
+def test_the_pool_ec2_chose_and_the_pools_it_refused_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    answer = {
+        "Instances": [
+            {
+                "InstanceIds": ["i-9"],
+                "InstanceType": "g6.8xlarge",
+                "LaunchTemplateAndOverrides": {
+                    "Overrides": {"InstanceType": "g6.8xlarge", "SubnetId": "subnet-b"}
+                },
+            }
+        ],
+        "Errors": [_error(POOLS[0], "InsufficientInstanceCapacity")],
+    }
+    (instance_id, pool, refused), _ = _launch(monkeypatch, _FleetClient([answer]))
+    assert (instance_id, pool, refused) == ("i-9", POOLS[1], [POOLS[0].label])
+
+
+def test_every_pool_refused_is_a_tried_fleet_and_the_template_is_deleted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    client = _FleetClient(
+        [{"Instances": [], "Errors": [_error(p, "InsufficientInstanceCapacity") for p in POOLS]}]
+    )
+    with pytest.raises(FleetUnavailable) as raised:
+        _launch(monkeypatch, client)
+    assert raised.value.tried
+    assert "InsufficientInstanceCapacity" in str(raised.value)
+    assert client.deleted == 1
+
+
+def test_a_refused_call_is_an_untried_fleet(monkeypatch: pytest.MonkeyPatch) -> None:
+    refusal = ClientError({"Error": {"Code": "UnauthorizedOperation", "Message": "no"}}, "CreateFleet")
+    with pytest.raises(FleetUnavailable) as raised:
+        _launch(monkeypatch, _FleetClient([refusal]))
+    assert not raised.value.tried
+
+
+def test_a_new_instance_profile_is_waited_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    not_ready = {
+        "Instances": [],
+        "Errors": [_error(p, "InvalidParameterValue", "Invalid IAM Instance Profile ARN") for p in POOLS],
+    }
+    ready = {"Instances": [{"InstanceIds": ["i-1"], "InstanceType": "g4dn.8xlarge"}]}
+    client = _FleetClient([not_ready, not_ready, ready])
+    (instance_id, pool, _), slept = _launch(monkeypatch, client)
+    assert (instance_id, pool) == ("i-1", POOLS[0])
+    assert slept == list(ec2_adapter.PROFILE_RETRY_SECONDS[:2])
+
+
+def _candidate(instance_type: str, zone: str, workers: int, market: str = "spot") -> episode_cost.Candidate:
+    pool = Pool(instance_type=instance_type, availability_zone=zone, subnet_id=f"s-{zone}", market=market)  # type: ignore[arg-type]
+    return episode_cost.Candidate(pool, 1.0, workers, 100.0, 0.9, 0.01)
+
+
+def test_one_fleet_takes_the_best_candidates_with_the_best_ones_worker_count_and_market() -> None:
+    ranked = [
+        _candidate("g4dn.8xlarge", "a", 10),
+        _candidate("g4dn.4xlarge", "a", 5),
+        _candidate("g6.8xlarge", "b", 10),
+        _candidate("g4dn.8xlarge", "b", 10, market="on-demand"),
+        *[_candidate("g5.8xlarge", zone, 10) for zone in "abcdefg"],
+    ]
+    fleet = fleet_candidates(ranked)
+    assert len(fleet) == FLEET_SIZE
+    assert fleet[:2] == [ranked[0], ranked[2]]
+    assert all(c.workers == 10 and c.pool.market == "spot" for c in fleet)
+    assert fleet_candidates([]) == []
+    # a pool that just took an instance back is never offered to the fleet
+    without = fleet_candidates(ranked, [ranked[0].pool.label])
+    assert without == [ranked[1]]  # the best left runs 5 workers: the only one of its kind
+
+
+def _run(deps: Deps, request: RunRequest, hyperparameters: dict[str, Any], algorithm: str) -> Run:
+    run = Run(
+        run_id="r1",
+        kind=RunKind.TRAIN,
+        request=request,
+        created_at=0,
+        updated_at=0,
+        custom_files_prefix=layout.RunKeys("r1").custom_files_prefix,
+    )
+    prefix = run.custom_files_prefix
+    deps.store.put_text(
+        layout.custom_file_key(prefix, layout.HYPERPARAMETERS_FILE), json.dumps(hyperparameters)
+    )
+    metadata = {"training_algorithm": algorithm, "action_space_type": "continuous"}
+    deps.store.put_text(layout.custom_file_key(prefix, layout.MODEL_METADATA_FILE), json.dumps(metadata))
+    return run
+
+
+def test_the_workload_comes_from_the_request_and_the_custom_files(deps: Deps) -> None:
+    request = RunRequest(model_name="m", track="t")
+    chosen = workload(_run(deps, request, {"num_episodes_between_training": 8}, "clipped_ppo"), deps, 2.0)
+    assert (chosen.fixed_workers, chosen.episodes_between_training, chosen.sac) == (None, 8, False)
+    fixed = RunRequest(model_name="m", track="t", workers=3, allow_cpu=True)
+    sac = workload(_run(deps, fixed, {}, "sac"), deps, 2.0)
+    assert (sac.fixed_workers, sac.episodes_between_training, sac.sac, sac.allow_cpu) == (3, 20, True, True)
+
+
+def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does(deps: Deps) -> None:
+    # Given the local cloud's launch hook refusing the first two launch attempts
+    faults = LaunchFaults(fail_next=2)
+    runner = InstanceRunner(region="us-east-1", bucket="models-bucket", clock_factory=lambda: deps.clock)
+    pools = [
+        Pool(instance_type=type_, availability_zone=zone, subnet_id=subnet)
+        for type_ in ("g4dn.2xlarge", "g5.2xlarge")
+        for subnet, zone in _subnets().items()
+    ]
+    profile = aws.client("iam").create_instance_profile(InstanceProfileName="x", Path="/pitwall/")
+    profile_arn = profile["InstanceProfile"]["Arn"]
+    with hooked_instances(runner, faults):
+        # When a fleet over four pools launches (an instance of no run: no simulated host)
+        spec = LaunchSpec("ami-12c6146b", "sg-1", profile_arn, "", "", 0)
+        instance_id, pool, refused = deps.ec2.launch_fleet(pools, spec)
+        # Then the third pool launched and the first two are reported refused
+        assert pool == pools[2]
+        assert refused == [pools[0].label, pools[1].label]
+        assert [launched for _, _, launched in faults.attempts] == [False, False, True]
+        assert runner.launched == [instance_id]
+        # and the instance has the launch template's instance profile, as in AWS
+        associations = aws.client("ec2", "us-east-1").describe_iam_instance_profile_associations(
+            Filters=[{"Name": "instance-id", "Values": [instance_id]}]
+        )["IamInstanceProfileAssociations"]
+        assert [a["IamInstanceProfile"]["Arn"] for a in associations] == [profile_arn]
+        # and when every pool refuses, nothing launches and each pool is named
+        faults.fail_next = 99
+        with pytest.raises(FleetUnavailable) as raised:
+            deps.ec2.launch_fleet(pools, replace(spec, segment=1))
+        assert raised.value.tried and str(raised.value).count("InsufficientInstanceCapacity") == 4
+
+
+def _provision(deps: Deps, baked_image: str | None) -> tuple[dict[str, Any], Run]:
+    """Provision a training run in moto with two sizes offered; the image pipeline's parameter
+    holds `baked_image` (None: it has not baked one yet)."""
+    ec2 = aws.client("ec2", "us-east-1")
+    base = ec2.describe_images()["Images"][0]["ImageId"]
+    settings = deps.settings.model_copy(
+        update={
+            "subnet_ids": tuple(_subnets()),
+            "instance_types": ("g4dn.2xlarge", "g4dn.8xlarge"),
+            "image_id": base,
+        }
+    )
+    deps = replace(deps, settings=settings)
+    if baked_image is not None:
+        aws.client("ssm", "us-east-1").put_parameter(
+            Name=settings.host_image_parameter, Value=baked_image, Type="String"
+        )
+    run = _run(
+        deps, RunRequest(model_name="m", track="t"), {"num_episodes_between_training": 20}, "clipped_ppo"
+    )
+    assert deps.runs.create(run)
+    output = provision_instance(RunRef(run_id=run.run_id), deps)
+    instance = ec2.describe_instances(InstanceIds=[output.instance_id])["Reservations"][0]["Instances"][0]
+    return instance, deps.runs.get(run.run_id)
+
+
+def test_provisioning_boots_the_baked_image_once_the_pipeline_made_one(deps: Deps) -> None:
+    baked = aws.client("ec2", "us-east-1").describe_images()["Images"][1]["ImageId"]
+    instance, _ = _provision(deps, baked)
+    assert instance["ImageId"] == baked
+
+
+def test_provisioning_boots_the_base_image_before_and_runs_the_workers_of_the_size(deps: Deps) -> None:
+    instance, run = _provision(deps, None)
+    assert instance["ImageId"] == aws.client("ec2", "us-east-1").describe_images()["Images"][0]["ImageId"]
+    # moto prices every pool alike: the 8xlarge runs 10 workers for the price of one instance
+    segment = run.segments[0]
+    assert (instance["InstanceType"], segment.workers) == ("g4dn.8xlarge", 10)
+    spec = json.loads(deps.store.get_bytes(run.keys.run_spec) or b"{}")
+    assert spec["system_settings"]["DR_WORKERS"] == "10"
+    assert len(segment.pools_tried) >= 1 and segment.pool is not None
