@@ -52,7 +52,7 @@ static: setup
 security: setup
 	mkdir -p build
 	$(PY) -m pitwall_local.template > build/template.expanded.json
-	$(SECURITY)/checkov --config-file .checkov.yaml -f build/template.expanded.json
+	$(SECURITY)/checkov --skip-download --config-file .checkov.yaml -f build/template.expanded.json
 	PYTHONPATH=layers/pitwall $(SECURITY)/python scripts/audit_policies.py build/template.expanded.json template.yaml
 	$(SECURITY)/bandit -q -c pyproject.toml -r layers/pitwall/pitwall functions cli local scripts
 
