@@ -12,12 +12,9 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +34,6 @@ RACE_TRACK = "2022_april_open"  # evaluations: the training track and this month
 MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
-METRICS_DISABLED = "POWERTOOLS_METRICS_DISABLED"
 PROGRESS_EPISODES = 25  # print a progress line every this many episodes
 
 
@@ -136,25 +132,6 @@ def _evaluated(narrator: Narrator, model: str, result: EvaluationResult) -> None
 
 
 def run(args: argparse.Namespace) -> int:
-    with _metrics_not_printed():
-        return _run(args)
-
-
-@contextmanager
-def _metrics_not_printed() -> Iterator[None]:
-    """The in-process Lambdas print their CloudWatch metrics (EMF) to stdout: not in the story."""
-    saved = os.environ.get(METRICS_DISABLED)
-    os.environ[METRICS_DISABLED] = "true"
-    try:
-        yield
-    finally:
-        if saved is None:
-            os.environ.pop(METRICS_DISABLED, None)
-        else:
-            os.environ[METRICS_DISABLED] = saved
-
-
-def _run(args: argparse.Namespace) -> int:
     logger.setLevel(logging.WARNING)  # the Lambdas' and hosts' logs would drown the story
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     request = {

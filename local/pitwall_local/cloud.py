@@ -106,7 +106,17 @@ class LocalCloud:
 
     def _start(self) -> LocalCloud:
         template = translated_template(self.root)  # before moto starts: it runs a subprocess
-        self._exit.enter_context(_environment({"AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}))
+        # the Lambdas' CloudWatch metrics (EMF) go to their logs in AWS; in-process they would print
+        # into the output of whatever runs the local cloud (the demo, a command's JSON)
+        self._exit.enter_context(
+            _environment(
+                {
+                    "AWS_DEFAULT_REGION": self.region,
+                    "AWS_REGION": self.region,
+                    "POWERTOOLS_METRICS_DISABLED": "true",
+                }
+            )
+        )
         self._exit.enter_context(mock_aws(config={"stepfunctions": {"execute_state_machine": True}}))
         aws.reset_clients()
         self._exit.callback(aws.reset_clients)

@@ -117,6 +117,7 @@ def test_the_racer_is_told_of_the_start_each_interruption_and_resumption_and_the
             "run-resumed",
             "run-finished",
             "evaluation-finished",
+            "evaluation-best-lap",  # its first lap on the track is the model's best there so far
         ]
     )
 

@@ -22,7 +22,7 @@ def filtered_cloud() -> Iterator[LocalCloud]:
         yield cloud
 
 
-def test_the_dashboard_shows_the_fleet_metrics_and_the_three_alarms(filtered_cloud: LocalCloud) -> None:
+def test_the_dashboard_shows_the_fleet_metrics_and_every_alarm(filtered_cloud: LocalCloud) -> None:
     cloudwatch = aws.client("cloudwatch", filtered_cloud.region)
     name = filtered_cloud.stack.outputs["FleetDashboardName"]
     body = json.loads(cloudwatch.get_dashboard(DashboardName=name)["DashboardBody"])
@@ -45,17 +45,20 @@ def test_the_dashboard_shows_the_fleet_metrics_and_the_three_alarms(filtered_clo
     assert sorted(alarm_widget["properties"]["alarms"]) == sorted(a["AlarmArn"] for a in alarms)
 
 
-def test_each_alarm_watches_a_telemetry_metric_and_notifies_the_racers_topic(
+def test_the_alarms_watch_the_telemetry_and_the_failure_queue_and_tell_the_racer(
     filtered_cloud: LocalCloud,
 ) -> None:
     topic = filtered_cloud.stack.outputs["NotificationTopicArn"]
-    alarms = {a["MetricName"]: a for a in aws.client("cloudwatch").describe_alarms()["MetricAlarms"]}
+    every = aws.client("cloudwatch").describe_alarms()["MetricAlarms"]
+    alarms = {a["MetricName"]: a for a in every if a["Namespace"] == telemetry.NAMESPACE}
     assert set(alarms) == {telemetry.STALE_RUNS, telemetry.BUDGET_USED, telemetry.CIRCUIT_BREAKER_TRIPS}
     assert alarms[telemetry.BUDGET_USED]["Threshold"] == 80
     for alarm in alarms.values():
-        assert alarm["Namespace"] == telemetry.NAMESPACE
         assert alarm["Dimensions"] == [{"Name": "service", "Value": "pitwall"}]
-        assert alarm["AlarmActions"] == [topic]
+    # the fourth watches the queue of failed asynchronous events; every alarm tells the racer
+    [failures] = [a for a in every if a["Namespace"] == "AWS/SQS"]
+    assert failures["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert all(a["AlarmActions"] == [topic] for a in every) and len(every) == 4
 
 
 def test_the_email_subscription_gets_the_chosen_events_and_every_alarm(filtered_cloud: LocalCloud) -> None:

@@ -16,7 +16,7 @@ from moto import mock_aws
 
 from pitwall import aws, layout
 from pitwall.adapters.runs_table import RunsTable
-from pitwall.host.protocol import HostState, HostStatus
+from pitwall.host.protocol import EvaluationLegDone, HostState, HostStatus
 from pitwall.runs import (
     EvaluationRequest,
     Pool,
@@ -31,10 +31,12 @@ from pitwall_local.template import load_template
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
 TEMPLATE = FUNCTIONS.parent / "template.yaml"
+EVENTS = FUNCTIONS.parent / "events"
 RUN_ID = "run-metrics"
 MODEL = "fast-one"
 BUCKET = "models-bucket"
 WINDOW = 600
+EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:pitwall-Train:{RUN_ID}"
 
 
 @pytest.fixture
@@ -73,6 +75,12 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
                 "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
                 "PITWALL_HOST_POLL_SECONDS": "5",
                 "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
+                "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
+                "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
+                "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
+                "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
+                "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
+                "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:e",
                 "PITWALL_CLOCK_SCALE": "1",
                 "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
             }
@@ -282,7 +290,7 @@ def test_a_run_that_ends_is_counted_with_its_cost_fleet_wide_and_by_model(
     run = _training_run(state=RunState.FINISHING)
     run.segments[0].ended_at = run.segments[0].launched_at + 3600  # type: ignore[operator]
     assert RunsTable("runs").create(run)
-    handler("notify_run")({"run_id": RUN_ID}, lambda_context)
+    handler("notify_run")({"run_id": RUN_ID, "execution_id": run.execution_id or EXECUTION}, lambda_context)
     found = emitted(capsys.readouterr().out)
     assert named(found, "RunsSucceeded") == [1.0]
     assert named(found, "CostUSD") == [0.75]
@@ -311,10 +319,18 @@ def test_an_evaluation_is_counted_by_outcome_and_its_best_lap_by_model(
         {"episode_status": status, "elapsed_time_in_milliseconds": ms, "completion_percentage": pct}
         for status, ms, pct in (("Lap complete", 11_250, 100), ("Off track", 4_000, 40))
     ]
+    metrics_key = f"{model.evaluation_metrics_folder}evaluation-20261129.json"
+    aws.client("s3").put_object(Bucket=BUCKET, Key=metrics_key, Body=json.dumps({"metrics": trials}).encode())
+    # and recorded that leg (its only one: the run's own track) as done
+    leg = EvaluationLegDone(
+        index=0,
+        world_name=evaluation.request.track,
+        reverse=False,
+        metrics_key=metrics_key,
+        finished_at_epoch=1.0,
+    )
     aws.client("s3").put_object(
-        Bucket=BUCKET,
-        Key=f"{model.evaluation_metrics_folder}evaluation-20261129.json",
-        Body=json.dumps({"metrics": trials}).encode(),
+        Bucket=BUCKET, Key=evaluation.keys.evaluation_leg(0), Body=leg.to_json().encode()
     )
     handler("evaluate_outcome")({"run_id": "eval-1"}, lambda_context)
     found = emitted(capsys.readouterr().out)
@@ -378,7 +394,9 @@ def test_the_reaper_reports_live_and_stale_runs_and_the_highest_share_of_a_budge
     run.segments[0].instance_id = instance
     run.segments[0].last_heartbeat_at = time.time() - 2 * WINDOW
     assert RunsTable("runs").create(run)
-    handler("reap_instances")({"source": "aws.events"}, lambda_context)
+    handler("reap_instances")(
+        json.loads((EVENTS / "reap_instances__schedule.json").read_text()), lambda_context
+    )
     found = emitted(capsys.readouterr().out)
     assert named(found, "LiveRuns") == [1.0]
     assert named(found, "StaleRuns") == [1.0]
