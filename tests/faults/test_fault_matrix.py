@@ -85,7 +85,7 @@ def test_transient_lambda_errors_reach_the_caller_as_lambda_service_errors(suite
 
 def test_a_capacity_outage_refuses_every_pool_then_capacity_returns(suite: FaultSuite) -> None:
     pools = every_pool(suite.cloud)
-    assert len(pools) == 6  # two instance types in three AZs
+    assert len(pools) == 9  # three instance types (g4dn.2xlarge, g4dn.4xlarge, g5.2xlarge) in three AZs
     outage = capacity_outage(suite.cloud, 60)
     for instance_type, zone in pools:
         with pytest.raises(CapacityError):
