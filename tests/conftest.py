@@ -12,6 +12,39 @@ from pitwall import aws
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# A stack's Lambda settings (`pitwall.settings.Settings`, by their environment names) for tests
+# that build Settings by hand: one place, so a new setting is added once.
+STACK_SETTINGS = {
+    "AWS_REGION": "us-east-1",
+    "PITWALL_MODEL_BUCKET": "models-bucket",
+    "PITWALL_RUNS_TABLE": "runs",
+    "PITWALL_EVENT_BUS": "bus",
+    "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge",
+    "PITWALL_SUBNET_IDS": "subnet-1",
+    "PITWALL_SECURITY_GROUP_ID": "sg-1",
+    "PITWALL_IMAGE_ID": "ami-12345678",
+    "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall/boundary",
+    "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "120",
+    "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",
+    "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
+    "PITWALL_HOST_POLL_SECONDS": "5",
+    "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
+    "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
+    "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
+    "PITWALL_CLOCK_SCALE": "1",
+    "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
+    "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
+    "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
+    "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
+    "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:e",
+}
+
+
+@pytest.fixture
+def stack_settings() -> dict[str, str]:
+    """A copy of STACK_SETTINGS for a test to complete (the topic ARN) and change."""
+    return dict(STACK_SETTINGS)
+
 
 @pytest.fixture(autouse=True)
 def fake_aws_environment(monkeypatch: pytest.MonkeyPatch):

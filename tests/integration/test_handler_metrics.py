@@ -40,7 +40,7 @@ EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:pitwall-Train:{RUN
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+def stack(monkeypatch: pytest.MonkeyPatch, stack_settings: dict[str, str]) -> Iterator[Settings]:
     """moto with the runs table, the versioned bucket, the topic and the bus; the handlers'
     environment pointing at them (real time: clock scale 1)."""
     with mock_aws():
@@ -60,29 +60,10 @@ def stack(monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
         aws.client("events").create_event_bus(Name="bus")
         settings = Settings.model_validate(
             {
-                "AWS_REGION": "us-east-1",
+                **stack_settings,
                 "PITWALL_MODEL_BUCKET": BUCKET,
-                "PITWALL_RUNS_TABLE": "runs",
                 "PITWALL_TOPIC_ARN": topic,
-                "PITWALL_EVENT_BUS": "bus",
-                "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge",
-                "PITWALL_SUBNET_IDS": "subnet-1",
-                "PITWALL_SECURITY_GROUP_ID": "sg-1",
-                "PITWALL_IMAGE_ID": "ami-12345678",
-                "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall/boundary",
-                "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "120",
                 "PITWALL_HEARTBEAT_WINDOW_SECONDS": str(WINDOW),
-                "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
-                "PITWALL_HOST_POLL_SECONDS": "5",
-                "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
-                "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
-                "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
-                "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
-                "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
-                "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
-                "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:e",
-                "PITWALL_CLOCK_SCALE": "1",
-                "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
             }
         )
         for name, value in settings.as_environ().items():

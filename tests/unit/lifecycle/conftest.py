@@ -25,7 +25,7 @@ def start_epoch() -> float:
 
 
 @pytest.fixture
-def deps(start_epoch: float) -> Iterator[Deps]:
+def deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
     with mock_aws():
         aws.reset_clients()
         aws.client("dynamodb").create_table(
@@ -39,33 +39,7 @@ def deps(start_epoch: float) -> Iterator[Deps]:
         s3.put_bucket_versioning(Bucket="models-bucket", VersioningConfiguration={"Status": "Enabled"})
         topic = aws.client("sns").create_topic(Name="pitwall")["TopicArn"]
         aws.client("scheduler").create_schedule_group(Name="pitwall-evaluations")
-        settings = Settings.model_validate(
-            {
-                "AWS_REGION": "us-east-1",
-                "PITWALL_MODEL_BUCKET": "models-bucket",
-                "PITWALL_RUNS_TABLE": "runs",
-                "PITWALL_TOPIC_ARN": topic,
-                "PITWALL_EVENT_BUS": "bus",
-                "PITWALL_INSTANCE_TYPES": "g4dn.2xlarge",
-                "PITWALL_SUBNET_IDS": "subnet-1",
-                "PITWALL_SECURITY_GROUP_ID": "sg-1",
-                "PITWALL_IMAGE_ID": "ami-12345678",
-                "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall/boundary",
-                "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "120",
-                "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",
-                "PITWALL_BOOT_TIMEOUT_SECONDS": "900",
-                "PITWALL_HOST_POLL_SECONDS": "5",
-                "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
-                "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
-                "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
-                "PITWALL_CLOCK_SCALE": "1",
-                "PITWALL_CLOCK_ANCHOR_EPOCH": "0",
-                "PITWALL_SCHEDULE_GROUP": "pitwall-evaluations",
-                "PITWALL_SCHEDULER_ROLE_ARN": "arn:aws:iam::123456789012:role/pitwall-scheduler",
-                "PITWALL_SCHEDULED_EVALUATION_ARN": "arn:aws:lambda:us-east-1:123456789012:function:p-Sched",
-                "PITWALL_EVALUATE_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:e",
-            }
-        )
+        settings = Settings.model_validate({**stack_settings, "PITWALL_TOPIC_ARN": topic})
         yield Deps(
             settings=settings,
             store=ObjectStore("models-bucket"),
