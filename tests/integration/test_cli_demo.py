@@ -19,11 +19,6 @@ def write_folder(folder: Path, files: dict[str, bytes]) -> Path:
     return folder
 
 
-@pytest.mark.skip(
-    reason="known defect: with 3 workers and a schedule evaluating during the second training, the "
-    "final evaluation sometimes (2 runs in 4 here) fails copying a checkpoint S3 no longer holds "
-    "(NoSuchKey in CopyObject). To be fixed, then unskipped."
-)
 def test_the_demo_trains_a_racers_folder_with_three_workers(tmp_path: Path, capsys) -> None:
     folder = write_folder(tmp_path / "my-model", example_files())
 

@@ -230,7 +230,7 @@ def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does
         assert raised.value.tried and str(raised.value).count("InsufficientInstanceCapacity") == 4
 
 
-def _provision(deps: Deps, baked_image: str | None) -> tuple[dict[str, Any], Run]:
+def _provision(deps: Deps, baked_image: str | None, ec2_adapter: Ec2 | None = None) -> tuple[dict[str, Any], Run]:
     """Provision a training run in moto with two sizes offered; the image pipeline's parameter
     holds `baked_image` (None: it has not baked one yet)."""
     ec2 = aws.client("ec2", "us-east-1")
@@ -242,7 +242,7 @@ def _provision(deps: Deps, baked_image: str | None) -> tuple[dict[str, Any], Run
             "image_id": base,
         }
     )
-    deps = replace(deps, settings=settings)
+    deps = replace(deps, settings=settings, ec2=ec2_adapter or deps.ec2)
     if baked_image is not None:
         aws.client("ssm", "us-east-1").put_parameter(
             Name=settings.host_image_parameter, Value=baked_image, Type="String"
@@ -271,3 +271,31 @@ def test_provisioning_boots_the_base_image_before_and_runs_the_workers_of_the_si
     spec = json.loads(deps.store.get_bytes(run.keys.run_spec) or b"{}")
     assert spec["system_settings"]["DR_WORKERS"] == "10"
     assert len(segment.pools_tried) >= 1 and segment.pool is not None
+
+
+class _RecordWrittenDuringLaunch(Ec2):
+    """EC2 as it is, while someone else (a schedule's firing, the racer) writes the run's record
+    between the read provisioning started from and its own write."""
+
+    def __init__(self, region: str, runs: Any) -> None:
+        super().__init__(region)
+        self.runs = runs
+
+    def launch_fleet(self, pools: Any, spec: LaunchSpec) -> Any:
+        answer = super().launch_fleet(pools, spec)
+        self.runs.save(self.runs.get(spec.run_id))
+        return answer
+
+
+def test_a_record_written_while_the_instance_launches_keeps_the_instance_and_a_retry_launches_none(
+    deps: Deps,
+) -> None:
+    ec2 = aws.client("ec2", "us-east-1")
+    instance, run = _provision(deps, None, _RecordWrittenDuringLaunch("us-east-1", deps.runs))
+    # the launched instance is in the record, booting
+    assert run.state.value == "booting" and run.segments[0].instance_id == instance["InstanceId"]
+    # and a retried invocation answers with it instead of launching another
+    retried = provision_instance(RunRef(run_id=run.run_id), replace(deps, ec2=Ec2("us-east-1")))
+    assert retried.instance_id == instance["InstanceId"]
+    launched = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+    assert len(launched) == 1

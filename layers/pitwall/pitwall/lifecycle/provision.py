@@ -21,6 +21,7 @@ from pitwall.lifecycle import drfc, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ProvisionOutput, RunRef
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
+from pitwall.lifecycle.records import update_run
 from pitwall.lifecycle.userdata import ensure_agent_archive, user_data_for
 from pitwall.observability import logger
 from pitwall.runs import Pool, Run, RunKind, RunState, Segment
@@ -41,6 +42,14 @@ def _output(run: Run, segment: Segment) -> ProvisionOutput:
         pools_tried=segment.pools_tried,
         deadline_epoch=segment.deadline_epoch,
     )
+
+
+def _move_to_provisioning(run: Run, now: float) -> bool:
+    """True when the run was not provisioning yet (and now is)."""
+    if run.state == RunState.PROVISIONING:
+        return False
+    run.move_to(RunState.PROVISIONING, now)
+    return True
 
 
 def _next_segment(run: Run, deps: Deps) -> recovery.NextSegment:
@@ -84,8 +93,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
     now = deps.clock.now()
     settings = deps.settings
     policy = recovery.RecoveryPolicy.from_settings(settings)
-    if run.state != RunState.PROVISIONING:
-        run.move_to(RunState.PROVISIONING, now)
+    _move_to_provisioning(run, now)
     following = _next_segment(run, deps)
     segment = Segment(
         index=following.index,
@@ -170,19 +178,26 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         return spec, launch
 
     def launched(candidate: episode_cost.Candidate, instance_id: str, spec: RunSpec) -> ProvisionOutput:
-        nonlocal run
         segment.instance_id = instance_id
         segment.pool = candidate.pool
         segment.price_per_hour = candidate.price_per_hour
         segment.workers = candidate.workers
         segment.launched_at = now
         segment.deadline_epoch = spec.deadline_epoch
-        run.segments.append(segment)
-        run.move_to(RunState.BOOTING, now)
-        run = deps.runs.save(run)
+
+        def record(latest: Run) -> tuple[bool, None]:
+            # onto the latest record: a schedule's firing or the racer may have written meanwhile,
+            # and a lost race must not leave the instance out of the record (a retry would launch
+            # a second one for the same segment)
+            _move_to_provisioning(latest, now)
+            latest.segments.append(segment)
+            latest.move_to(RunState.BOOTING, now)
+            return True, None
+
+        saved, _ = update_run(deps, run.run_id, record)
         if segment.index == 0:
-            telemetry.run_started(run.run_id)
-        return _output(run, segment)
+            telemetry.run_started(saved.run_id)
+        return _output(saved, segment)
 
     failures: list[str] = []
     if not ranked:
@@ -217,7 +232,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         segment.pools_tried.append(candidate.pool.label)
         return launched(candidate, instance_id, spec)
     deps.roles.delete(segment_role_name(run.run_id, segment.index))  # made again on the next try
-    deps.runs.save(run)  # PROVISIONING: the recovery decides on a run that looks for capacity
+    # PROVISIONING: the recovery decides on a run that looks for capacity
+    update_run(deps, run.run_id, lambda latest: (_move_to_provisioning(latest, now), None))
     raise SpotCapacityUnavailable(
         f"run {run.run_id}: none of {len(ranked)} pools could launch"
         + ("" if run.request.allow_on_demand else " (on-demand fallback not allowed by the run)")
