@@ -230,7 +230,9 @@ def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does
         assert raised.value.tried and str(raised.value).count("InsufficientInstanceCapacity") == 4
 
 
-def _provision(deps: Deps, baked_image: str | None, ec2_adapter: Ec2 | None = None) -> tuple[dict[str, Any], Run]:
+def _provision(
+    deps: Deps, baked_image: str | None, ec2_adapter: Ec2 | None = None
+) -> tuple[dict[str, Any], Run]:
     """Provision a training run in moto with two sizes offered; the image pipeline's parameter
     holds `baked_image` (None: it has not baked one yet)."""
     ec2 = aws.client("ec2", "us-east-1")
