@@ -20,14 +20,12 @@ setup: .setup-stamp
 demo: setup
 	$(VENV)/bin/pitwall demo
 
-# The fault-injection matrix (tests/faults, also `make faults` alone) is a pytest run of its own:
-# its cases share one local cloud, one after the other, and print the matrix at the end.
-# Pure and host tests use both cores (pytest-xdist); the local-cloud tests run on accelerated clocks
-# and one at a time, so a busy neighbour cannot lag their clock.
+# Every test in one pytest run over both cores (pytest-xdist). Whole files go to a worker
+# (--dist loadfile): a file's local cloud is set up once, and the fault matrix's cases run one
+# after the other on theirs (`make faults` runs the matrix alone). The matrix, the longest file,
+# goes first; each worker runs one process on one core, so no clock lags behind a neighbour.
 test: setup lint static
-	$(PY) -m pytest -q -n 2 tests/unit tests/host
-	$(PY) -m pytest -q tests/integration tests/install
-	$(PY) -m pytest -q tests/faults
+	$(PY) -m pytest -q -n 2 --dist loadfile tests/faults tests/integration tests/install tests/unit tests/host
 
 faults: setup
 	$(PY) -m pytest -q tests/faults

@@ -254,7 +254,7 @@ class LocalCloud:
     def describe(self, execution_arn: str) -> dict[str, Any]:
         return dict(aws.client("stepfunctions", self.region).describe_execution(executionArn=execution_arn))
 
-    def wait(self, execution_arn: str, timeout: float = 60.0, poll: float = 0.05) -> dict[str, Any]:
+    def wait(self, execution_arn: str, timeout: float = 60.0, poll: float = 0.2) -> dict[str, Any]:
         deadline = time.monotonic() + timeout
         while True:
             answer = self.describe(execution_arn)

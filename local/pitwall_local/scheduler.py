@@ -28,7 +28,7 @@ from pitwall_local.relay import Relay
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
-_TICK_WALL_SECONDS = 0.05
+_TICK_WALL_SECONDS = 0.2
 
 
 def _rate_seconds(expression: str) -> float | None:

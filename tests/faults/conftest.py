@@ -2,7 +2,7 @@
 other) and the matrix it prints at the end of the session.
 
 Each case's result travels in its test report (`user_properties`), where the summary reads it.
-The cases run one after the other: two at once on this 2-core machine lag the accelerated
+The cases run one after the other on their cloud: two at once in one process lag the accelerated
 clock (a wall second is two cloud minutes) and the matrix measures the machine instead."""
 
 from __future__ import annotations
@@ -46,5 +46,5 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if _results:
-        terminalreporter.section("fault matrix (issue 4)")
+        terminalreporter.section("fault matrix")
         terminalreporter.write_line(format_matrix(_results))

@@ -1,8 +1,12 @@
 """boto3 clients, created lazily and cached: nothing talks to AWS at import time, so moto can
-start before any client exists. Tests call `reset_clients()` between emulated accounts."""
+start before any client exists. Tests call `reset_clients()` between emulated accounts.
+
+The cached clients share one session: a session loads each service's model files once (a new
+session per client read them from disk again, the larger part of making a client)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -11,23 +15,35 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
+_creating = threading.Lock()  # a session is not thread-safe (its clients are)
+
+
+@cache
+def _session() -> boto3.session.Session:
+    return boto3.session.Session()
+
 
 @cache
 def client(service: str, region: str | None = None) -> Any:
-    return boto3.session.Session().client(service, region_name=region)
+    with _creating:
+        return _session().client(service, region_name=region)
 
 
 def reset_clients() -> None:
     client.cache_clear()
     unsigned_client.cache_clear()
+    _session.cache_clear()
 
 
 @cache
 def unsigned_client(service: str, region: str) -> Any:
     """A client that signs nothing: for calls made before there are credentials (Cognito sign-in)."""
-    return boto3.session.Session().client(
-        service, region_name=region, config=Config(signature_version=UNSIGNED, retries={"mode": "standard"})
-    )
+    with _creating:
+        return _session().client(
+            service,
+            region_name=region,
+            config=Config(signature_version=UNSIGNED, retries={"mode": "standard"}),
+        )
 
 
 def client_as(service: str, region: str, credentials: Mapping[str, str]) -> Any:
