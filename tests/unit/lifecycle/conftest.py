@@ -32,7 +32,13 @@ def fake_deps(start_epoch: float, stack_settings: dict[str, str]) -> Deps:
 
 
 @pytest.fixture
-def deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
+def deps(moto_deps: Deps) -> Deps:
+    """On moto, unless a test module chooses `fake_deps` under this name."""
+    return moto_deps
+
+
+@pytest.fixture
+def moto_deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
     with mock_aws():
         aws.reset_clients()
         aws.client("dynamodb").create_table(

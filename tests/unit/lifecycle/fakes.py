@@ -54,6 +54,9 @@ class FakeRuns:
         runs = [self.get(run_id) for run_id in self.bodies]
         return [run for run in runs if run.model_prefix == model_prefix]
 
+    def all(self) -> list[Run]:
+        return sorted((self.get(run_id) for run_id in self.bodies), key=lambda run: run.created_at)
+
 
 class FakeStore:
     """The model bucket, unversioned: a read at a version id is a test that needs moto."""
@@ -210,6 +213,7 @@ class FakeEc2:
             instance_id = self.add_instance(spec.run_id, spec.segment)
             self.instances[instance_id].update(
                 {
+                    "ImageId": spec.image_id,
                     "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
                     "InstanceType": pool.instance_type,
                     "SubnetId": pool.subnet_id,
@@ -277,8 +281,11 @@ class FakeSchedules:
     def delete(self, schedule_id: str) -> bool:
         return self.schedules.pop(schedule_id, None) is not None
 
+    def all(self) -> list[EvaluationSchedule]:
+        return [schedule for _, schedule in sorted(self.schedules.items())]
+
     def of_run(self, run_id: str) -> list[EvaluationSchedule]:
-        return [s for _, s in sorted(self.schedules.items()) if s.source_run_id == run_id]
+        return [schedule for schedule in self.all() if schedule.source_run_id == run_id]
 
 
 class FakeRoles:
