@@ -42,7 +42,7 @@ from pitwall_local.relay import Relay, relayed_events
 from pitwall_local.s3_events import versioned_notifications
 from pitwall_local.scheduler import LocalScheduler
 from pitwall_local.simulated_drfc import SimulatedPace
-from pitwall_local.task_tokens import heartbeats_of_any_waiting_task
+from pitwall_local.task_tokens import task_tokens_as_in_aws
 from pitwall_local.template import translated_template
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -125,7 +125,7 @@ class LocalCloud:
         self._exit.callback(self.invoker.close)
         self.relay = self._exit.enter_context(relayed_events(Relay(self.region, self.invoker)))
         self._exit.enter_context(versioned_notifications())
-        self._exit.enter_context(heartbeats_of_any_waiting_task())
+        self._exit.enter_context(task_tokens_as_in_aws())
         self.shim = LambdaShim({})
         self._exit.enter_context(lambdas_in_process(self.shim))
         # DeepRacer on AWS: the double's site is the stack's DroaSiteUrl; its password goes into

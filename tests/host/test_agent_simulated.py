@@ -375,6 +375,42 @@ def test_a_host_given_the_remaining_legs_evaluates_only_those(s3, clock):
     assert [key.rsplit("/", 1)[1] for key in keys_under(s3, folder)] == ["leg-01.json", "leg-02.json"]
 
 
+class TerminatedDuringTheFirstLeg(SimulatedDrfc):
+    """The instance is terminated while the first leg runs: the agent is told to stop, DRFC
+    stops, and its next poll finds the work ended."""
+
+    agent: HostAgent
+
+    def poll(self):
+        if not self._halted.is_set() and self.clock.now() > (self._started_at or 0) + 20:
+            self.agent.stop()
+        return super().poll()
+
+
+def test_a_leg_cut_short_by_the_instances_end_is_not_recorded_as_done(s3, clock):
+    # Given an evaluation of two legs on an instance terminated during the first
+    trained = make_spec()
+    train(s3, clock, trained, max_episodes=20)
+    legs = [
+        EvaluationLeg(index=0, world_name="reInvent2019_track"),
+        EvaluationLeg(index=1, world_name="reInvent2019_track", reverse=True),
+    ]
+    spec = make_spec(
+        mode=Mode.EVALUATE,
+        model_prefix=trained.model_prefix,
+        run_settings={"DR_EVAL_NUMBER_OF_TRIALS": "10"},
+        evaluation_legs=legs,
+    )
+    put_spec(s3, spec)
+    backend = TerminatedDuringTheFirstLeg(s3=s3, clock=clock)
+    backend.agent = agent_for(s3, clock, spec, backend, instance_id="i-lost")
+    # When the agent runs
+    backend.agent.run()
+    # Then no leg is recorded as done: a replacement evaluates both again
+    folder = RunKeys(spec.run_id).evaluation_leg(0).rsplit("/", 1)[0]
+    assert keys_under(s3, folder) == []
+
+
 def test_continuous_evaluation_completes_laps_and_counts_resets(s3, clock):
     trained = make_spec()
     train(s3, clock, trained, max_episodes=20)

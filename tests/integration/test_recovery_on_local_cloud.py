@@ -447,18 +447,18 @@ def test_a_frozen_evaluation_host_is_replaced_after_the_heartbeat_window(
     assert _live_instances(cloud, evaluation) == []
 
 
-@pytest.mark.skip(
-    reason="known defect: since evaluations run in legs on their own checkpoint copy, a spot warning "
-    "right after the evaluation host starts is sometimes (3 runs in 4 here) not acted on at once; the "
-    "wait runs out its heartbeat window and the run ends out of budget. To be fixed, then unskipped."
-)
 def test_an_evaluation_on_an_interrupted_spot_instance_is_evaluated_again_in_another_pool(
     cloud: LocalCloud, helpers
 ) -> None:
-    # Given an evaluation of 5 trials under way
+    # Given an evaluation of 20 trials in each direction under way (ten simulated minutes: the
+    # warning lands while the host evaluates; one after its host finished would replace nothing)
     source_id = _trained_source(cloud, helpers)
     evaluation_id = helpers.new_run_id("evaluation")
-    arn = cloud.start("Evaluate", _evaluation(source_id, 5), name=evaluation_id)
+    both_ways = _evaluation(source_id, 20)
+    both_ways["evaluation"]["tracks"] = [
+        {"track": helpers.TRACK, "direction": direction} for direction in ("clockwise", "counterclockwise")
+    ]
+    arn = cloud.start("Evaluate", both_ways, name=evaluation_id)
 
     def started() -> Segment | None:
         run = _run(cloud, evaluation_id)
@@ -469,7 +469,7 @@ def test_an_evaluation_on_an_interrupted_spot_instance_is_evaluated_again_in_ano
     # When EC2 warns that its instance will be interrupted
     put_instance_event(cloud, INTERRUPTION_WARNING, first.instance_id or "")
     execution = cloud.wait(arn, timeout=90)
-    # Then a new instance in another pool evaluated the same model, with all the trials
+    # Then a new instance in another pool evaluated the same model, with all the trials of both legs
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     evaluation = cloud.runs.get(evaluation_id)
     assert len(evaluation.segments) == 2
@@ -478,5 +478,8 @@ def test_an_evaluation_on_an_interrupted_spot_instance_is_evaluated_again_in_ano
     assert lost.save_requested_at is None  # nothing to save
     assert lost.pool is not None and again.pool is not None and again.pool.label != lost.pool.label
     assert again.model_prefix == lost.model_prefix
-    assert [r.trials for r in evaluation.evaluations] == [5]
+    assert [(r.direction, r.trials) for r in evaluation.evaluations] == [
+        ("clockwise", 20),
+        ("counterclockwise", 20),
+    ]
     assert _live_instances(cloud, evaluation) == []

@@ -7,6 +7,7 @@ import pytest
 
 from pitwall import recovery
 from pitwall.clock import ManualClock
+from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.interruption import request_checkpoint_save
 from pitwall.lifecycle.models import ErrorInfo, InstanceEvent, RecoveryInput
@@ -217,3 +218,30 @@ def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_
     # and the same event again changes nothing
     again = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
     assert again.decision in (None, "ignore")
+
+
+def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: Deps, ec2_event_of) -> None:
+    # Given a run whose host reported its work finished, before the controller recorded it
+    instance_id = deps.ec2.add_instance("run-1")
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].instance_id = instance_id
+    run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
+    deps.runs.save(run)
+    finished = HostStatus(
+        run_id="run-1",
+        segment=0,
+        instance_id=instance_id,
+        state=HostState.FINISHED,
+        sequence=3,
+        at_epoch=deps.clock.now(),
+        detail="work finished",
+    )
+    deps.store.put_text(run.keys.host_status, finished.to_json())
+    # When EC2 warns that the instance will be interrupted
+    event = ec2_event_of("EC2 Spot Instance Interruption Warning", {"instance-id": instance_id})
+    answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
+    # Then the run goes on to collect what the host finished: nothing replaced, the wait kept
+    assert answer.decision is None and answer.requested is False
+    run = deps.runs.get("run-1")
+    assert run.state == RunState.RUNNING and run.task_token == "token-of-the-work-wait"
+    assert run.segments[0].end_reason is None

@@ -140,8 +140,8 @@ class HostAgent:
                 self._report(HostState.STARTED, detail=detail)
             else:
                 self._log(detail)
-            if not self._watch(leg_spec):
-                return
+            if not self._watch(leg_spec) or self._stopping():
+                return  # a leg the instance's end cut short is no result: a replacement does it again
             written = set(s3objects.list_keys(self.s3, self.bucket, model.evaluation_metrics_folder))
             new = sorted(written - written_before)
             if not new:

@@ -21,7 +21,8 @@ import uuid
 
 from pitwall import recovery
 from pitwall.errors import InvalidEvent, RunNotFound
-from pitwall.host.protocol import ControlAction, ControlRequest
+from pitwall.host.protocol import ControlAction, ControlRequest, HostState
+from pitwall.lifecycle.await_host import parse_host_status
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import STATE_CHANGE, InstanceEvent, SaveRequestOutput
 from pitwall.lifecycle.records import update_run
@@ -64,6 +65,14 @@ def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
             token, recovery.INSTANCE_GONE_ERROR, f"instance {instance_id} ended before its host saved"
         )
     return token
+
+
+def _host_finished(run: Run, instance_id: str, deps: Deps) -> bool:
+    """The instance's host reported its work finished (its report may not be in the record yet):
+    a warning about it now changes nothing, and a replacement would do the work again."""
+    body = deps.store.get_bytes(run.keys.host_status)
+    status = parse_host_status(body, run.keys.host_status) if body else None
+    return status is not None and status.instance_id == instance_id and status.state == HostState.FINISHED
 
 
 def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
@@ -118,6 +127,12 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
         # ended with no warning before (by hand, a host failure): replace it now, not after the
         # heartbeat window; a segment already ending (warned, finished) makes this an Ignore
         return _resolve(recovery.EventKind.INSTANCE_GONE, run_id, event, deps)
+    if _host_finished(run, instance_id, deps):
+        logger.info(
+            "ignored a warning about an instance whose host finished its work",
+            extra={"run_id": run_id, "instance_id": instance_id, "detail_type": event.detail_type},
+        )
+        return ignored
     kind = recovery.event_kind_of_detail_type(event.detail_type)
     if kind is None:  # InstanceEvent admits only the three detail types: a new one needs a rule here
         raise InvalidEvent(f"InstanceEvent: detail-type: {event.detail_type!r} has no recovery")
