@@ -15,12 +15,15 @@ import logging
 import sys
 import time
 import warnings
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from pitwall import aws, layout
+from pitwall.errors import RunNotFound
 from pitwall.observability import logger
 from pitwall.runs import EvaluationResult, Run, RunRequest, summarize
 from pitwall_cli import main
@@ -35,6 +38,7 @@ MODEL = "demo-model"
 INCREMENT_RUN = "demo-model-faster"
 SPEED_FACTOR = 1.15
 PROGRESS_EPISODES = 25  # print a progress line every this many episodes
+WAIT_SECONDS = 120.0  # the longest the demo waits for one step it does not watch
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -90,7 +94,7 @@ def _watch_training(cloud: LocalCloud, narrator: Narrator, execution_arn: str, r
         execution = cloud.describe(execution_arn)
         try:
             run = cloud.runs.get(run_id)
-        except Exception:  # not prepared yet
+        except RunNotFound:  # not prepared yet
             run = None
         if run is not None and (segment := run.current_segment) is not None:
             key = (run.state, segment.instance_id, segment.last_checkpoint)
@@ -271,12 +275,7 @@ def run(args: argparse.Namespace) -> int:
 def _schedule_evaluations(cloud: LocalCloud, narrator: Narrator) -> None:
     """What a racer types while the increment trains: evaluate its newest checkpoint every 15
     minutes on both tracks (the schedule ends with the run)."""
-    while True:  # the run record exists once the Train machine prepared it
-        try:
-            cloud.runs.get(INCREMENT_RUN)
-            break
-        except Exception:
-            time.sleep(0.1)
+    _wait_until(lambda: _prepared(cloud, INCREMENT_RUN), f"the run record of {INCREMENT_RUN}")
     outputs = cloud.stack.outputs
     command = ["schedule", "add", INCREMENT_RUN, "--every", "rate(15 minutes)", "--trials", "2"]
     command += ["--track", TRACK, "--track", RACE_TRACK, "--checkpoint", "last"]
@@ -291,13 +290,13 @@ def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
     run = cloud.runs.get(INCREMENT_RUN)
     skipped: dict[str, int] = {}
     for firing in run.schedule_firings:
-        if firing.evaluation_run_id is None:
+        run_id = firing.evaluation_run_id
+        if run_id is None:
             reason = (firing.skipped or "").split(" (")[0]
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
-        while not _ended(cloud, firing.evaluation_run_id):
-            time.sleep(0.1)
-        evaluation = cloud.runs.get(firing.evaluation_run_id)
+        _wait_until(partial(_ended, cloud, run_id), f"the end of the scheduled evaluation {run_id}")
+        evaluation = cloud.runs.get(run_id)
         outcome = (
             ", ".join(f"{r.track} {r.mean_completion_percent:.0f}%" for r in evaluation.evaluations)
             if evaluation.state.value == "succeeded"
@@ -311,19 +310,40 @@ def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
 def _evaluation_after_training(cloud: LocalCloud, before: set[str]) -> str:
     """The Evaluate execution the "Model trained" event started (the scheduled ones are named
     after their schedule, so after the run)."""
-    while True:
+
+    def started() -> str | None:
         for execution in cloud.executions("Evaluate"):
             arn = execution["executionArn"]
             if arn not in before and not execution["name"].startswith(INCREMENT_RUN):
                 return str(arn)
-        time.sleep(0.1)
+        return None
+
+    return _wait_until(started, "the evaluation after the second training")
+
+
+def _prepared(cloud: LocalCloud, run_id: str) -> bool:
+    try:
+        cloud.runs.get(run_id)
+    except RunNotFound:
+        return False
+    return True
 
 
 def _ended(cloud: LocalCloud, run_id: str) -> bool:
     try:
         return cloud.runs.get(run_id).is_terminal
-    except Exception:  # not prepared yet
+    except RunNotFound:  # not prepared yet
         return False
+
+
+def _wait_until[T](found: Callable[[], T | None], what: str, seconds: float = WAIT_SECONDS) -> T:
+    """What `found` returns once it is something; TimeoutError naming `what` after `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not (value := found()):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo waited {seconds:.0f} s for {what}")
+        time.sleep(0.1)
+    return value
 
 
 def _imported(cloud: LocalCloud, narrator: Narrator) -> bool:

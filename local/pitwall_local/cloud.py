@@ -156,8 +156,31 @@ class LocalCloud:
         self.scheduler.start()
         self._exit.callback(self.scheduler.stop)
         self._exit.callback(gc.unfreeze)
+        self._exit.callback(self.stop_executions)  # first on close, while the mocks are still on
         self.freeze_heap()
         return self
+
+    def stop_executions(self) -> None:
+        """Stop the executions still running and let the handlers under way end. moto runs each
+        execution in a thread of its own: left running, it would go on calling its Lambdas after
+        the mocks are off (with no credentials, against nothing), or in the next local cloud."""
+        stepfunctions = aws.client("stepfunctions", self.region)
+        for machine in MACHINES:
+            running = stepfunctions.list_executions(
+                stateMachineArn=self.machine_arn(machine), statusFilter="RUNNING"
+            )
+            for execution in running["executions"]:
+                for _ in range(100):
+                    try:
+                        stepfunctions.stop_execution(
+                            executionArn=execution["executionArn"], cause="the local cloud closed"
+                        )
+                        break
+                    except AttributeError:  # moto: its thread has not set the execution up yet
+                        time.sleep(0.01)
+                # it ends when its thread sees the stop (a wait under way ends first)
+                self.wait(execution["executionArn"], timeout=60.0)
+        self.shim.wait_until_idle(timeout=30.0)
 
     def freeze_heap(self) -> None:
         """Move every object alive now out of reach of Python's full collections (`gc.freeze`).

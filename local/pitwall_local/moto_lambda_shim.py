@@ -95,6 +95,13 @@ class LambdaShim:
         # function name -> the events its handler fails on (fault injection: a bug in the function,
         # an unhandled error, as long as the entry stays)
         self.failing_events: dict[str, Callable[[Any], bool]] = {}
+        self._running = 0  # handlers running now
+        self._idle = threading.Condition(self._lock)
+
+    def wait_until_idle(self, timeout: float) -> bool:
+        """Wait until no handler runs (True), or `timeout` seconds (False)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._running == 0, timeout)
 
     def handler_of(self, function: LambdaFunction) -> Handler:
         folder = self.function_code[function.function_name]
@@ -125,6 +132,7 @@ class LambdaShim:
         os.environ["AWS_REGION"] = os.environ["AWS_DEFAULT_REGION"] = function.region  # as the runtime does
         with self._lock:
             self._count += 1
+            self._running += 1
             request_id = f"local-{self._count:08d}"
         context = InProcessContext(
             function_name=function.function_name,
@@ -152,6 +160,9 @@ class LambdaShim:
             )
         finally:
             stack.pop()
+            with self._idle:
+                self._running -= 1
+                self._idle.notify_all()
         seconds = time.perf_counter() - started
         with self._lock:
             self.invocations.append(
