@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from pitwall import aws, layout
-from pitwall.adapters import tasks
 from pitwall.adapters.iam import POLICY_NAME, segment_role_name
+from pitwall.adapters.tasks import TaskTokens
 from pitwall.errors import RunNotFound
 from pitwall.host.iam import instance_policy
 from pitwall.host.packaging import archive_key, build_agent_archive
@@ -422,15 +422,15 @@ def test_a_frozen_evaluation_host_is_replaced_after_the_heartbeat_window(
     evaluation_id = helpers.new_run_id("evaluation")
     _faults_for(cloud, evaluation_id, {0: SimulatedFaults(freeze_after_seconds=5)})
     kept_alive: list[str] = []
-    send_heartbeat = tasks.heartbeat
+    send_heartbeat = TaskTokens.heartbeat
 
-    def counted_heartbeat(token: str) -> bool:
-        sent = send_heartbeat(token)
+    def counted_heartbeat(self: TaskTokens, token: str) -> bool:
+        sent = send_heartbeat(self, token)
         if sent:
             kept_alive.append(token)
         return sent
 
-    monkeypatch.setattr(tasks, "heartbeat", counted_heartbeat)
+    monkeypatch.setattr(TaskTokens, "heartbeat", counted_heartbeat)
     # When the Evaluate machine runs
     execution = cloud.wait(cloud.start("Evaluate", _evaluation(source_id, 5), name=evaluation_id), timeout=90)
     # Then the silence past the heartbeat window ended the first segment as a stall, and a new

@@ -4,7 +4,7 @@ that ends with the command to run next, and the event's name as the SNS message 
 NotificationEvents).
 
 Pure: runs and numbers in, messages out. The lifecycle builds a message where its fact happens
-and publishes it (`adapters.messaging.send`).
+and publishes it (`adapters.messaging.Messaging.send`).
 """
 
 from __future__ import annotations

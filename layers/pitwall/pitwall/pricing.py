@@ -7,6 +7,8 @@ where it exists. Spot prices are live (EC2 DescribeSpotPriceHistory), never from
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 _US = {
     "g4dn.xlarge": 0.526,
     "g4dn.2xlarge": 0.752,
@@ -52,3 +54,13 @@ ON_DEMAND_USD_PER_HOUR: dict[str, dict[str, float]] = {
 def on_demand_price(region: str, instance_type: str) -> float | None:
     """The on-demand price, or None where this table does not know it."""
     return ON_DEMAND_USD_PER_HOUR.get(region, {}).get(instance_type)
+
+
+@dataclass(frozen=True)
+class OnDemandPrices:
+    """This table for one region."""
+
+    region: str
+
+    def on_demand(self, instance_type: str) -> float | None:
+        return on_demand_price(self.region, instance_type)

@@ -1,21 +1,22 @@
-"""The lifecycle steps' dependencies on moto: the runs table, the model bucket (versioned, as
-template.yaml makes it), the topic, a manual clock and the settings a handler would read."""
+"""The lifecycle steps' dependencies: in memory (`fake_deps`, the fakes in fakes.py) for the
+lifecycle's own logic, or on moto (`deps`: the runs table, the model bucket, versioned as
+template.yaml makes it, the topic, the schedule group) where a test checks what AWS does."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
+from fakes import fake_deps_of
 from moto import mock_aws
 
 from pitwall import aws
-from pitwall.adapters.ec2 import Ec2
-from pitwall.adapters.iam import SegmentRoles
-from pitwall.adapters.runs_table import RunsTable
-from pitwall.adapters.store import ObjectStore
 from pitwall.clock import ManualClock
 from pitwall.lifecycle.deps import Deps
 from pitwall.settings import Settings
+
+TOPIC_ARN = "arn:aws:sns:us-east-1:123456789012:pitwall"
 
 
 @pytest.fixture
@@ -25,7 +26,19 @@ def start_epoch() -> float:
 
 
 @pytest.fixture
-def deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
+def fake_deps(start_epoch: float, stack_settings: dict[str, str]) -> Deps:
+    settings = Settings.model_validate({**stack_settings, "PITWALL_TOPIC_ARN": TOPIC_ARN})
+    return fake_deps_of(settings, ManualClock(start_epoch))
+
+
+@pytest.fixture
+def deps(moto_deps: Deps) -> Deps:
+    """On moto, unless a test module chooses `fake_deps` under this name."""
+    return moto_deps
+
+
+@pytest.fixture
+def moto_deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
     with mock_aws():
         aws.reset_clients()
         aws.client("dynamodb").create_table(
@@ -40,12 +53,5 @@ def deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
         topic = aws.client("sns").create_topic(Name="pitwall")["TopicArn"]
         aws.client("scheduler").create_schedule_group(Name="pitwall-evaluations")
         settings = Settings.model_validate({**stack_settings, "PITWALL_TOPIC_ARN": topic})
-        yield Deps(
-            settings=settings,
-            store=ObjectStore("models-bucket"),
-            runs=RunsTable("runs"),
-            ec2=Ec2("us-east-1"),
-            clock=ManualClock(start_epoch),
-            roles=SegmentRoles(settings.host_permissions_boundary_arn),
-        )
+        yield dataclasses.replace(Deps.from_settings(settings), clock=ManualClock(start_epoch))
     aws.reset_clients()

@@ -1,5 +1,5 @@
 """An evaluation's own copy of its checkpoint, its legs (track, direction) and their results, on
-moto's S3 and DynamoDB: prepare_evaluation, evaluation_legs_to_do, evaluate_outcome."""
+the in-memory adapters: prepare_evaluation, evaluation_legs_to_do, evaluate_outcome."""
 
 from __future__ import annotations
 
@@ -33,6 +33,11 @@ CHECKPOINTS = ["3_Step-300.ckpt", "4_Step-400.ckpt", "5_Step-500.ckpt"]
 @pytest.fixture
 def start_epoch() -> float:
     return START
+
+
+@pytest.fixture
+def deps(fake_deps: Deps) -> Deps:
+    return fake_deps
 
 
 def _trained_source(deps: Deps, *, best: str = "4_Step-400.ckpt", state: RunState = RunState.RUNNING) -> Run:

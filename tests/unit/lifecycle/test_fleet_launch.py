@@ -14,8 +14,7 @@ from pitwall import aws, episode_cost, layout
 from pitwall.adapters import ec2 as ec2_adapter
 from pitwall.adapters.ec2 import Ec2, FleetUnavailable, LaunchSpec
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import RunRef
-from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, provision_instance, workload
+from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, workload
 from pitwall.runs import Pool, Run, RunKind, RunRequest
 from pitwall_local.instances import InstanceRunner, LaunchFaults, hooked_instances
 
@@ -189,7 +188,8 @@ def _run(deps: Deps, request: RunRequest, hyperparameters: dict[str, Any], algor
     return run
 
 
-def test_the_workload_comes_from_the_request_and_the_custom_files(deps: Deps) -> None:
+def test_the_workload_comes_from_the_request_and_the_custom_files(fake_deps: Deps) -> None:
+    deps = fake_deps
     request = RunRequest(model_name="m", track="t")
     chosen = workload(_run(deps, request, {"num_episodes_between_training": 8}, "clipped_ppo"), deps, 2.0)
     assert (chosen.fixed_workers, chosen.episodes_between_training, chosen.sac) == (None, 8, False)
@@ -228,76 +228,3 @@ def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does
         with pytest.raises(FleetUnavailable) as raised:
             deps.ec2.launch_fleet(pools, replace(spec, segment=1))
         assert raised.value.tried and str(raised.value).count("InsufficientInstanceCapacity") == 4
-
-
-def _provision(
-    deps: Deps, baked_image: str | None, ec2_adapter: Ec2 | None = None
-) -> tuple[dict[str, Any], Run]:
-    """Provision a training run in moto with two sizes offered; the image pipeline's parameter
-    holds `baked_image` (None: it has not baked one yet)."""
-    ec2 = aws.client("ec2", "us-east-1")
-    base = ec2.describe_images()["Images"][0]["ImageId"]
-    settings = deps.settings.model_copy(
-        update={
-            "subnet_ids": tuple(_subnets()),
-            "instance_types": ("g4dn.2xlarge", "g4dn.8xlarge"),
-            "image_id": base,
-        }
-    )
-    deps = replace(deps, settings=settings, ec2=ec2_adapter or deps.ec2)
-    if baked_image is not None:
-        aws.client("ssm", "us-east-1").put_parameter(
-            Name=settings.host_image_parameter, Value=baked_image, Type="String"
-        )
-    run = _run(
-        deps, RunRequest(model_name="m", track="t"), {"num_episodes_between_training": 20}, "clipped_ppo"
-    )
-    assert deps.runs.create(run)
-    output = provision_instance(RunRef(run_id=run.run_id), deps)
-    instance = ec2.describe_instances(InstanceIds=[output.instance_id])["Reservations"][0]["Instances"][0]
-    return instance, deps.runs.get(run.run_id)
-
-
-def test_provisioning_boots_the_baked_image_once_the_pipeline_made_one(deps: Deps) -> None:
-    baked = aws.client("ec2", "us-east-1").describe_images()["Images"][1]["ImageId"]
-    instance, _ = _provision(deps, baked)
-    assert instance["ImageId"] == baked
-
-
-def test_provisioning_boots_the_base_image_before_and_runs_the_workers_of_the_size(deps: Deps) -> None:
-    instance, run = _provision(deps, None)
-    assert instance["ImageId"] == aws.client("ec2", "us-east-1").describe_images()["Images"][0]["ImageId"]
-    # moto prices every pool alike: the 8xlarge runs 10 workers for the price of one instance
-    segment = run.segments[0]
-    assert (instance["InstanceType"], segment.workers) == ("g4dn.8xlarge", 10)
-    spec = json.loads(deps.store.get_bytes(run.keys.run_spec) or b"{}")
-    assert spec["system_settings"]["DR_WORKERS"] == "10"
-    assert len(segment.pools_tried) >= 1 and segment.pool is not None
-
-
-class _RecordWrittenDuringLaunch(Ec2):
-    """EC2 as it is, while someone else (a schedule's firing, the racer) writes the run's record
-    between the read provisioning started from and its own write."""
-
-    def __init__(self, region: str, runs: Any) -> None:
-        super().__init__(region)
-        self.runs = runs
-
-    def launch_fleet(self, pools: Any, spec: LaunchSpec) -> Any:
-        answer = super().launch_fleet(pools, spec)
-        self.runs.save(self.runs.get(spec.run_id))
-        return answer
-
-
-def test_a_record_written_while_the_instance_launches_keeps_the_instance_and_a_retry_launches_none(
-    deps: Deps,
-) -> None:
-    ec2 = aws.client("ec2", "us-east-1")
-    instance, run = _provision(deps, None, _RecordWrittenDuringLaunch("us-east-1", deps.runs))
-    # the launched instance is in the record, booting
-    assert run.state.value == "booting" and run.segments[0].instance_id == instance["InstanceId"]
-    # and a retried invocation answers with it instead of launching another
-    retried = provision_instance(RunRef(run_id=run.run_id), replace(deps, ec2=Ec2("us-east-1")))
-    assert retried.instance_id == instance["InstanceId"]
-    launched = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
-    assert len(launched) == 1

@@ -1,5 +1,5 @@
-"""The heartbeat step (`lifecycle.heartbeat.record_heartbeat`) on moto's S3 and DynamoDB: which
-report a host-status notification stands for, and what it changes in the run record."""
+"""The heartbeat step (`lifecycle.heartbeat.record_heartbeat`): which report a host-status
+notification stands for (S3 versions: on moto), and what it changes and tells (in memory)."""
 
 from __future__ import annotations
 
@@ -49,9 +49,8 @@ def _booting_replacement(deps: Deps) -> Run:
     return run
 
 
-def _put_status(deps: Deps, instance_id: str, segment: int, state: HostState, sequence: int) -> str:
-    """Write a host status report; its S3 version id."""
-    status = HostStatus(
+def _status(deps: Deps, instance_id: str, segment: int, state: HostState, sequence: int) -> HostStatus:
+    return HostStatus(
         run_id=RUN_ID,
         segment=segment,
         instance_id=instance_id,
@@ -59,6 +58,11 @@ def _put_status(deps: Deps, instance_id: str, segment: int, state: HostState, se
         sequence=sequence,
         at_epoch=deps.clock.now(),
     )
+
+
+def _put_status(deps: Deps, instance_id: str, segment: int, state: HostState, sequence: int) -> str:
+    """Write a host status report to moto's S3; its version id."""
+    status = _status(deps, instance_id, segment, state, sequence)
     answer = aws.client("s3").put_object(
         Bucket=deps.store.bucket, Key=layout.RunKeys(RUN_ID).host_status, Body=status.to_json().encode()
     )
@@ -104,37 +108,21 @@ def test_without_a_version_the_current_object_is_read_and_a_stale_report_changes
     assert deps.runs.get(RUN_ID).state == RunState.BOOTING
 
 
-def _subscribed_queue(deps: Deps) -> str:
-    """An SQS queue on the racer's topic (raw delivery keeps the message attributes as sent)."""
-    sqs = aws.client("sqs")
-    url = sqs.create_queue(QueueName="racer")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.client("sns").subscribe(
-        TopicArn=deps.settings.topic_arn,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"RawMessageDelivery": "true"},
-    )
-    return url
-
-
-def test_a_replacement_that_starts_tells_the_racer_it_resumed_and_after_how_long(deps: Deps) -> None:
-    # Given the replacement of a segment that trained and stalled (ended a minute ago), and a
-    # racer's queue
+def test_a_replacement_that_starts_tells_the_racer_it_resumed_and_after_how_long(fake_deps: Deps) -> None:
+    # Given the replacement of a segment that trained and stalled (ended a minute ago)
+    deps = fake_deps
     _booting_replacement(deps)
     run = deps.runs.get(RUN_ID)
     run.segments[0].started_at = deps.clock.now() - 1100
     deps.runs.save(run)
-    queue = _subscribed_queue(deps)
     # When the new host reports started
-    started = _put_status(deps, "i-new", 1, HostState.STARTED, sequence=2)
-    record_heartbeat(_notification(deps, started), deps)
+    started = _status(deps, "i-new", 1, HostState.STARTED, sequence=2)
+    deps.store.put_text(layout.RunKeys(RUN_ID).host_status, started.to_json())
+    record_heartbeat(_notification(deps, None), deps)
     # Then one message says the run resumed, with its event attribute
-    [message] = aws.client("sqs").receive_message(
-        QueueUrl=queue, MessageAttributeNames=["All"], MaxNumberOfMessages=10
-    )["Messages"]
-    assert message["MessageAttributes"]["event"]["StringValue"] == "run-resumed"
-    assert message["Body"].startswith("Model m (run run-1) resumed after a stall: 1 min without training.")
+    [message] = deps.messaging.messages
+    assert message.attributes["event"] == "run-resumed"
+    assert message.body.startswith("Model m (run run-1) resumed after a stall: 1 min without training.")
     # and a repeat of the report sends nothing more
-    record_heartbeat(_notification(deps, started), deps)
-    assert not aws.client("sqs").receive_message(QueueUrl=queue).get("Messages")
+    record_heartbeat(_notification(deps, None), deps)
+    assert len(deps.messaging.messages) == 1

@@ -1,11 +1,11 @@
-"""The recovery task (`lifecycle.recover.decide_recovery`) on moto's DynamoDB and SNS: how each
+"""The recovery task (`lifecycle.recover.decide_recovery`) on the in-memory adapters: how each
 failed step turns into a decision in the run record and the Train machine's next step."""
 
 from __future__ import annotations
 
 import pytest
 
-from pitwall import aws, recovery
+from pitwall import recovery
 from pitwall.clock import ManualClock
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
@@ -21,6 +21,11 @@ HOUR = 3600.0
 @pytest.fixture
 def start_epoch() -> float:
     return START
+
+
+@pytest.fixture
+def deps(fake_deps: Deps) -> Deps:
+    return fake_deps
 
 
 def _running_run(deps: Deps, *, checkpoint: str | None, state: RunState = RunState.RUNNING) -> Run:
@@ -160,14 +165,7 @@ def test_a_host_failure_whose_cause_got_lost_is_described_with_the_hosts_own_rep
 
 
 def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: Deps, ec2_event_of) -> None:
-    instance_id = aws.client("ec2").run_instances(
-        ImageId="ami-12c6146b",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "pitwall:run-id", "Value": "run-1"}]}
-        ],
-    )["Instances"][0]["InstanceId"]
+    instance_id = deps.ec2.add_instance("run-1")
     run = _running_run(deps, checkpoint="3_Step-30.ckpt")
     run.segments[0].instance_id = instance_id
     run.segments[0].end_reason = "spot-interruption: warning"
@@ -178,6 +176,7 @@ def test_an_instance_that_shuts_down_during_the_save_wait_ends_the_wait(deps: De
     )
     answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
     assert answer.decision == "save-wait-ended"
+    assert deps.tasks.failed["token-of-the-save-wait"][0] == recovery.INSTANCE_GONE_ERROR
     run = deps.runs.get("run-1")
     assert run.awaiting is None and run.task_token is None
     assert run.segments[0].ended_at == START
@@ -199,14 +198,7 @@ def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_
     deps: Deps, ec2_event_of
 ) -> None:
     # Given a training run whose instance ends unannounced (terminated by hand, a host failure)
-    instance_id = aws.client("ec2").run_instances(
-        ImageId="ami-12c6146b",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "pitwall:run-id", "Value": "run-1"}]}
-        ],
-    )["Instances"][0]["InstanceId"]
+    instance_id = deps.ec2.add_instance("run-1")
     run = _running_run(deps, checkpoint="3_Step-30.ckpt")
     run.segments[0].instance_id = instance_id
     run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
@@ -218,6 +210,7 @@ def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_
     answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
     # Then the segment is replaced now, from the last checkpoint, with nothing to save
     assert answer.decision == "replace" and answer.requested is False
+    assert "token-of-the-work-wait" in deps.tasks.failed
     run = deps.runs.get("run-1")
     assert run.state == RunState.PROVISIONING and run.task_token is None
     assert (run.segments[0].end_reason or "").startswith("instance-gone")
@@ -229,14 +222,7 @@ def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_
 
 def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: Deps, ec2_event_of) -> None:
     # Given a run whose host reported its work finished, before the controller recorded it
-    instance_id = aws.client("ec2").run_instances(
-        ImageId="ami-12c6146b",
-        MinCount=1,
-        MaxCount=1,
-        TagSpecifications=[
-            {"ResourceType": "instance", "Tags": [{"Key": "pitwall:run-id", "Value": "run-1"}]}
-        ],
-    )["Instances"][0]["InstanceId"]
+    instance_id = deps.ec2.add_instance("run-1")
     run = _running_run(deps, checkpoint="3_Step-30.ckpt")
     run.segments[0].instance_id = instance_id
     run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"

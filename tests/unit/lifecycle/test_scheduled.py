@@ -1,9 +1,8 @@
-"""Scheduled evaluations on moto (EventBridge Scheduler, Step Functions, DynamoDB, S3): a run's
-schedules made from its request and ended with it, and what each firing does."""
+"""Scheduled evaluations: a run's schedules made from its request (what Scheduler is asked, on
+moto) and ended with it, and what each firing does (on the in-memory adapters)."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import pytest
@@ -27,15 +26,13 @@ def start_epoch() -> float:
 
 
 @pytest.fixture
+def deps(fake_deps: Deps) -> Deps:
+    return fake_deps
+
+
+@pytest.fixture
 def evaluate_machine(deps: Deps) -> str:
-    """A stand-in Evaluate machine (a Pass state) under the name the settings give."""
-    arn = deps.settings.evaluate_state_machine_arn
-    aws.client("stepfunctions").create_state_machine(
-        name=arn.rsplit(":", 1)[1],
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}),
-        roleArn="arn:aws:iam::123456789012:role/sfn",
-    )
-    return arn
+    return deps.settings.evaluate_state_machine_arn
 
 
 def _checkpoint(deps: Deps, name: str) -> None:
@@ -80,15 +77,15 @@ def _schedule(run: Run, **spec) -> EvaluationSchedule:
     )
 
 
-def _executions(arn: str) -> list[dict]:
-    sfn = aws.client("stepfunctions")
-    return [
-        {**e, "input": json.loads(sfn.describe_execution(executionArn=e["executionArn"])["input"])}
-        for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-    ]
+def _executions(deps: Deps, arn: str) -> list[dict]:
+    started = deps.machines.executions.items()
+    return [{"name": name, "input": payload} for name, (machine, payload) in started if machine == arn]
 
 
-def test_a_run_requests_schedules_are_made_in_the_stacks_group_with_the_schedule_as_input(deps: Deps) -> None:
+def test_a_run_requests_schedules_are_made_in_the_stacks_group_with_the_schedule_as_input(
+    moto_deps: Deps,
+) -> None:
+    deps = moto_deps
     # Given a run request with two scheduled evaluations
     run = _training(
         deps,
@@ -139,7 +136,7 @@ def test_a_firing_starts_an_evaluation_of_the_newest_checkpoint_by_number(
     fired = fire_schedule(schedule, deps)
     # Then an Evaluate execution evaluates checkpoint 4 on the schedule's track, and the run says so
     assert fired.skipped is None and fired.checkpoint_name == "4_Step-400.ckpt"
-    [execution] = _executions(evaluate_machine)
+    [execution] = _executions(deps, evaluate_machine)
     assert execution["name"] == fired.evaluation_run_id
     evaluation = EvaluationRequest.model_validate(execution["input"]["evaluation"])
     assert (evaluation.checkpoint, evaluation.tracks, evaluation.trials) == (
@@ -165,7 +162,7 @@ def test_a_firing_while_the_models_previous_evaluation_runs_is_skipped_and_recor
     assert (
         again.skipped == f"the previous evaluation of this model ({first.evaluation_run_id}) is still running"
     )
-    assert len(_executions(evaluate_machine)) == 1
+    assert len(_executions(deps, evaluate_machine)) == 1
     assert [f.skipped for f in deps.runs.get("train-1").schedule_firings] == [None, again.skipped]
 
 
@@ -204,7 +201,7 @@ def test_an_unchanged_checkpoint_is_not_evaluated_again_unless_the_schedule_repe
         == "checkpoint 4_Step-400.ckpt has not changed since its last evaluation on these tracks"
     )
     assert repeated.skipped is None
-    assert [e["name"] for e in _executions(evaluate_machine)] == [repeated.evaluation_run_id]
+    assert [e["name"] for e in _executions(deps, evaluate_machine)] == [repeated.evaluation_run_id]
 
 
 def test_a_new_checkpoint_or_another_track_is_evaluated(deps: Deps, evaluate_machine: str) -> None:
@@ -216,7 +213,7 @@ def test_a_new_checkpoint_or_another_track_is_evaluated(deps: Deps, evaluate_mac
 def test_a_model_without_a_checkpoint_yet_is_skipped(deps: Deps, evaluate_machine: str) -> None:
     run = _training(deps, checkpoint=None)
     assert fire_schedule(_schedule(run), deps).skipped == "no checkpoint 'last' to evaluate yet"
-    assert _executions(evaluate_machine) == []
+    assert _executions(deps, evaluate_machine) == []
 
 
 def test_an_evaluation_spends_within_its_cap_and_what_its_run_has_left(deps: Deps) -> None:

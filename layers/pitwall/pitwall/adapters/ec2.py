@@ -256,6 +256,19 @@ class Ec2:
                 found += reservation["Instances"]
         return found
 
+    def run_of_instance(self, instance_id: str) -> tuple[str, int] | None:
+        """(run id, segment) from a Pitwall instance's tags; None for an instance that is not ours."""
+        answer = self._ec2.describe_tags(
+            Filters=[
+                {"Name": "resource-id", "Values": [instance_id]},
+                {"Name": "key", "Values": [RUN_TAG, SEGMENT_TAG]},
+            ]
+        )
+        tags = {tag["Key"]: tag["Value"] for tag in answer.get("Tags", [])}
+        if RUN_TAG not in tags:
+            return None
+        return tags[RUN_TAG], int(tags.get(SEGMENT_TAG, "0"))
+
     def terminate(self, instance_id: str) -> bool:
         """Terminate; True when it was still alive. Unknown or gone instances are fine."""
         try:
@@ -292,17 +305,3 @@ def _fleet_pool_label(error: dict[str, Any], candidates: Sequence[Pool]) -> str:
         return _fleet_pool(error, candidates).label
     except ValueError:
         return str(error.get("ErrorCode", "unknown pool"))
-
-
-def run_of_instance(region: str, instance_id: str) -> tuple[str, int] | None:
-    """(run id, segment) from a Pitwall instance's tags; None for an instance that is not ours."""
-    answer = aws.client("ec2", region).describe_tags(
-        Filters=[
-            {"Name": "resource-id", "Values": [instance_id]},
-            {"Name": "key", "Values": [RUN_TAG, SEGMENT_TAG]},
-        ]
-    )
-    tags = {tag["Key"]: tag["Value"] for tag in answer.get("Tags", [])}
-    if RUN_TAG not in tags:
-        return None
-    return tags[RUN_TAG], int(tags.get(SEGMENT_TAG, "0"))

@@ -10,14 +10,15 @@ from botocore.exceptions import ClientError
 from pitwall import aws
 
 
-def start(state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
-    """Start the execution; False when one of that name exists already (a retried invocation)."""
-    try:
-        aws.client("stepfunctions").start_execution(
-            stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
-            return False
-        raise
-    return True
+class Machines:
+    def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
+        """Start the execution; False when one of that name exists already (a retried invocation)."""
+        try:
+            aws.client("stepfunctions").start_execution(
+                stateMachineArn=state_machine_arn, name=name, input=json.dumps(payload)
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ExecutionAlreadyExists":
+                return False
+            raise
+        return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from pitwall import aws
@@ -11,35 +12,35 @@ from pitwall.notifications import Message
 EVENT_SOURCE = "pitwall"
 
 
-def notify(topic_arn: str, subject: str, message: str) -> str:
-    answer = aws.client("sns").publish(TopicArn=topic_arn, Subject=subject[:99], Message=message)
-    return str(answer["MessageId"])
+@dataclass(frozen=True)
+class Messaging:
+    topic_arn: str
+    event_bus: str
 
+    def send(self, message: Message) -> str:
+        """Publish one of `pitwall.notifications`' messages, its event and model as message
+        attributes (what a subscription's filter policy matches)."""
+        answer = aws.client("sns").publish(
+            TopicArn=self.topic_arn,
+            Subject=message.subject,
+            Message=message.body,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value}
+                for name, value in message.attributes.items()
+            },
+        )
+        return str(answer["MessageId"])
 
-def send(topic_arn: str, message: Message) -> str:
-    """Publish one of `pitwall.notifications`' messages, its event and model as message attributes
-    (what a subscription's filter policy matches)."""
-    answer = aws.client("sns").publish(
-        TopicArn=topic_arn,
-        Subject=message.subject,
-        Message=message.body,
-        MessageAttributes={
-            name: {"DataType": "String", "StringValue": value} for name, value in message.attributes.items()
-        },
-    )
-    return str(answer["MessageId"])
-
-
-def put_event(bus: str, detail_type: str, detail: dict[str, Any]) -> None:
-    answer = aws.client("events").put_events(
-        Entries=[
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": detail_type,
-                "Detail": json.dumps(detail),
-                "EventBusName": bus,
-            }
-        ]
-    )
-    if answer.get("FailedEntryCount"):
-        raise RuntimeError(f"EventBridge refused the {detail_type!r} event: {answer['Entries']}")
+    def put_event(self, detail_type: str, detail: dict[str, Any]) -> None:
+        answer = aws.client("events").put_events(
+            Entries=[
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": detail_type,
+                    "Detail": json.dumps(detail),
+                    "EventBusName": self.event_bus,
+                }
+            ]
+        )
+        if answer.get("FailedEntryCount"):
+            raise RuntimeError(f"EventBridge refused the {detail_type!r} event: {answer['Entries']}")

@@ -23,13 +23,14 @@ def _call(method: str, **kwargs: Any) -> bool:
     return True
 
 
-def succeed(token: str, output: dict[str, Any]) -> bool:
-    return _call("send_task_success", taskToken=token, output=json.dumps(output))
+class TaskTokens:
+    """Each call is False when the token's task already ended."""
 
+    def succeed(self, token: str, output: dict[str, Any]) -> bool:
+        return _call("send_task_success", taskToken=token, output=json.dumps(output))
 
-def fail(token: str, error: str, cause: str) -> bool:
-    return _call("send_task_failure", taskToken=token, error=error, cause=cause[:32_000])
+    def fail(self, token: str, error: str, cause: str) -> bool:
+        return _call("send_task_failure", taskToken=token, error=error, cause=cause[:32_000])
 
-
-def heartbeat(token: str) -> bool:
-    return _call("send_task_heartbeat", taskToken=token)
+    def heartbeat(self, token: str) -> bool:
+        return _call("send_task_heartbeat", taskToken=token)

@@ -9,7 +9,6 @@ from enum import StrEnum
 from pydantic import TypeAdapter, ValidationError
 
 from pitwall import recovery
-from pitwall.adapters import tasks
 from pitwall.errors import InvalidEvent
 from pitwall.host.protocol import HostStatus
 from pitwall.lifecycle.deps import Deps
@@ -63,7 +62,7 @@ def host_report(run: Run, status: HostStatus) -> HostReport:
 
 
 def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
-    if not tasks.heartbeat(task.task_token):
+    if not deps.tasks.heartbeat(task.task_token):
         # only a waiting task's token is stored: anything else would silence the real wait
         raise InvalidEvent(f"AwaitInput: task_token: no waiting task of run {task.run_id} holds this token")
     now = deps.clock.now()
@@ -97,17 +96,19 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
 
     run, answer = update_run(deps, task.run_id, register)
     if answer == _Answer.GONE:
-        tasks.fail(
+        deps.tasks.fail(
             task.task_token,
             recovery.INSTANCE_GONE_ERROR,
             f"run {run.run_id}: the instance ended before its host saved",
         )
     elif answer == _Answer.REPLACED:
-        tasks.fail(task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced")
+        deps.tasks.fail(
+            task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced"
+        )
     elif answer == _Answer.RUN_ENDED:
-        tasks.fail(task.task_token, "RunEnded", f"run {run.run_id} is {run.state}: {run.failure or ''}")
+        deps.tasks.fail(task.task_token, "RunEnded", f"run {run.run_id} is {run.state}: {run.failure or ''}")
     elif answer == _Answer.FAIL and status is not None and failure is not None:
-        tasks.fail(task.task_token, failure, status.detail or f"the host reported {status.state.value}")
+        deps.tasks.fail(task.task_token, failure, status.detail or f"the host reported {status.state.value}")
     elif answer == _Answer.SUCCEED and status is not None:
-        tasks.succeed(task.task_token, host_report(run, status).model_dump(mode="json"))
+        deps.tasks.succeed(task.task_token, host_report(run, status).model_dump(mode="json"))
     return AwaitOutput(run_id=run.run_id, awaiting=task.awaiting, settled_now=answer != _Answer.WAIT)

@@ -12,8 +12,7 @@ from __future__ import annotations
 import uuid
 
 from pitwall import layout, notifications
-from pitwall.adapters import messaging, secrets
-from pitwall.adapters.store import ObjectStore
+from pitwall.adapters import secrets
 from pitwall.droa import package
 from pitwall.droa.client import DroaClient
 from pitwall.droa.contract import FINAL_IMPORT_STATUSES, UPLOAD_PREFIX, ModelStatus
@@ -29,6 +28,7 @@ from pitwall.lifecycle.models import (
     PrepareImportInput,
 )
 from pitwall.lifecycle.notify import failure_reason
+from pitwall.lifecycle.ports import Store
 from pitwall.lifecycle.records import update_run
 from pitwall.runs import ImportState, ModelImport, Run, RunKind, RunState
 from pitwall.settings import DroaSettings
@@ -43,7 +43,7 @@ def _find(run: Run, import_id: str) -> ModelImport:
     return found
 
 
-def _lineage(run: Run, store: ObjectStore) -> list[package.SegmentListing]:
+def _lineage(run: Run, store: Store) -> list[package.SegmentListing]:
     listings = []
     for segment in run.segments:
         model = layout.ModelKeys(segment.model_prefix)
@@ -57,14 +57,14 @@ def _lineage(run: Run, store: ObjectStore) -> list[package.SegmentListing]:
     return listings
 
 
-def _required(store: ObjectStore, key: str) -> bytes:
+def _required(store: Store, key: str) -> bytes:
     body = store.get_bytes(key)
     if body is None:
         raise NothingToContinueFrom(f"s3://{store.bucket}/{key} is missing: the model is incomplete")
     return body
 
 
-def build_export(run: Run, store: ObjectStore, choice: str) -> package.DroaPackage:
+def build_export(run: Run, store: Store, choice: str) -> package.DroaPackage:
     """The DRoA package of a run's checkpoint (`best`, `last` or N over its lineage), from what the
     model bucket holds now: the Import machine's first step and `pitwall import --to-folder`."""
     if run.kind != RunKind.TRAIN or run.trained_segment is None:
@@ -81,7 +81,7 @@ def build_export(run: Run, store: ObjectStore, choice: str) -> package.DroaPacka
     )
 
 
-def car_file_of(built: package.DroaPackage, store: ObjectStore) -> bytes:
+def car_file_of(built: package.DroaPackage, store: Store) -> bytes:
     """carfile.tar.gz of a package's checkpoint: its frozen graph and model_metadata.json."""
     graph = _required(store, package.frozen_graph(built).source_key or "")
     return package.car_file(graph, built.file(layout.MODEL_METADATA_FILE).body or b"")
@@ -223,10 +223,9 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
         lines.append(f"Car file (agent/model.pb + model_metadata.json): {car_url}")
     model = run.request.model_name
     message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))
-    message_id = messaging.send(deps.settings.topic_arn, message)
+    message_id = deps.messaging.send(message)
     telemetry.imported(model, status_text)
-    messaging.put_event(
-        deps.settings.event_bus,
+    deps.messaging.put_event(
         events.MODEL_IMPORTED,
         {
             "run_id": run.run_id,

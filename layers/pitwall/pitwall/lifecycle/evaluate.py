@@ -5,7 +5,6 @@ run and into the trained run's record."""
 from __future__ import annotations
 
 from pitwall import drfc_files, notifications
-from pitwall.adapters import messaging
 from pitwall.errors import HostFailed
 from pitwall.host.protocol import EvaluationLegDone
 from pitwall.lifecycle import telemetry
@@ -67,7 +66,7 @@ def evaluate_outcome(task: RunRef, deps: Deps) -> EvaluateOutput:
         track = f"{result.track} ({result.direction})"
         lap = result.best_lap_seconds or 0.0
         message = notifications.evaluation_best_lap(model, source.run_id, track, lap, before)
-        messaging.send(deps.settings.topic_arn, message)
+        deps.messaging.send(message)
     return EvaluateOutput(run_id=run.run_id, results=results)
 
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 from urllib.parse import unquote_plus
 
 from pitwall import drfc_files, layout, notifications
-from pitwall.adapters import messaging, tasks
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.await_host import host_report, parse_host_status
@@ -63,12 +62,12 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
     if started and run.kind == RunKind.TRAIN:
         first = all(earlier.started_at is None for earlier in run.segments[:-1])
         message = notifications.training_started(run) if first else notifications.run_resumed(run, now)
-        messaging.send(deps.settings.topic_arn, message)
+        deps.messaging.send(message)
     if token and verdict.fail_error:
-        tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
+        deps.tasks.fail(token, verdict.fail_error, status.detail or f"host of run {run.run_id} failed")
         out.settled += 1
     elif token and verdict.settle:
-        tasks.succeed(token, host_report(run, status).model_dump(mode="json"))
+        deps.tasks.succeed(token, host_report(run, status).model_dump(mode="json"))
         out.settled += 1
 
 
@@ -85,7 +84,7 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
         logger.info("ignored a heartbeat of no live run", extra={"key": key})
         out.ignored += 1
         return
-    if run.task_token and tasks.heartbeat(run.task_token):
+    if run.task_token and deps.tasks.heartbeat(run.task_token):
         out.kept_alive += 1
     telemetry.heartbeat(run.run_id)
     now = deps.clock.now()

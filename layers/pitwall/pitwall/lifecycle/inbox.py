@@ -13,7 +13,6 @@ from urllib.parse import unquote_plus
 from pydantic import ValidationError
 
 from pitwall import layout
-from pitwall.adapters import messaging
 from pitwall.errors import InvalidCustomFiles
 from pitwall.lifecycle import events
 from pitwall.lifecycle.deps import Deps
@@ -81,6 +80,6 @@ def start_from_inbox(event: S3Notification, deps: Deps) -> InboxOutput:
         deps.store.put_json(
             folder + layout.VALIDATION_REPORT_FILE, {"ok": True, "run_id": train.run_id, "problems": []}
         )
-        messaging.put_event(deps.settings.event_bus, events.TRAINING_REQUESTED, train.model_dump(mode="json"))
+        deps.messaging.put_event(events.TRAINING_REQUESTED, train.model_dump(mode="json"))
         out.started.append(train.run_id)
     return out

@@ -20,8 +20,6 @@ from __future__ import annotations
 import uuid
 
 from pitwall import recovery
-from pitwall.adapters import tasks
-from pitwall.adapters.ec2 import run_of_instance
 from pitwall.errors import InvalidEvent, RunNotFound
 from pitwall.host.protocol import ControlAction, ControlRequest, HostState
 from pitwall.lifecycle.await_host import parse_host_status
@@ -63,7 +61,9 @@ def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
 
     _, token = update_run(deps, run_id, record)
     if token:
-        tasks.fail(token, recovery.INSTANCE_GONE_ERROR, f"instance {instance_id} ended before its host saved")
+        deps.tasks.fail(
+            token, recovery.INSTANCE_GONE_ERROR, f"instance {instance_id} ended before its host saved"
+        )
     return token
 
 
@@ -90,7 +90,7 @@ def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: 
     if save:
         _ask_to_save(resolved.run, instance_id, event, deps)  # before the machine waits for it
     if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
-        tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
+        deps.tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
     report_recovery(resolved.run, decision, deps)
     return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)
 
@@ -98,7 +98,7 @@ def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: 
 def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
     instance_id = event.detail.instance_id
     ignored = SaveRequestOutput(instance_id=instance_id, run_id=None, requested=False)
-    owner = run_of_instance(deps.settings.region, instance_id)
+    owner = deps.ec2.run_of_instance(instance_id)
     if owner is None:
         logger.info("ignored an event about an instance not Pitwall's", extra={"instance_id": instance_id})
         return ignored

@@ -7,7 +7,6 @@ import contextlib
 import json
 
 from pitwall import notifications
-from pitwall.adapters import messaging
 from pitwall.errors import InvalidEvent, RunNotFound
 from pitwall.lifecycle import events, scheduled, telemetry
 from pitwall.lifecycle.deps import Deps
@@ -86,7 +85,6 @@ def _event_of(run: Run) -> tuple[str, dict[str, object]]:
 
 
 def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
-    settings = deps.settings
     now = deps.clock.now()
     try:
         run = deps.runs.get(task.run_id)
@@ -95,7 +93,7 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
             raise  # only a failure can come before the record: nothing to tell anyone
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task.error, None)
-        message_id = messaging.send(settings.topic_arn, notifications.run_rejected(task.run_id, reason or ""))
+        message_id = deps.messaging.send(notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
         )
@@ -126,9 +124,9 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         if run.state == RunState.SUCCEEDED
         else notifications.run_failed(run, now)
     )
-    message_id = messaging.send(settings.topic_arn, message)
+    message_id = deps.messaging.send(message)
     detail_type, detail = _event_of(run)
-    messaging.put_event(settings.event_bus, detail_type, detail)
+    deps.messaging.put_event(detail_type, detail)
     return NotifyOutput(
         run_id=run.run_id, state=run.state, reason=run.failure or "", message_id=message_id, event=detail_type
     )

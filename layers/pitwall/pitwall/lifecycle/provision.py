@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 
-from pitwall import budget, episode_cost, layout, pricing, recovery
+from pitwall import budget, episode_cost, layout, recovery
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, FleetUnavailable, LaunchSpec, PoolUnavailable
 from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
@@ -112,7 +112,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         offers += [
             episode_cost.Offer(
                 Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
-                pricing.on_demand_price(settings.region, t),
+                deps.prices.on_demand(t),
             )
             for t in settings.instance_types
             for s, z in zones.items()

@@ -12,7 +12,6 @@ import contextlib
 import json
 
 from pitwall import budget, notifications, recovery
-from pitwall.adapters import messaging, tasks
 from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
@@ -41,7 +40,7 @@ def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
         return
     telemetry.recovery_decided(run.run_id, decision.action, decision.reason.value)
     message = notifications.run_interrupted(run, decision.action, decision.reason.value, decision.detail)
-    messaging.send(deps.settings.topic_arn, message)
+    deps.messaging.send(message)
 
 
 def _end_for_budget(run_id: str, detail: str, deps: Deps) -> Run:
@@ -110,7 +109,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
             run, decision = resolved.run, resolved.decision
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
-                tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
+                deps.tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
             report_recovery(run, decision, deps)
     if isinstance(decision, recovery.Retry):
         step = recovery.Step(action="retry", reason=decision.detail)

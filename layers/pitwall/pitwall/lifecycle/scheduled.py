@@ -10,7 +10,6 @@ newest checkpoint, or records on the run why it started none:
 
 from __future__ import annotations
 
-from pitwall.adapters import machines
 from pitwall.errors import RunNotFound
 from pitwall.lifecycle.checkpoints import checkpoint_to_evaluate
 from pitwall.lifecycle.deps import Deps
@@ -128,7 +127,7 @@ def fire_schedule(schedule: EvaluationSchedule, deps: Deps) -> FiringOutput:
             # the checkpoint checked above, by name: a newer one may come while this one starts
             evaluation=schedule.evaluation().model_copy(update={"checkpoint": checkpoint}),
         )
-        machines.start(
+        deps.machines.start(
             deps.settings.evaluate_state_machine_arn,
             firing.evaluation_run_id,
             payload.model_dump(mode="json"),

@@ -6,13 +6,13 @@ from __future__ import annotations
 import hashlib
 import math
 
-from pitwall.adapters.store import ObjectStore
 from pitwall.host.packaging import archive_key, build_agent_archive
 from pitwall.host.protocol import RunSpec
 from pitwall.host.userdata import MAX_FALLBACK_MINUTES, render_user_data
+from pitwall.lifecycle.ports import Store
 
 
-def ensure_agent_archive(store: ObjectStore) -> tuple[str, str]:
+def ensure_agent_archive(store: Store) -> tuple[str, str]:
     """The S3 key and the sha256 of the current host agent archive, uploaded if it is not there
     yet (the instance checks what it downloads against the digest)."""
     archive = build_agent_archive()

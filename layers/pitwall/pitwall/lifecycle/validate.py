@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from pitwall import layout
 from pitwall.adapters.sandbox import sandbox_runner
-from pitwall.adapters.store import ObjectStore
 from pitwall.customfiles.validate import RewardRunner
 from pitwall.customfiles.validate import validate_custom_files as check_files
 from pitwall.errors import InvalidCustomFiles
 from pitwall.lifecycle import drfc
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import TrainInput, ValidationOutput
+from pitwall.lifecycle.ports import Store
 from pitwall.runs import RunRequest
 from pitwall.settings import Settings
 
 
-def read_custom_files(store: ObjectStore, folder: str) -> dict[str, bytes]:
+def read_custom_files(store: Store, folder: str) -> dict[str, bytes]:
     files = {name: store.get_bytes(layout.custom_file_key(folder, name)) for name in layout.CUSTOM_FILES}
     missing = [name for name, body in files.items() if body is None]
     if missing:
