@@ -81,8 +81,8 @@ def test_an_interruption_warning_saves_first_and_replaces_away_from_the_pool():
     assert decision.segment_seconds == pytest.approx(expected)
 
 
-def test_a_rebalance_recommendation_is_handled_like_a_warning():
-    run = training_run()
+def test_a_rebalance_recommendation_before_a_first_checkpoint_is_handled_like_a_warning():
+    run = training_run(segment(0, launched_at=T0))
     decision = recovery.decide(run, event(EventKind.REBALANCE_RECOMMENDATION, T0 + HOUR), T0 + HOUR, POLICY)
     assert isinstance(decision, Replace)
     assert decision.reason == Reason.REBALANCE_RECOMMENDATION

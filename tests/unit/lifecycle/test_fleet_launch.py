@@ -14,7 +14,7 @@ from pitwall import aws, episode_cost, layout
 from pitwall.adapters import ec2 as ec2_adapter
 from pitwall.adapters.ec2 import Ec2, FleetUnavailable, LaunchSpec
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import RunRef
+from pitwall.lifecycle.models import ProvisionInput
 from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, provision_instance, workload
 from pitwall.runs import Pool, Run, RunKind, RunRequest
 from pitwall_local.instances import InstanceRunner, LaunchFaults, hooked_instances
@@ -253,7 +253,7 @@ def _provision(
         deps, RunRequest(model_name="m", track="t"), {"num_episodes_between_training": 20}, "clipped_ppo"
     )
     assert deps.runs.create(run)
-    output = provision_instance(RunRef(run_id=run.run_id), deps)
+    output = provision_instance(ProvisionInput(run_id=run.run_id), deps)
     instance = ec2.describe_instances(InstanceIds=[output.instance_id])["Reservations"][0]["Instances"][0]
     return instance, deps.runs.get(run.run_id)
 
@@ -297,7 +297,7 @@ def test_a_record_written_while_the_instance_launches_keeps_the_instance_and_a_r
     # the launched instance is in the record, booting
     assert run.state.value == "booting" and run.segments[0].instance_id == instance["InstanceId"]
     # and a retried invocation answers with it instead of launching another
-    retried = provision_instance(RunRef(run_id=run.run_id), replace(deps, ec2=Ec2("us-east-1")))
+    retried = provision_instance(ProvisionInput(run_id=run.run_id), replace(deps, ec2=Ec2("us-east-1")))
     assert retried.instance_id == instance["InstanceId"]
     launched = [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
     assert len(launched) == 1

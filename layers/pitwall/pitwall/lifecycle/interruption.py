@@ -80,7 +80,10 @@ def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: 
     save = isinstance(decision, recovery.Replace | recovery.Stop) and decision.save_first
     if save:
         _ask_to_save(resolved.run, instance_id, event, deps)  # before the machine waits for it
-    if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
+    if resolved.task_token and isinstance(decision, recovery.HandOver):
+        # the work wait ends; the machine launches the standby, this instance trains on
+        tasks.fail(resolved.task_token, decision.task_error, decision.detail)
+    elif resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
         tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
     report_recovery(resolved.run, decision, deps)
     return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)

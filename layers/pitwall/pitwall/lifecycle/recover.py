@@ -77,6 +77,8 @@ def _time_is_over(run: Run, now: float, policy: recovery.RecoveryPolicy) -> bool
 def _event(run: Run, kind: recovery.EventKind, now: float, detail: str) -> recovery.RunEvent:
     segment = run.current_segment
     instance_id = None if kind == recovery.EventKind.NO_CAPACITY or segment is None else segment.instance_id
+    if kind in recovery.STANDBY_EVENTS and run.standby is not None:
+        instance_id = run.standby.instance_id
     if kind == recovery.EventKind.HOST_FAILED and segment is not None:
         detail = detail or segment.host_detail  # a task failure's cause can get lost on the way
     return recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=detail)
@@ -88,7 +90,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
     now = deps.clock.now()
     error = task.error.Error if task.error else ""
     detail = cause_of(task.error)
-    awaiting = Awaiting(task.failed_wait) if task.failed_wait in ("started", "finished") else None
+    awaiting = Awaiting(task.failed_wait) if task.failed_wait in ("started", "finished", "ready") else None
     decision: recovery.Decision | None = None
     run = deps.runs.get(task.run_id)
     kind = recovery.event_kind_of_error(error, awaiting)
