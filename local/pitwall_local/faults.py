@@ -46,6 +46,7 @@ from pitwall.runs import Run, RunKind, RunState
 from pitwall_local.cloud import REPO_ROOT, LocalCloud
 from pitwall_local.examples import example_files
 from pitwall_local.instances import LaunchFaults
+from pitwall_local.simulated_drfc import SimulatedFaults
 from pitwall_local.template import load_template
 
 SPOT_NOTICE_SECONDS = 120.0  # EC2 terminates a spot instance two minutes after the warning
@@ -370,7 +371,15 @@ LOCAL_IMAGE = "ami-12c6146b"  # one of moto's built-in images
 # Cases beyond the matrix, at the training state: a spot warning whose handler fails every
 # attempt (failure queue, replay), an instance terminated with no warning (replaced at once).
 LOST_EVENT_FAULTS = ("spot-warning-lost", "unannounced-termination")
-_NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops", *LOST_EVENT_FAULTS})
+# Hand-over cases, at the training state: a rebalance recommendation (after the first checkpoint
+# is in the run record), then the spot warning before the replacement is ready; no warning at
+# all; or a replacement that never gets ready (its first launch hangs in the DRFC set-up).
+HANDOVER_FAULTS = ("rebalance-then-warning", "rebalance-no-warning", "rebalance-replacement-fails")
+REBALANCE_AFTER_CHECKPOINT_SECONDS = 60.0  # cloud time: the heartbeat records the checkpoint first
+WARNING_AFTER_REBALANCE_SECONDS = 20.0  # the simulated host boots in 45 s: not ready yet
+_NEEDS_INSTANCE = frozenset(
+    {"spot-interruption", "host-crash", "heartbeat-stops", *LOST_EVENT_FAULTS, *HANDOVER_FAULTS}
+)
 
 
 @dataclass
@@ -517,8 +526,40 @@ class FaultSuite:
             lost_spot_warning(cloud, str(instance_id))
         elif fault == "unannounced-termination":
             _terminate(cloud, str(instance_id))
+        elif fault in HANDOVER_FAULTS:
+            self._hand_over(fault, run_id, str(instance_id))
         else:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+
+    def _hand_over(self, fault: str, run_id: str, instance_id: str) -> None:
+        cloud = self.cloud
+        if fault == "rebalance-replacement-fails":
+            self._first_launch_never_boots(run_id, segment=len(self._hosts_of(run_id)))
+
+        def warn() -> None:
+            spot_interruption(cloud, instance_id)
+
+        def recommend() -> None:
+            rebalance_recommendation(cloud, instance_id)
+            if fault == "rebalance-then-warning":
+                _after(WARNING_AFTER_REBALANCE_SECONDS, cloud, warn, f"warning-{instance_id}")
+
+        _after(REBALANCE_AFTER_CHECKPOINT_SECONDS, cloud, recommend, f"rebalance-{instance_id}")
+
+    def _first_launch_never_boots(self, run_id: str, segment: int) -> None:
+        """The next instance of the run's `segment` hangs in its set-up (once: a later launch of
+        the same segment boots)."""
+        runner = self.cloud.runner
+        before = runner.host_faults
+        hung = SimulatedFaults(never_boots=True)
+
+        def faults(of_run: str, of_segment: int) -> SimulatedFaults | None:
+            if (of_run, of_segment) == (run_id, segment):
+                runner.host_faults = before
+                return hung
+            return before(of_run, of_segment)
+
+        runner.host_faults = faults
 
     def _arm(self, state: str, fault: str, run_id: str, fired: threading.Event, errors: list[str]) -> None:
         """Inject `fault` when the run reaches `state`."""

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 
 from pitwall import budget, notifications, recovery
 from pitwall.adapters import messaging, tasks
+from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
@@ -33,6 +35,18 @@ def cause_of(error: ErrorInfo | None) -> str:
     with contextlib.suppress(ValueError, AttributeError):
         cause = json.loads(cause).get("errorMessage", cause)
     return str(cause)
+
+
+def ask_to_save(run: Run, instance_id: str, why: str, deps: Deps) -> None:
+    """Ask the run's host on `instance_id` to upload its latest checkpoint and stop (a SAVE control
+    request; one request id per instance and cause, so a repeated event asks once)."""
+    request = ControlRequest(
+        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{why}")),
+        action=ControlAction.SAVE,
+        instance_id=instance_id,
+        requested_at_epoch=deps.clock.now(),
+    )
+    deps.store.put_text(run.keys.host_control, request.to_json())
 
 
 def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
@@ -110,6 +124,13 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
                 policy=policy,
             )
             run, decision = resolved.run, resolved.decision
+            if (
+                kind in recovery.STANDBY_EVENTS
+                and isinstance(decision, recovery.Replace)
+                and decision.save_first
+            ):
+                # the hand-over's replacement is ready (or failed): the current host saves now
+                ask_to_save(run, decision.instance_id, kind.value, deps)
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
                 tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
