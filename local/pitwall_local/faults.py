@@ -24,6 +24,7 @@ running, budget overrun, and whether the finished model continues from the last 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -356,6 +357,7 @@ PARAMETERS = {  # seconds of cloud time; the simulated host boots in 45 s
     "BootTimeoutSeconds": 300,
     "HeartbeatWindowSeconds": 480,
     "DefaultTimeBudgetMinutes": BUDGET_MINUTES,
+    "MoveCheckMinutes": 5,  # a segment looks for a cheaper pool within the suite's short runs
 }
 EPISODES_PER_ITERATION = 10  # a checkpoint every few minutes of cloud time
 OUTAGE_SECONDS = 240.0
@@ -374,7 +376,15 @@ LOST_EVENT_FAULTS = ("spot-warning-lost", "unannounced-termination")
 # Hand-over cases, at the training state: a rebalance recommendation (after the first checkpoint
 # is in the run record), then the spot warning before the replacement is ready; no warning at
 # all; or a replacement that never gets ready (its first launch hangs in the DRFC set-up).
-HANDOVER_FAULTS = ("rebalance-then-warning", "rebalance-no-warning", "rebalance-replacement-fails")
+# The move back: the run's pool turns dear (spot prices rise tenfold) while a baked image makes
+# a boot short enough for the move to pay within the run's half hour.
+HANDOVER_FAULTS = (
+    "rebalance-then-warning",
+    "rebalance-no-warning",
+    "rebalance-replacement-fails",
+    "pool-turns-dear",
+)
+DEAR_PRICE_FACTOR = 10.0
 REBALANCE_AFTER_CHECKPOINT_SECONDS = 60.0  # cloud time: the heartbeat records the checkpoint first
 WARNING_AFTER_REBALANCE_SECONDS = 20.0  # the simulated host boots in 45 s: not ready yet
 _NEEDS_INSTANCE = frozenset(
@@ -533,6 +543,18 @@ class FaultSuite:
 
     def _hand_over(self, fault: str, run_id: str, instance_id: str) -> None:
         cloud = self.cloud
+        if fault == "pool-turns-dear":
+            run = self._run(run_id)
+            segment = run.current_segment if run else None
+            if segment is None or segment.pool is None:
+                raise RuntimeError(f"run {run_id} has no pool yet")
+            pool = (segment.pool.instance_type, segment.pool.availability_zone)
+            price = cloud.spot_market.price(*pool)
+            cloud.spot_market.prices[pool] = (price or 1.0) * DEAR_PRICE_FACTOR
+            aws.client("ssm", cloud.region).put_parameter(
+                Name=self._image_parameter, Value=LOCAL_IMAGE, Type="String", Overwrite=True
+            )
+            return
         if fault == "rebalance-replacement-fails":
             self._first_launch_never_boots(run_id, segment=len(self._hosts_of(run_id)))
 
@@ -643,7 +665,14 @@ class FaultSuite:
             time.sleep(0.002)
         then(hosts[-1] if hosts else None)
 
+    @property
+    def _image_parameter(self) -> str:
+        return f"/pitwall/{self.cloud.stack_name}/host-image-id"  # template.yaml's
+
     def _disarm(self) -> None:
+        self.cloud.spot_market.prices.clear()
+        with contextlib.suppress(aws.client("ssm", self.cloud.region).exceptions.ParameterNotFound):
+            aws.client("ssm", self.cloud.region).delete_parameter(Name=self._image_parameter)
         self.tap.listeners.clear()
         self.tap.duplicate_until = 0.0
         self.launch_faults.on_attempt.clear()

@@ -87,5 +87,25 @@ def test_a_replacement_that_never_gets_ready_is_dropped_and_the_run_replaced_as_
     assert first.handover_requested_at is not None, result.detail
     assert "replacement failed" in (first.end_reason or ""), result.detail
     assert run.dropped_standby_cost_usd > 0  # the dropped replacement was paid and is counted
+    assert first.save_requested_at is not None, result.detail  # the current host saved
+    if len(run.segments) > 1:  # else the budget had no room for a new boot: finished as it was
+        _never_two_training(suite, run)
+    _survived(result)
+
+
+def test_a_segment_in_a_pool_turned_dear_moves_to_a_cheaper_one_at_a_checkpoint_and_stays(
+    suite: FaultSuite, record_case: Callable[[CaseResult], None]
+) -> None:
+    # Given a run that trains, When its pool's spot price rises tenfold
+    result = suite.run_case("training", "pool-turns-dear")
+    record_case(result)
+    # Then at a checkpoint it handed over to a cheaper pool, once (no flapping back)
+    run = suite.cloud.runs.get(result.run_id)
+    first, second = run.segments[0], run.segments[1]
+    assert (first.end_reason or "").startswith("cheaper-pool"), result.detail
+    assert first.pool is not None and second.pool is not None and second.pool != first.pool
+    moves = [s for s in run.segments if (s.end_reason or "").startswith("cheaper-pool")]
+    assert len(moves) == 1, result.detail
+    assert first.host_state == "saved", first.host_state
     _never_two_training(suite, run)
     _survived(result)

@@ -549,6 +549,7 @@ def test_the_policy_of_the_lambdas_comes_from_their_settings():
             "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall-host-boundary",
             "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
             "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
+            "PITWALL_MOVE_CHECK_MINUTES": "15",
             "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
             "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "90",
             "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",

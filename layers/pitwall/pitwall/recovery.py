@@ -61,6 +61,8 @@ class EventKind(StrEnum):
     INSTANCE_GONE = "instance-gone"
     STANDBY_READY = "standby-ready"  # a hand-over's replacement is set up and waits for the go
     STANDBY_FAILED = "standby-failed"  # it failed, or did not get ready within the boot timeout
+    # at a checkpoint, a pool now costs clearly less per useful episode (`episode_cost.worth_moving`)
+    CHEAPER_POOL = "cheaper-pool"
 
 
 HEARTBEAT_TOLERANCE = 0.9  # share of the window a recorded heartbeat must be inside to void a timeout
@@ -128,6 +130,7 @@ class Reason(StrEnum):
     REPEATED_HOST_FAILURE = "repeated-host-failure"
     CAPACITY_WAIT_TOO_LONG = "capacity-wait-too-long"
     INSTANCE_GONE = "instance-gone"
+    CHEAPER_POOL = "cheaper-pool"
 
 
 _REASON_OF_EVENT = {
@@ -138,9 +141,14 @@ _REASON_OF_EVENT = {
     EventKind.HOST_FAILED: Reason.HOST_FAILED,
     EventKind.NO_CAPACITY: Reason.NO_CAPACITY,
     EventKind.INSTANCE_GONE: Reason.INSTANCE_GONE,
+    EventKind.CHEAPER_POOL: Reason.CHEAPER_POOL,
+    # a standby event ends the segment for the hand-over's own reason (`Segment.handover_reason`)
     EventKind.STANDBY_READY: Reason.REBALANCE_RECOMMENDATION,
     EventKind.STANDBY_FAILED: Reason.REBALANCE_RECOMMENDATION,
 }
+
+# Events that start a hand-over when `hands_over` allows one.
+HANDOVER_EVENTS = frozenset({EventKind.REBALANCE_RECOMMENDATION, EventKind.CHEAPER_POOL})
 
 # Events about a hand-over's replacement (`Run.standby`), not about the current instance.
 STANDBY_EVENTS = frozenset({EventKind.STANDBY_READY, EventKind.STANDBY_FAILED})
@@ -194,6 +202,8 @@ class RecoveryPolicy(_Model):
     capacity_retry_seconds: float = Field(default=300.0, gt=0)
     max_capacity_wait_seconds: float = Field(default=2 * 3600.0, gt=0)
     max_relaunches_per_hour: int = Field(default=breaker.DEFAULT_MAX_RELAUNCHES, ge=0)
+    # how often (and how long after it started) a training segment looks for a cheaper pool
+    move_check_seconds: float = Field(default=900.0, gt=0)
 
     @property
     def breaker(self) -> breaker.BreakerSettings:
@@ -209,6 +219,7 @@ class RecoveryPolicy(_Model):
                 "heartbeat_window_seconds": settings.heartbeat_window_seconds,
                 "default_time_budget_seconds": settings.default_time_budget_minutes * 60.0,
                 "max_relaunches_per_hour": settings.max_relaunches_per_hour,
+                "move_check_seconds": settings.move_check_minutes * 60.0,
                 **overrides,
             }
         )
@@ -341,6 +352,9 @@ def spent(run: Run, now: float) -> budget.Spent:
 def excluded_pools(run: Run, now: float, policy: RecoveryPolicy) -> list[str]:
     """Labels of the pools that took an instance of this run back within the cooldown."""
     labels: list[str] = []
+    current = run.current_segment
+    if current is not None and current.pool is not None and _handing_over(run, current):
+        labels.append(current.pool.label)  # the hand-over's replacement boots elsewhere
     for segment in run.segments:
         if segment.pool is None or reason_of(segment.end_reason) not in POOL_LOSS_REASONS:
             continue
@@ -396,7 +410,7 @@ def _stale(run: Run, event: RunEvent, policy: RecoveryPolicy) -> str | None:
         return f"segment {segment.index} of run {run.run_id} is already ending: {segment.end_reason}"
     if run.state not in (RunState.BOOTING, RunState.RUNNING):
         return f"run {run.run_id} is {run.state.value}"
-    if event.kind == EventKind.REBALANCE_RECOMMENDATION and segment.handover_requested_at is not None:
+    if event.kind in HANDOVER_EVENTS and segment.handover_requested_at is not None:
         return f"segment {segment.index} of run {run.run_id} is already handing over"
     if event.kind == EventKind.BOOT_TIMEOUT and (run.state != RunState.BOOTING or segment.started_at):
         return f"instance {segment.instance_id} already started"
@@ -434,6 +448,13 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
     segment = run.current_segment
     assert segment is not None and segment.instance_id is not None  # _stale checked
     reason = _REASON_OF_EVENT[event.kind]
+    if event.kind in STANDBY_EVENTS and segment.handover_reason:
+        reason = Reason(segment.handover_reason)
+    if event.kind == EventKind.CHEAPER_POOL and not hands_over(run, event):
+        # a move is worth it only as a hand-over: never stop the training for it
+        return Ignore(
+            detail=f"no hand-over to a cheaper pool now: {_describe(event, segment)}", run_version=run.version
+        )
     # an evaluation has nothing to save: its replacement evaluates the same checkpoint again
     spot = event.kind in SPOT_EVENTS | STANDBY_EVENTS
     save_first = spot and run.state == RunState.RUNNING and run.kind == RunKind.TRAIN
@@ -452,6 +473,9 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             **about,
         )
     tripped = breaker.check(run, now, policy.breaker)
+    optional = event.kind == EventKind.CHEAPER_POOL  # never stops a run: it just does not move
+    if tripped is not None and optional:
+        return Ignore(detail=f"not moving: {tripped}", run_version=run.version)
     if tripped is not None:
         return Stop(
             reason=Reason.CIRCUIT_BREAKER,
@@ -469,6 +493,8 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             boot_seconds=policy.boot_seconds,
         )
     except BudgetExhausted as exc:
+        if optional:
+            return Ignore(detail=f"not moving: {exc}", run_version=run.version)
         return Stop(
             reason=Reason.BUDGET_EXHAUSTED,
             detail=f"{detail}; not replaced: {exc}",
@@ -477,7 +503,7 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             **about,
         )
     exclude = excluded_pools(run, now, policy)
-    pool_lost = event.kind in SPOT_EVENTS | STANDBY_EVENTS
+    pool_lost = event.kind in SPOT_EVENTS or (event.kind in STANDBY_EVENTS and reason in POOL_LOSS_REASONS)
     if pool_lost and segment.pool is not None and segment.pool.label not in exclude:
         exclude.append(segment.pool.label)
     if hands_over(run, event):
@@ -507,7 +533,7 @@ def hands_over(run: Run, event: RunEvent) -> bool:
     booting, or for an evaluation, the segment is replaced as for a warning (nothing to lose)."""
     segment = run.current_segment
     return (
-        event.kind == EventKind.REBALANCE_RECOMMENDATION
+        event.kind in HANDOVER_EVENTS
         and run.kind == RunKind.TRAIN
         and run.state == RunState.RUNNING
         and run.standby is None
@@ -521,10 +547,12 @@ def _describe(event: RunEvent, segment: Segment, standby: Segment | None = None)
     where = f"instance {segment.instance_id}" + (f" in {segment.pool.label}" if segment.pool else "")
     if event.kind in STANDBY_EVENTS and standby is not None:
         what = "handed over to" if event.kind == EventKind.STANDBY_READY else "its replacement failed:"
-        text = (
-            f"spot rebalance recommendation for {where} (segment {segment.index}); "
-            f"{what} {standby.instance_id}"
+        why = (
+            "a cheaper pool"
+            if segment.handover_reason == Reason.CHEAPER_POOL
+            else "spot rebalance recommendation"
         )
+        text = f"{why} for {where} (segment {segment.index}); {what} {standby.instance_id}"
         return f"{text}: {event.detail}" if event.detail else text
     what = {
         EventKind.INTERRUPTION_WARNING: "spot interruption warning",
@@ -534,6 +562,7 @@ def _describe(event: RunEvent, segment: Segment, standby: Segment | None = None)
         EventKind.HOST_FAILED: "host reported a failure",
         EventKind.NO_CAPACITY: "no pool could launch",
         EventKind.INSTANCE_GONE: "the instance ended without a warning",
+        EventKind.CHEAPER_POOL: "a pool costs clearly less per useful episode",
         EventKind.STANDBY_READY: "its replacement is ready",
         EventKind.STANDBY_FAILED: "its replacement failed",
     }[event.kind]
@@ -605,6 +634,7 @@ def apply(run: Run, decision: Decision, now: float) -> str | None:
     if isinstance(decision, HandOver):
         assert segment is not None and segment.index == decision.segment_index
         segment.handover_requested_at = now
+        segment.handover_reason = decision.reason.value
         run.updated_at = now
         run.awaiting, run.task_token = None, None
         return token
@@ -662,6 +692,21 @@ def next_step(run: Run) -> Step:
     if run.state == RunState.RUNNING and segment is not None and _handing_over(run, segment):
         return Step(action="handover", reason=segment.end_reason)
     return Step(action="wait")
+
+
+def move_check_due(run: Run, now: float, policy: RecoveryPolicy) -> bool:
+    """At a new checkpoint of a training segment: look for a cheaper pool at most every
+    `move_check_seconds`, and not before the segment has trained that long (a segment that just
+    moved never moves again at once; with `episode_cost.worth_moving`'s margins: no flapping)."""
+    segment = run.current_segment
+    if run.kind != RunKind.TRAIN or run.state != RunState.RUNNING or run.standby is not None:
+        return False
+    if segment is None or segment.started_at is None or segment.end_reason or segment.ended_at is not None:
+        return False
+    if segment.handover_requested_at is not None:
+        return False
+    last = segment.move_checked_at if segment.move_checked_at is not None else segment.started_at
+    return now - last >= policy.move_check_seconds
 
 
 def _handing_over(run: Run, segment: Segment) -> bool:

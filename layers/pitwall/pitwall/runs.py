@@ -174,8 +174,11 @@ class Segment(_Model):
     pools_tried: list[str] = Field(default_factory=list)
     end_reason: str | None = None
     save_requested_at: float | None = None  # the controller asked the host to save (spot warning)
-    # a rebalance recommendation started a hand-over: a replacement boots while this one trains
+    # a hand-over started (a rebalance recommendation, or a cheaper pool): a replacement boots
+    # while this one trains; `handover_reason` is the recovery.Reason it ends for
     handover_requested_at: float | None = None
+    handover_reason: str | None = None
+    move_checked_at: float | None = None  # when the controller last looked for a cheaper pool
 
     def cost_usd(self, now: float) -> float:
         if self.launched_at is None or self.price_per_hour is None:

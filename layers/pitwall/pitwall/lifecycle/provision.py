@@ -10,6 +10,7 @@ segment may use what the run's budget leaves (`budget.segment_seconds` over
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from pitwall import budget, episode_cost, layout, pricing, recovery
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, FleetUnavailable, LaunchSpec, PoolUnavailable
@@ -147,32 +148,9 @@ def provision_instance(task: ProvisionInput, deps: Deps) -> ProvisionOutput:
         pretrained=following.pretrained,
         deadline_epoch=now,
     )
-    zones = deps.ec2.subnet_zones(settings.subnet_ids)
-    spot_prices = deps.ec2.spot_prices(settings.instance_types)
-    offers = [
-        episode_cost.Offer(Pool(instance_type=t, availability_zone=z, subnet_id=s), spot_prices.get((t, z)))
-        for t in settings.instance_types
-        for s, z in zones.items()
-    ]
-    if run.request.allow_on_demand:
-        offers += [
-            episode_cost.Offer(
-                Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
-                pricing.on_demand_price(settings.region, t),
-            )
-            for t in settings.instance_types
-            for s, z in zones.items()
-        ]
     run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
-    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
-    model = episode_cost.CostModel(
-        scaling_exponent=settings.worker_scaling_exponent,
-        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
-    )
-    ranked = episode_cost.rank(offers, workload(run, deps, run_budget.time_seconds / 3600.0), model)
-    # a pool that just took an instance of this run back is tried last, never in the fleet
-    excluded = recovery.excluded_pools(run, now, policy)
-    ranked = recovery.order_pools(ranked, excluded)
+    ranking = rank_pools(run, deps, now)
+    ranked, excluded, baked_image = ranking.ranked, ranking.excluded, ranking.baked_image
     run_values = drfc.run_settings(
         run.request,
         run_id=run.run_id,
@@ -292,6 +270,47 @@ def provision_instance(task: ProvisionInput, deps: Deps) -> ProvisionOutput:
         + ": "
         + "; ".join(failures)
     )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    ranked: list[episode_cost.Candidate]  # cheapest per useful episode first, excluded pools last
+    excluded: list[str]  # pools that just took an instance of the run back (or it is leaving)
+    baked_image: str | None  # the image pipeline's newest image, if any
+    model: episode_cost.CostModel
+
+
+def rank_pools(run: Run, deps: Deps, now: float) -> Ranking:
+    """The run's pools and worker counts at today's prices, ranked by cost per useful episode:
+    what provisioning launches from and what a training segment compares its own pool with."""
+    settings = deps.settings
+    policy = recovery.RecoveryPolicy.from_settings(settings)
+    zones = deps.ec2.subnet_zones(settings.subnet_ids)
+    spot_prices = deps.ec2.spot_prices(settings.instance_types)
+    offers = [
+        episode_cost.Offer(Pool(instance_type=t, availability_zone=z, subnet_id=s), spot_prices.get((t, z)))
+        for t in settings.instance_types
+        for s, z in zones.items()
+    ]
+    if run.request.allow_on_demand:
+        offers += [
+            episode_cost.Offer(
+                Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
+                pricing.on_demand_price(settings.region, t),
+            )
+            for t in settings.instance_types
+            for s, z in zones.items()
+        ]
+    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
+    model = episode_cost.CostModel(
+        scaling_exponent=settings.worker_scaling_exponent,
+        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
+    )
+    run_hours = recovery.run_budget(run, policy).time_seconds / 3600.0
+    ranked = episode_cost.rank(offers, workload(run, deps, run_hours), model)
+    # a pool that just took an instance of this run back is tried last, never in the fleet
+    excluded = recovery.excluded_pools(run, now, policy)
+    return Ranking(recovery.order_pools(ranked, excluded), excluded, baked_image, model)
 
 
 def fleet_candidates(

@@ -124,13 +124,11 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
                 policy=policy,
             )
             run, decision = resolved.run, resolved.decision
-            if (
-                kind in recovery.STANDBY_EVENTS
-                and isinstance(decision, recovery.Replace)
-                and decision.save_first
-            ):
-                # the hand-over's replacement is ready (or failed): the current host saves now
-                ask_to_save(run, decision.instance_id, kind.value, deps)
+            saves = isinstance(decision, recovery.Replace | recovery.Stop) and decision.save_first
+            if kind in recovery.STANDBY_EVENTS and saves and run.current_segment is not None:
+                # the hand-over's replacement is ready (or failed, or the budget has no room for
+                # one): the current host, still training, saves now
+                ask_to_save(run, str(run.current_segment.instance_id), kind.value, deps)
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
                 tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
