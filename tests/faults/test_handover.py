@@ -45,6 +45,7 @@ def test_a_rebalance_recommendation_hands_over_to_a_replacement_booted_while_tra
     record_case(result)
     # Then the next instance was launched before the first one saved, and took over from its save
     run = suite.cloud.runs.get(result.run_id)
+    assert len(run.segments) == 2, f"{result.detail}; {run.segments[0].model_dump_json()}"
     first, second = run.segments[0], run.segments[1]
     assert first.handover_requested_at is not None, result.detail
     assert second.launched_at is not None and first.ended_at is not None
