@@ -42,6 +42,7 @@ class _Answer(StrEnum):
     GONE = "gone"
     STANDBY_READY = "standby_ready"
     STANDBY_FAILED = "standby_failed"
+    HANDING_OVER = "handing_over"
 
 
 def _gone_or_wait(run: Run, awaiting: Awaiting) -> _Answer:
@@ -82,6 +83,9 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
             return False, _Answer.RUN_ENDED
         if run.state == RunState.PROVISIONING and task.awaiting != Awaiting.SAVED:
             return False, _Answer.REPLACED  # the recovery replaced the segment before this wait began
+        handing_over = recovery.next_step(run).action == "handover"
+        if handing_over and task.awaiting in (Awaiting.STARTED, Awaiting.FINISHED):
+            return False, _Answer.HANDING_OVER  # a hand-over began before this wait (no token then)
         run.awaiting, run.task_token = task.awaiting, task.task_token
         segment = run.current_segment
         standby = run.standby
@@ -129,6 +133,8 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
             recovery.INSTANCE_GONE_ERROR,
             f"run {run.run_id}: the instance ended before its host saved",
         )
+    elif answer == _Answer.HANDING_OVER:
+        tasks.fail(task.task_token, recovery.HandOver.task_error, f"run {run.run_id}: a hand-over began")
     elif answer == _Answer.REPLACED:
         tasks.fail(task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced")
     elif answer == _Answer.RUN_ENDED:
