@@ -6,7 +6,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import RunRef, parse_event
+from pitwall.lifecycle.models import ProvisionInput, parse_event
 from pitwall.lifecycle.provision import provision_instance
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import Settings
@@ -16,6 +16,6 @@ from pitwall.settings import Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    task = parse_event(RunRef, event)
+    task = parse_event(ProvisionInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
     return provision_instance(task, deps).model_dump(mode="json")

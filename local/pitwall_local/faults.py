@@ -24,6 +24,7 @@ running, budget overrun, and whether the finished model continues from the last 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import threading
@@ -46,6 +47,7 @@ from pitwall.runs import Run, RunKind, RunState
 from pitwall_local.cloud import REPO_ROOT, LocalCloud
 from pitwall_local.examples import example_files
 from pitwall_local.instances import LaunchFaults
+from pitwall_local.simulated_drfc import SimulatedFaults
 from pitwall_local.template import load_template
 
 SPOT_NOTICE_SECONDS = 120.0  # EC2 terminates a spot instance two minutes after the warning
@@ -355,6 +357,7 @@ PARAMETERS = {  # seconds of cloud time; the simulated host boots in 45 s
     "BootTimeoutSeconds": 300,
     "HeartbeatWindowSeconds": 480,
     "DefaultTimeBudgetMinutes": BUDGET_MINUTES,
+    "MoveCheckMinutes": 5,  # a segment looks for a cheaper pool within the suite's short runs
 }
 EPISODES_PER_ITERATION = 10  # a checkpoint every few minutes of cloud time
 OUTAGE_SECONDS = 240.0
@@ -370,7 +373,23 @@ LOCAL_IMAGE = "ami-12c6146b"  # one of moto's built-in images
 # Cases beyond the matrix, at the training state: a spot warning whose handler fails every
 # attempt (failure queue, replay), an instance terminated with no warning (replaced at once).
 LOST_EVENT_FAULTS = ("spot-warning-lost", "unannounced-termination")
-_NEEDS_INSTANCE = frozenset({"spot-interruption", "host-crash", "heartbeat-stops", *LOST_EVENT_FAULTS})
+# Hand-over cases, at the training state: a rebalance recommendation (after the first checkpoint
+# is in the run record), then the spot warning before the replacement is ready; no warning at
+# all; or a replacement that never gets ready (its first launch hangs in the DRFC set-up).
+# The move back: the run's pool turns dear (spot prices rise tenfold) while a baked image makes
+# a boot short enough for the move to pay within the run's half hour.
+HANDOVER_FAULTS = (
+    "rebalance-then-warning",
+    "rebalance-no-warning",
+    "rebalance-replacement-fails",
+    "pool-turns-dear",
+)
+DEAR_PRICE_FACTOR = 10.0
+REBALANCE_AFTER_CHECKPOINT_SECONDS = 60.0  # cloud time: the heartbeat records the checkpoint first
+WARNING_AFTER_REBALANCE_SECONDS = 20.0  # the simulated host boots in 45 s: not ready yet
+_NEEDS_INSTANCE = frozenset(
+    {"spot-interruption", "host-crash", "heartbeat-stops", *LOST_EVENT_FAULTS, *HANDOVER_FAULTS}
+)
 
 
 @dataclass
@@ -517,8 +536,52 @@ class FaultSuite:
             lost_spot_warning(cloud, str(instance_id))
         elif fault == "unannounced-termination":
             _terminate(cloud, str(instance_id))
+        elif fault in HANDOVER_FAULTS:
+            self._hand_over(fault, run_id, str(instance_id))
         else:
             raise ValueError(f"unknown fault {fault!r}; known: {', '.join(FAULTS)}")
+
+    def _hand_over(self, fault: str, run_id: str, instance_id: str) -> None:
+        cloud = self.cloud
+        if fault == "pool-turns-dear":
+            run = self._run(run_id)
+            segment = run.current_segment if run else None
+            if segment is None or segment.pool is None:
+                raise RuntimeError(f"run {run_id} has no pool yet")
+            pool = (segment.pool.instance_type, segment.pool.availability_zone)
+            price = cloud.spot_market.price(*pool)
+            cloud.spot_market.prices[pool] = (price or 1.0) * DEAR_PRICE_FACTOR
+            aws.client("ssm", cloud.region).put_parameter(
+                Name=self._image_parameter, Value=LOCAL_IMAGE, Type="String", Overwrite=True
+            )
+            return
+        if fault == "rebalance-replacement-fails":
+            self._first_launch_never_boots(run_id, segment=len(self._hosts_of(run_id)))
+
+        def warn() -> None:
+            spot_interruption(cloud, instance_id)
+
+        def recommend() -> None:
+            rebalance_recommendation(cloud, instance_id)
+            if fault == "rebalance-then-warning":
+                _after(WARNING_AFTER_REBALANCE_SECONDS, cloud, warn, f"warning-{instance_id}")
+
+        _after(REBALANCE_AFTER_CHECKPOINT_SECONDS, cloud, recommend, f"rebalance-{instance_id}")
+
+    def _first_launch_never_boots(self, run_id: str, segment: int) -> None:
+        """The next instance of the run's `segment` hangs in its set-up (once: a later launch of
+        the same segment boots)."""
+        runner = self.cloud.runner
+        before = runner.host_faults
+        hung = SimulatedFaults(never_boots=True)
+
+        def faults(of_run: str, of_segment: int) -> SimulatedFaults | None:
+            if (of_run, of_segment) == (run_id, segment):
+                runner.host_faults = before
+                return hung
+            return before(of_run, of_segment)
+
+        runner.host_faults = faults
 
     def _arm(self, state: str, fault: str, run_id: str, fired: threading.Event, errors: list[str]) -> None:
         """Inject `fault` when the run reaches `state`."""
@@ -602,7 +665,14 @@ class FaultSuite:
             time.sleep(0.002)
         then(hosts[-1] if hosts else None)
 
+    @property
+    def _image_parameter(self) -> str:
+        return f"/pitwall/{self.cloud.stack_name}/host-image-id"  # template.yaml's
+
     def _disarm(self) -> None:
+        self.cloud.spot_market.prices.clear()
+        with contextlib.suppress(aws.client("ssm", self.cloud.region).exceptions.ParameterNotFound):
+            aws.client("ssm", self.cloud.region).delete_parameter(Name=self._image_parameter)
         self.tap.listeners.clear()
         self.tap.duplicate_until = 0.0
         self.launch_faults.on_attempt.clear()

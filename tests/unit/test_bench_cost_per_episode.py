@@ -73,3 +73,26 @@ def test_a_segment_in_a_worse_pool_moves_back_at_a_checkpoint_once_the_better_on
     # the best pool itself never moves, and no move is left once the run is nearly over
     assert bench._move_back(policy, ranked[0], 180.0, 8 * 3600.0, capacity, {}, 1.0) is None
     assert bench._move_back(policy, worse, 180.0, 3000.0, capacity, {}, 1.0) is None
+
+
+def test_a_hand_over_trains_through_the_replacements_boot_and_pays_the_overlap() -> None:
+    here = _choice("g4dn.2xlarge", 2)
+    there = bench.Choice(bench._pool("g4dn.2xlarge", "subnet-b", "us-east-1b"), 0.30, 2)
+    worlds = (bench.World(DAY, mtbi_hours=8.0, seed=seed) for seed in range(500))
+    world = next(  # the first pool is interrupted with a recommendation, and nothing else happens
+        w
+        for w in worlds
+        if len(w.hits(here.pool)) == 1
+        and w.hits(here.pool)[0].rebalance_lead is not None
+        and w.hits(here.pool)[0].at > 3600
+        and not w.hits(there.pool)
+    )
+    plain = bench.simulate(bench.Policy("new", (here, there), boot=180.0), world, 0.8)
+    handed = bench.simulate(bench.Policy("h", (here, there), boot=180.0, handover=True), world, 0.8)
+    # the run trained while the replacement booted: more training in the same hours ...
+    assert handed.useful_seconds > plain.useful_seconds
+    assert handed.warning_to_training == [bench.SAVE] and plain.warning_to_training[0] >= 180.0
+    # ... and paid for two instances meanwhile (in its cost, not as lost training time)
+    assert handed.overlap_seconds > 180.0
+    assert handed.paid_seconds > plain.paid_seconds
+    assert handed.wall_seconds == plain.wall_seconds == bench.RUN_HOURS * 3600

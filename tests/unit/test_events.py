@@ -22,7 +22,7 @@ INPUT_MODEL: dict[str, type[BaseModel]] = {
     "validate_custom_files": models.TrainInput,
     "prepare_run": models.PrepareInput,
     "prepare_evaluation": models.PrepareEvaluationInput,
-    "provision_instance": models.RunRef,
+    "provision_instance": models.ProvisionInput,
     "await_host": models.AwaitInput,
     "record_heartbeat": models.S3Notification,
     "collect_outcome": models.RunRef,

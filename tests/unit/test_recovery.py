@@ -81,8 +81,8 @@ def test_an_interruption_warning_saves_first_and_replaces_away_from_the_pool():
     assert decision.segment_seconds == pytest.approx(expected)
 
 
-def test_a_rebalance_recommendation_is_handled_like_a_warning():
-    run = training_run()
+def test_a_rebalance_recommendation_before_a_first_checkpoint_is_handled_like_a_warning():
+    run = training_run(segment(0, launched_at=T0))
     decision = recovery.decide(run, event(EventKind.REBALANCE_RECOMMENDATION, T0 + HOUR), T0 + HOUR, POLICY)
     assert isinstance(decision, Replace)
     assert decision.reason == Reason.REBALANCE_RECOMMENDATION
@@ -549,6 +549,7 @@ def test_the_policy_of_the_lambdas_comes_from_their_settings():
             "PITWALL_HOST_PERMISSIONS_BOUNDARY_ARN": "arn:aws:iam::123456789012:policy/pitwall-host-boundary",
             "PITWALL_MAX_RELAUNCHES_PER_HOUR": "4",
             "PITWALL_WORKER_SCALING_EXPONENT": "0.65",
+            "PITWALL_MOVE_CHECK_MINUTES": "15",
             "PITWALL_HOST_IMAGE_PARAMETER": "/pitwall/test/host-image-id",
             "PITWALL_DEFAULT_TIME_BUDGET_MINUTES": "90",
             "PITWALL_HEARTBEAT_WINDOW_SECONDS": "600",

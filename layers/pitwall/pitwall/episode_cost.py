@@ -34,7 +34,7 @@ Pure: prices and buckets come in as arguments.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -204,3 +204,26 @@ def worth_moving(current: Candidate, better: Candidate, *, remaining_hours: floa
     episodes_left = better.episodes_per_hour * better.useful_share * max(0.0, remaining_hours - boot_hours)
     saving = episodes_left * (now_cost - new_cost)
     return saving > MOVE_BOOT_MARGIN * better.price_per_hour * boot_hours
+
+
+def move_target(
+    ranked: Sequence[Candidate],
+    current: Pool,
+    *,
+    excluded: Collection[str],
+    remaining_hours: float,
+    model: CostModel,
+) -> Candidate | None:
+    """Where a segment training in `current` should move at this checkpoint, or None: the pool
+    that now costs least per useful episode (none of the `excluded`), when `worth_moving` says
+    the move pays. The current pool is judged at its price now, from the same ranking."""
+    here = next((c for c in ranked if c.pool == current), None)
+    others = [
+        c
+        for c in ranked
+        if c.pool != current and c.pool.label not in excluded and c.usd_per_useful_episode is not None
+    ]
+    if here is None or not others:
+        return None
+    best = min(others, key=lambda c: c.usd_per_useful_episode or 0.0)
+    return best if worth_moving(here, best, remaining_hours=remaining_hours, model=model) else None

@@ -118,6 +118,7 @@ def run_interrupted(run: Run, action: str, reason: str | None, detail: str) -> M
     why = (reason or "an event").replace("-", " ")
     what = {
         "replace": "continues on a new instance",
+        "handover": "boots its next instance while it trains on",
         "retry": "waits for spot capacity",
         "stop": "stops",
     }.get(action, action)

@@ -4,7 +4,8 @@ The last of three independent guards against an instance that outlives its purpo
 machine's timeouts and the host's own shutdown timer come first). An instance is terminated when
 
 - its run tag names no run, or a run that ended;
-- it is not its run's current instance (an old segment's instance that was never terminated);
+- it is not its run's current instance (an old segment's instance that was never terminated),
+  nor its hand-over's replacement (`Run.standby`, booting while the current one trains);
 - its segment ended (replaced, finished) more than a grace period ago and it still runs;
 - it runs past its segment's deadline (what the run's budget allowed, `budget.segment_seconds`)
   plus a grace period.
@@ -97,6 +98,8 @@ def _verdict(instance: TaggedInstance, run: Run | None, now: float, policy: Reap
         return f"its run {run.run_id} ended ({run.state.value})"
     segment = next((s for s in reversed(run.segments) if s.instance_id == instance.instance_id), None)
     current = run.current_segment
+    if segment is None and run.standby is not None and run.standby.instance_id == instance.instance_id:
+        segment = current = run.standby
     if segment is None:
         if young:
             return None

@@ -12,6 +12,12 @@ Events and what they lead to:
   checkpoint (`save_first`), then continue as a new segment from checkpoint `last`, preferring
   other pools over the interrupted one for `pool_cooldown_seconds`; an evaluation saves
   nothing: its new segment evaluates the same model prefix and checkpoint again, from the start;
+- rebalance recommendation for a training segment that has a checkpoint: hand over instead
+  (`HandOver`): the next segment's instance (`Run.standby`) boots at once in another pool while
+  this one trains on; when its host is set up and waits (STANDBY_READY), this segment is
+  replaced as above (save, terminate) and the standby, not a new launch, continues from the
+  saved checkpoint. A warning before that is the ordinary replacement (the standby still takes
+  over); a standby that fails to boot is dropped and the segment replaced as today;
 - heartbeat timeout (a stall), boot timeout, host failed (a dead container): continue as a new
   segment from the last checkpoint in S3; a host that fails twice in a row without a new
   checkpoint in between stops the run (the cause is not the instance);
@@ -53,6 +59,10 @@ class EventKind(StrEnum):
     # "EC2 Instance State-change Notification" to shutting-down/terminated with no warning before
     # (terminated by hand, a host failure, a reclaim without notice)
     INSTANCE_GONE = "instance-gone"
+    STANDBY_READY = "standby-ready"  # a hand-over's replacement is set up and waits for the go
+    STANDBY_FAILED = "standby-failed"  # it failed, or did not get ready within the boot timeout
+    # at a checkpoint, a pool now costs clearly less per useful episode (`episode_cost.worth_moving`)
+    CHEAPER_POOL = "cheaper-pool"
 
 
 HEARTBEAT_TOLERANCE = 0.9  # share of the window a recorded heartbeat must be inside to void a timeout
@@ -75,6 +85,8 @@ def event_kind_of_detail_type(detail_type: str) -> EventKind | None:
 HOST_FAILED_ERROR = "HostFailed"
 HOST_SAVED_ERROR = "HostSaved"
 INSTANCE_GONE_ERROR = "InstanceGone"  # a save wait ends: the instance went before its host saved
+STANDBY_READY_ERROR = "StandbyReady"  # what the Train machine passes on when the standby is ready
+STANDBY_FAILED_ERROR = "StandbyFailed"  # how the standby's wait is failed after its host's report
 
 
 def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | None:
@@ -95,6 +107,12 @@ def event_kind_of_error(error: str, awaiting: Awaiting | None) -> EventKind | No
         return EventKind.INTERRUPTION_WARNING
     if error == "SpotCapacityUnavailable":
         return EventKind.NO_CAPACITY
+    if error == STANDBY_READY_ERROR:
+        return EventKind.STANDBY_READY
+    if error == STANDBY_FAILED_ERROR or (
+        error in ("States.Timeout", "States.HeartbeatTimeout") and awaiting == Awaiting.READY
+    ):
+        return EventKind.STANDBY_FAILED
     return None
 
 
@@ -112,6 +130,7 @@ class Reason(StrEnum):
     REPEATED_HOST_FAILURE = "repeated-host-failure"
     CAPACITY_WAIT_TOO_LONG = "capacity-wait-too-long"
     INSTANCE_GONE = "instance-gone"
+    CHEAPER_POOL = "cheaper-pool"
 
 
 _REASON_OF_EVENT = {
@@ -122,7 +141,17 @@ _REASON_OF_EVENT = {
     EventKind.HOST_FAILED: Reason.HOST_FAILED,
     EventKind.NO_CAPACITY: Reason.NO_CAPACITY,
     EventKind.INSTANCE_GONE: Reason.INSTANCE_GONE,
+    EventKind.CHEAPER_POOL: Reason.CHEAPER_POOL,
+    # a standby event ends the segment for the hand-over's own reason (`Segment.handover_reason`)
+    EventKind.STANDBY_READY: Reason.REBALANCE_RECOMMENDATION,
+    EventKind.STANDBY_FAILED: Reason.REBALANCE_RECOMMENDATION,
 }
+
+# Events that start a hand-over when `hands_over` allows one.
+HANDOVER_EVENTS = frozenset({EventKind.REBALANCE_RECOMMENDATION, EventKind.CHEAPER_POOL})
+
+# Events about a hand-over's replacement (`Run.standby`), not about the current instance.
+STANDBY_EVENTS = frozenset({EventKind.STANDBY_READY, EventKind.STANDBY_FAILED})
 
 # Segment ends that say "this pool's spot capacity was taken back": skip the pool for a while.
 POOL_LOSS_REASONS = frozenset({Reason.SPOT_INTERRUPTION, Reason.REBALANCE_RECOMMENDATION})
@@ -173,6 +202,8 @@ class RecoveryPolicy(_Model):
     capacity_retry_seconds: float = Field(default=300.0, gt=0)
     max_capacity_wait_seconds: float = Field(default=2 * 3600.0, gt=0)
     max_relaunches_per_hour: int = Field(default=breaker.DEFAULT_MAX_RELAUNCHES, ge=0)
+    # how often (and how long after it started) a training segment looks for a cheaper pool
+    move_check_seconds: float = Field(default=900.0, gt=0)
 
     @property
     def breaker(self) -> breaker.BreakerSettings:
@@ -188,6 +219,7 @@ class RecoveryPolicy(_Model):
                 "heartbeat_window_seconds": settings.heartbeat_window_seconds,
                 "default_time_budget_seconds": settings.default_time_budget_minutes * 60.0,
                 "max_relaunches_per_hour": settings.max_relaunches_per_hour,
+                "move_check_seconds": settings.move_check_minutes * 60.0,
                 **overrides,
             }
         )
@@ -210,10 +242,24 @@ class Replace(_Decision):
     save_first: bool = Field(description="ask the host to save its latest checkpoint before terminating")
     exclude_pools: list[str] = Field(description="pool labels to try only after all the others")
     segment_seconds: float = Field(description="what the budget leaves the next segment, boot included")
+    drop_standby: bool = Field(default=False, description="the hand-over's replacement failed: launch anew")
 
     @property
     def end_reason(self) -> str:
         return end_reason_text(self.reason, self.detail)
+
+
+class HandOver(_Decision):
+    """A rebalance recommendation: launch the next segment's instance now as a standby, while
+    this segment trains on (the overlap is paid: both instances count in the run's cost)."""
+
+    action: Literal["handover"] = "handover"
+    task_error: ClassVar[str] = "HandingOver"  # the work wait ends; the machine launches the standby
+    reason: Reason
+    segment_index: int
+    instance_id: str
+    exclude_pools: list[str]
+    segment_seconds: float
 
 
 class Retry(_Decision):
@@ -248,7 +294,7 @@ class Ignore(_Decision):
     reason: None = None
 
 
-Decision = Annotated[Replace | Retry | Stop | Ignore, Field(discriminator="action")]
+Decision = Annotated[Replace | HandOver | Retry | Stop | Ignore, Field(discriminator="action")]
 
 
 class NextSegment(_Model):
@@ -306,6 +352,9 @@ def spent(run: Run, now: float) -> budget.Spent:
 def excluded_pools(run: Run, now: float, policy: RecoveryPolicy) -> list[str]:
     """Labels of the pools that took an instance of this run back within the cooldown."""
     labels: list[str] = []
+    current = run.current_segment
+    if current is not None and current.pool is not None and _handing_over(run, current):
+        labels.append(current.pool.label)  # the hand-over's replacement boots elsewhere
     for segment in run.segments:
         if segment.pool is None or reason_of(segment.end_reason) not in POOL_LOSS_REASONS:
             continue
@@ -342,6 +391,16 @@ def _stale(run: Run, event: RunEvent, policy: RecoveryPolicy) -> str | None:
     segment = run.current_segment
     if segment is None or segment.instance_id is None:
         return f"run {run.run_id} has no instance yet"
+    if event.kind in STANDBY_EVENTS:  # about the standby, or its launch (no standby: the current)
+        standby = run.standby
+        about = standby.instance_id if standby is not None else segment.instance_id
+        if event.instance_id != about or (standby is not None and standby.end_reason is not None):
+            return f"{event.kind.value} about instance {event.instance_id}: not run {run.run_id}'s standby"
+        if segment.end_reason is not None or run.state != RunState.RUNNING:
+            return f"run {run.run_id} is {run.state.value}; segment {segment.index}: {segment.end_reason}"
+        if segment.handover_requested_at is None:
+            return f"segment {segment.index} of run {run.run_id} is not handing over"
+        return None
     if event.instance_id != segment.instance_id:
         return (
             f"{event.kind.value} about instance {event.instance_id}; run {run.run_id} now runs on "
@@ -351,6 +410,8 @@ def _stale(run: Run, event: RunEvent, policy: RecoveryPolicy) -> str | None:
         return f"segment {segment.index} of run {run.run_id} is already ending: {segment.end_reason}"
     if run.state not in (RunState.BOOTING, RunState.RUNNING):
         return f"run {run.run_id} is {run.state.value}"
+    if event.kind in HANDOVER_EVENTS and segment.handover_requested_at is not None:
+        return f"segment {segment.index} of run {run.run_id} is already handing over"
     if event.kind == EventKind.BOOT_TIMEOUT and (run.state != RunState.BOOTING or segment.started_at):
         return f"instance {segment.instance_id} already started"
     if event.kind == EventKind.HEARTBEAT_TIMEOUT and segment.last_heartbeat_at is not None:
@@ -387,9 +448,17 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
     segment = run.current_segment
     assert segment is not None and segment.instance_id is not None  # _stale checked
     reason = _REASON_OF_EVENT[event.kind]
+    if event.kind in STANDBY_EVENTS and segment.handover_reason:
+        reason = Reason(segment.handover_reason)
+    if event.kind == EventKind.CHEAPER_POOL and not hands_over(run, event):
+        # a move is worth it only as a hand-over: never stop the training for it
+        return Ignore(
+            detail=f"no hand-over to a cheaper pool now: {_describe(event, segment)}", run_version=run.version
+        )
     # an evaluation has nothing to save: its replacement evaluates the same checkpoint again
-    save_first = event.kind in SPOT_EVENTS and run.state == RunState.RUNNING and run.kind == RunKind.TRAIN
-    detail = _describe(event, segment)
+    spot = event.kind in SPOT_EVENTS | STANDBY_EVENTS
+    save_first = spot and run.state == RunState.RUNNING and run.kind == RunKind.TRAIN
+    detail = _describe(event, segment, run.standby)
     about = {"segment_index": segment.index, "instance_id": segment.instance_id, "save_first": save_first}
 
     if event.kind == EventKind.HOST_FAILED and _failed_twice_without_progress(run):
@@ -404,6 +473,9 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             **about,
         )
     tripped = breaker.check(run, now, policy.breaker)
+    optional = event.kind == EventKind.CHEAPER_POOL  # never stops a run: it just does not move
+    if tripped is not None and optional:
+        return Ignore(detail=f"not moving: {tripped}", run_version=run.version)
     if tripped is not None:
         return Stop(
             reason=Reason.CIRCUIT_BREAKER,
@@ -421,6 +493,8 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             boot_seconds=policy.boot_seconds,
         )
     except BudgetExhausted as exc:
+        if optional:
+            return Ignore(detail=f"not moving: {exc}", run_version=run.version)
         return Stop(
             reason=Reason.BUDGET_EXHAUSTED,
             detail=f"{detail}; not replaced: {exc}",
@@ -429,20 +503,57 @@ def decide(run: Run, event: RunEvent, now: float, policy: RecoveryPolicy) -> Dec
             **about,
         )
     exclude = excluded_pools(run, now, policy)
-    if event.kind in SPOT_EVENTS and segment.pool is not None and segment.pool.label not in exclude:
+    pool_lost = event.kind in SPOT_EVENTS or (event.kind in STANDBY_EVENTS and reason in POOL_LOSS_REASONS)
+    if pool_lost and segment.pool is not None and segment.pool.label not in exclude:
         exclude.append(segment.pool.label)
+    if hands_over(run, event):
+        return HandOver(
+            reason=reason,
+            detail=detail,
+            run_version=run.version,
+            exclude_pools=exclude,
+            segment_seconds=seconds,
+            segment_index=segment.index,
+            instance_id=segment.instance_id,
+        )
     return Replace(
         reason=reason,
         detail=detail,
         run_version=run.version,
         exclude_pools=exclude,
         segment_seconds=seconds,
+        drop_standby=event.kind == EventKind.STANDBY_FAILED,
         **about,
     )
 
 
-def _describe(event: RunEvent, segment: Segment) -> str:
+def hands_over(run: Run, event: RunEvent) -> bool:
+    """A rebalance recommendation for a training segment that has a checkpoint to continue from,
+    with no hand-over under way: boot the replacement first. Before a first checkpoint, while
+    booting, or for an evaluation, the segment is replaced as for a warning (nothing to lose)."""
+    segment = run.current_segment
+    return (
+        event.kind in HANDOVER_EVENTS
+        and run.kind == RunKind.TRAIN
+        and run.state == RunState.RUNNING
+        and run.standby is None
+        and segment is not None
+        and segment.last_checkpoint is not None
+        and segment.handover_requested_at is None
+    )
+
+
+def _describe(event: RunEvent, segment: Segment, standby: Segment | None = None) -> str:
     where = f"instance {segment.instance_id}" + (f" in {segment.pool.label}" if segment.pool else "")
+    if event.kind in STANDBY_EVENTS and standby is not None:
+        what = "handed over to" if event.kind == EventKind.STANDBY_READY else "its replacement failed:"
+        why = (
+            "a cheaper pool"
+            if segment.handover_reason == Reason.CHEAPER_POOL
+            else "spot rebalance recommendation"
+        )
+        text = f"{why} for {where} (segment {segment.index}); {what} {standby.instance_id}"
+        return f"{text}: {event.detail}" if event.detail else text
     what = {
         EventKind.INTERRUPTION_WARNING: "spot interruption warning",
         EventKind.REBALANCE_RECOMMENDATION: "spot rebalance recommendation",
@@ -451,6 +562,9 @@ def _describe(event: RunEvent, segment: Segment) -> str:
         EventKind.HOST_FAILED: "host reported a failure",
         EventKind.NO_CAPACITY: "no pool could launch",
         EventKind.INSTANCE_GONE: "the instance ended without a warning",
+        EventKind.CHEAPER_POOL: "a pool costs clearly less per useful episode",
+        EventKind.STANDBY_READY: "its replacement is ready",
+        EventKind.STANDBY_FAILED: "its replacement failed",
     }[event.kind]
     text = f"{what} for {where} (segment {segment.index})"
     return f"{text}: {event.detail}" if event.detail else text
@@ -517,8 +631,17 @@ def apply(run: Run, decision: Decision, now: float) -> str | None:
         return None
     token = run.task_token
     segment = run.current_segment
+    if isinstance(decision, HandOver):
+        assert segment is not None and segment.index == decision.segment_index
+        segment.handover_requested_at = now
+        segment.handover_reason = decision.reason.value
+        run.updated_at = now
+        run.awaiting, run.task_token = None, None
+        return token
     if isinstance(decision, Replace):
         assert segment is not None and segment.index == decision.segment_index
+        if decision.drop_standby and run.standby is not None:
+            run.standby.end_reason = run.standby.end_reason or f"replacement failed: {decision.detail}"
         segment.end_reason = decision.end_reason
         if decision.save_first:
             segment.save_requested_at = now
@@ -541,11 +664,13 @@ class Step(_Model):
     """Where the state machine goes next, read from the record (not from the event that woke it):
     after a lost race the loser's decision is Ignore, but the record says what the winner decided.
 
-    wait: keep waiting for the current instance; replace: (save,) terminate, provision the next
-    segment; retry: provision again (after a wait); finish: collect the outcome; fail: record it.
+    wait: keep waiting for the current instance; handover: launch the standby (or keep waiting
+    for the one launched) while the current instance trains; replace: (save,) terminate,
+    provision the next segment (the standby, when one is ready to take over); retry: provision
+    again (after a wait); finish: collect the outcome; fail: record it.
     """
 
-    action: Literal["wait", "replace", "retry", "finish", "fail"]
+    action: Literal["wait", "handover", "replace", "retry", "finish", "fail"]
     save_first: bool = False
     reason: str | None = None
 
@@ -564,7 +689,31 @@ def next_step(run: Run) -> Step:
         if segment is None or segment.end_reason is None:
             return Step(action="retry")
         return Step(action="replace", save_first=_saving(run, segment), reason=segment.end_reason)
+    if run.state == RunState.RUNNING and segment is not None and _handing_over(run, segment):
+        return Step(action="handover", reason=segment.end_reason)
     return Step(action="wait")
+
+
+def move_check_due(run: Run, now: float, policy: RecoveryPolicy) -> bool:
+    """At a new checkpoint of a training segment: look for a cheaper pool at most every
+    `move_check_seconds`, and not before the segment has trained that long (a segment that just
+    moved never moves again at once; with `episode_cost.worth_moving`'s margins: no flapping)."""
+    segment = run.current_segment
+    if run.kind != RunKind.TRAIN or run.state != RunState.RUNNING or run.standby is not None:
+        return False
+    if segment is None or segment.started_at is None or segment.end_reason or segment.ended_at is not None:
+        return False
+    if segment.handover_requested_at is not None:
+        return False
+    last = segment.move_checked_at if segment.move_checked_at is not None else segment.started_at
+    return now - last >= policy.move_check_seconds
+
+
+def _handing_over(run: Run, segment: Segment) -> bool:
+    """A hand-over was asked for and neither it nor the segment has ended."""
+    if segment.handover_requested_at is None or segment.end_reason or segment.ended_at is not None:
+        return False
+    return run.standby is None or run.standby.end_reason is None
 
 
 def _saving(run: Run, segment: Segment) -> bool:

@@ -174,6 +174,11 @@ class Segment(_Model):
     pools_tried: list[str] = Field(default_factory=list)
     end_reason: str | None = None
     save_requested_at: float | None = None  # the controller asked the host to save (spot warning)
+    # a hand-over started (a rebalance recommendation, or a cheaper pool): a replacement boots
+    # while this one trains; `handover_reason` is the recovery.Reason it ends for
+    handover_requested_at: float | None = None
+    handover_reason: str | None = None
+    move_checked_at: float | None = None  # when the controller last looked for a cheaper pool
 
     def cost_usd(self, now: float) -> float:
         if self.launched_at is None or self.price_per_hour is None:
@@ -230,6 +235,7 @@ class Awaiting(StrEnum):
     STARTED = "started"
     FINISHED = "finished"
     SAVED = "saved"  # a replaced segment's host saves its latest checkpoint before it goes
+    READY = "ready"  # a hand-over's replacement (`Run.standby`) is set up and waits for the go
 
 
 class Run(_Model):
@@ -255,6 +261,10 @@ class Run(_Model):
     schedule_firings: list[ScheduleFiring] = Field(default_factory=list)  # TRAIN runs: newest last
     failure: str | None = None
     imports: list[ModelImport] = Field(default_factory=list)  # TRAIN runs: DRoA imports
+    # a hand-over's replacement: the next segment, launched while the current one still trains
+    # (a rebalance recommendation); it becomes the current segment once the current one saved
+    standby: Segment | None = None
+    dropped_standby_cost_usd: float = 0.0  # what replacements that never took over cost
 
     @property
     def keys(self) -> layout.RunKeys:
@@ -296,7 +306,13 @@ class Run(_Model):
 
     def cost_usd(self, now: float) -> float:
         """Its instances' cost, and its evaluations' (they spend the same money budget)."""
-        return sum(segment.cost_usd(now) for segment in self.segments) + sum(self.evaluation_costs.values())
+        standby = self.standby.cost_usd(now) if self.standby else 0.0  # the overlap is paid
+        return (
+            sum(segment.cost_usd(now) for segment in self.segments)
+            + standby
+            + self.dropped_standby_cost_usd
+            + sum(self.evaluation_costs.values())
+        )
 
     def record_firing(self, firing: ScheduleFiring) -> None:
         self.schedule_firings = [*self.schedule_firings, firing][-MAX_FIRINGS_KEPT:]

@@ -64,6 +64,8 @@ class Settings(BaseModel):
     # the cost-per-episode ranking (episode_cost.CostModel): episodes per hour grow as
     # workers ** exponent
     worker_scaling_exponent: float = Field(alias="PITWALL_WORKER_SCALING_EXPONENT", gt=0, le=1)
+    # move back: how often a training segment looks for a clearly cheaper pool (at a checkpoint)
+    move_check_minutes: float = Field(alias="PITWALL_MOVE_CHECK_MINUTES", gt=0)
     # the SSM parameter where the image pipeline puts its newest baked image; `image_id` (the
     # base image) until it holds one
     host_image_parameter: str = Field(alias="PITWALL_HOST_IMAGE_PARAMETER", min_length=1)

@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from pitwall import aws, episode_cost, layout
+from pitwall import aws, episode_cost, layout, recovery
 from pitwall.adapters import ec2 as ec2_adapter
 from pitwall.adapters.ec2 import Ec2, FleetUnavailable, LaunchSpec
+from pitwall.clock import ManualClock
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, workload
-from pitwall.runs import Pool, Run, RunKind, RunRequest
+from pitwall.lifecycle.models import ProvisionInput
+from pitwall.lifecycle.provision import FLEET_SIZE, fleet_candidates, provision_instance, workload
+from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState
 from pitwall_local.instances import InstanceRunner, LaunchFaults, hooked_instances
 
 SPEC = LaunchSpec(
@@ -228,3 +230,119 @@ def test_the_local_clouds_fleet_skips_refused_pools_and_reports_them_as_aws_does
         with pytest.raises(FleetUnavailable) as raised:
             deps.ec2.launch_fleet(pools, replace(spec, segment=1))
         assert raised.value.tried and str(raised.value).count("InsufficientInstanceCapacity") == 4
+
+
+# -- the hand-over: a standby launched while the current segment trains on --------------------
+
+
+def _provision(deps: Deps) -> tuple[dict[str, Any], Run]:
+    """Provision a training run in moto with two sizes offered."""
+    ec2 = aws.client("ec2", "us-east-1")
+    base = ec2.describe_images()["Images"][0]["ImageId"]
+    settings = deps.settings.model_copy(
+        update={
+            "subnet_ids": tuple(_subnets()),
+            "instance_types": ("g4dn.2xlarge", "g4dn.8xlarge"),
+            "image_id": base,
+        }
+    )
+    deps = replace(deps, settings=settings)
+    run = _run(
+        deps, RunRequest(model_name="m", track="t"), {"num_episodes_between_training": 20}, "clipped_ppo"
+    )
+    assert deps.runs.create(run)
+    output = provision_instance(ProvisionInput(run_id=run.run_id), deps)
+    instance = ec2.describe_instances(InstanceIds=[output.instance_id])["Reservations"][0]["Instances"][0]
+    return instance, deps.runs.get(run.run_id)
+
+
+def _handing_over(deps: Deps) -> tuple[Deps, Run]:
+    """A run training on segment 0 (with a checkpoint) that got a rebalance recommendation."""
+    _, run = _provision(deps)
+    ec2 = aws.client("ec2", "us-east-1")
+    group = ec2.create_security_group(GroupName="hosts", Description="hosts")["GroupId"]
+    settings = deps.settings.model_copy(
+        update={
+            "subnet_ids": tuple(_subnets()),
+            "instance_types": ("g4dn.2xlarge", "g4dn.8xlarge"),
+            "image_id": ec2.describe_images()["Images"][0]["ImageId"],
+            "security_group_id": group,  # a launch pool by pool (the fleet leaves the current pool out)
+        }
+    )
+    deps = replace(deps, settings=settings)
+    run.move_to(RunState.RUNNING, 10.0)
+    segment = run.segments[0]
+    segment.started_at, segment.last_checkpoint, segment.host_state = 10.0, "1_Step-100.ckpt", "started"
+    run = deps.runs.save(run)
+    policy = recovery.RecoveryPolicy.from_settings(settings)
+    event = recovery.RunEvent(
+        kind=recovery.EventKind.REBALANCE_RECOMMENDATION, at=20.0, instance_id=segment.instance_id
+    )
+    resolved = recovery.resolve(
+        event, load=lambda: deps.runs.get(run.run_id), save=deps.runs.save, now=20.0, policy=policy
+    )
+    assert isinstance(resolved.decision, recovery.HandOver)
+    return deps, resolved.run
+
+
+def _instances() -> list[dict[str, Any]]:
+    ec2 = aws.client("ec2", "us-east-1")
+    return [i for r in ec2.describe_instances()["Reservations"] for i in r["Instances"]]
+
+
+def test_a_hand_over_launches_a_waiting_standby_elsewhere_and_provisioning_then_adopts_it(deps: Deps) -> None:
+    deps, run = _handing_over(deps)
+    current = run.segments[0]
+    # When the machine launches the standby
+    standby = provision_instance(ProvisionInput(run_id=run.run_id, standby=True), deps)
+    run = deps.runs.get(run.run_id)
+    # Then the current segment trains on and the standby waits for the go, in another pool
+    assert run.state == RunState.RUNNING and len(run.segments) == 1
+    assert run.standby is not None and run.standby.instance_id == standby.instance_id
+    assert run.standby.pool is not None and current.pool is not None and run.standby.pool != current.pool
+    spec = json.loads(deps.store.get_bytes(run.keys.run_spec) or b"{}")
+    assert spec["wait_for_go"] is True and spec["segment"] == 1
+    assert run.standby.pretrained is not None and run.standby.pretrained.model_prefix == current.model_prefix
+    # and a retried launch launches nothing more
+    assert (
+        provision_instance(ProvisionInput(run_id=run.run_id, standby=True), deps).instance_id
+        == standby.instance_id
+    )
+    # When the standby is ready, the current segment is replaced (it saves, it is terminated) ...
+    policy = recovery.RecoveryPolicy.from_settings(deps.settings)
+    ready = recovery.RunEvent(kind=recovery.EventKind.STANDBY_READY, at=30.0, instance_id=standby.instance_id)
+    recovery.resolve(
+        ready, load=lambda: deps.runs.get(run.run_id), save=deps.runs.save, now=30.0, policy=policy
+    )
+    launched_before = len(_instances())
+    # ... and provisioning adopts the standby instead of launching: it is told to go
+    adopted = provision_instance(ProvisionInput(run_id=run.run_id), deps)
+    run = deps.runs.get(run.run_id)
+    assert adopted.instance_id == standby.instance_id and len(_instances()) == launched_before
+    assert run.state == RunState.BOOTING and run.standby is None
+    assert [s.instance_id for s in run.segments] == [current.instance_id, standby.instance_id]
+    go = json.loads(deps.store.get_bytes(run.keys.host_control) or b"{}")
+    assert (go["action"], go["instance_id"]) == ("go", standby.instance_id)
+
+
+def test_a_failed_standby_is_terminated_its_cost_kept_and_a_new_instance_launched(deps: Deps) -> None:
+    deps, run = _handing_over(deps)
+    standby = provision_instance(ProvisionInput(run_id=run.run_id, standby=True), deps)
+    policy = recovery.RecoveryPolicy.from_settings(deps.settings)
+    failed = recovery.RunEvent(
+        kind=recovery.EventKind.STANDBY_FAILED, at=900.0, instance_id=standby.instance_id
+    )
+    resolved = recovery.resolve(
+        failed, load=lambda: deps.runs.get(run.run_id), save=deps.runs.save, now=900.0, policy=policy
+    )
+    assert isinstance(resolved.decision, recovery.Replace) and resolved.decision.drop_standby
+    assert isinstance(deps.clock, ManualClock)
+    deps.clock.advance(900)  # the standby was paid while it failed to boot
+
+    fresh = provision_instance(ProvisionInput(run_id=run.run_id), deps)
+
+    run = deps.runs.get(run.run_id)
+    assert fresh.instance_id != standby.instance_id and run.standby is None
+    states = {i["InstanceId"]: i["State"]["Name"] for i in _instances()}
+    assert states[standby.instance_id] in ("shutting-down", "terminated")
+    assert run.dropped_standby_cost_usd > 0 and run.segments[-1].instance_id == fresh.instance_id

@@ -12,7 +12,7 @@ import pytest
 from pitwall import layout
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import RunRef
+from pitwall.lifecycle.models import ProvisionInput
 from pitwall.lifecycle.provision import provision_instance
 from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState
 
@@ -67,7 +67,7 @@ def test_pools_without_capacity_are_recorded_as_tried_and_the_instance_launches_
     deps.ec2.refused = _pools("g4dn.8xlarge")
     run = _training(deps)
     # When the run is provisioned
-    output = provision_instance(RunRef(run_id=run.run_id), deps)
+    output = provision_instance(ProvisionInput(run_id=run.run_id), deps)
     # Then its instance is of the other size, booting, and the run records every pool it tried
     run = deps.runs.get(run.run_id)
     [segment] = run.segments
@@ -84,8 +84,8 @@ def test_pools_without_capacity_are_recorded_as_tried_and_the_instance_launches_
 
 def test_a_retried_provisioning_answers_with_the_instance_it_launched(deps: Deps) -> None:
     run = _training(deps)
-    first = provision_instance(RunRef(run_id=run.run_id), deps)
-    again = provision_instance(RunRef(run_id=run.run_id), deps)
+    first = provision_instance(ProvisionInput(run_id=run.run_id), deps)
+    again = provision_instance(ProvisionInput(run_id=run.run_id), deps)
     assert again.instance_id == first.instance_id
     assert deps.ec2.live() == [first.instance_id]
 
@@ -96,7 +96,7 @@ def test_no_capacity_anywhere_leaves_no_instance_and_no_role_and_the_run_provisi
     run = _training(deps)
     # When the run is provisioned, the error names how many pools were tried
     with pytest.raises(SpotCapacityUnavailable, match="none of 4 pools could launch"):
-        provision_instance(RunRef(run_id=run.run_id), deps)
+        provision_instance(ProvisionInput(run_id=run.run_id), deps)
     # and nothing is left behind: the recovery decides on a run that looks for capacity
     assert deps.ec2.live() == []
     assert deps.roles.roles == {}
@@ -105,7 +105,7 @@ def test_no_capacity_anywhere_leaves_no_instance_and_no_role_and_the_run_provisi
 
 def test_provisioning_boots_the_baked_image_once_the_pipeline_made_one(deps: Deps) -> None:
     deps.ec2.parameters[deps.settings.host_image_parameter] = "ami-baked"
-    output = provision_instance(RunRef(run_id=_training(deps).run_id), deps)
+    output = provision_instance(ProvisionInput(run_id=_training(deps).run_id), deps)
     assert deps.ec2.instances[output.instance_id]["ImageId"] == "ami-baked"
 
 
@@ -113,7 +113,7 @@ def test_provisioning_boots_the_base_image_before_and_runs_the_workers_of_the_si
     # Given every pool at one price (the image pipeline has baked nothing yet)
     deps.ec2.prices = dict.fromkeys(deps.ec2.prices, 0.9)
     run = _training(deps)
-    output = provision_instance(RunRef(run_id=run.run_id), deps)
+    output = provision_instance(ProvisionInput(run_id=run.run_id), deps)
     instance = deps.ec2.instances[output.instance_id]
     assert instance["ImageId"] == deps.settings.image_id
     # the 8xlarge runs 10 workers for the price of one instance
@@ -138,10 +138,10 @@ def test_a_record_written_while_the_instance_launches_keeps_the_instance_and_a_r
 
     deps.ec2.launch_fleet = launch_and_write
     # When the run is provisioned
-    output = provision_instance(RunRef(run_id=run.run_id), deps)
+    output = provision_instance(ProvisionInput(run_id=run.run_id), deps)
     # Then the launched instance is in the record, booting
     run = deps.runs.get(run.run_id)
     assert run.state == RunState.BOOTING and run.segments[0].instance_id == output.instance_id
     # and a retried invocation answers with it instead of launching another
-    assert provision_instance(RunRef(run_id=run.run_id), deps).instance_id == output.instance_id
+    assert provision_instance(ProvisionInput(run_id=run.run_id), deps).instance_id == output.instance_id
     assert deps.ec2.live() == [output.instance_id]

@@ -1,6 +1,8 @@
 """The host agent: one segment of a run on one instance, from boot to shutdown.
 
-It reads the run spec, has its backend set DRFC up and start the work, then watches four
+It reads the run spec, has its backend set DRFC up and start the work (a hand-over's
+replacement first reports READY and waits for the controller's GO: the run's current host
+saves before this one trains from that checkpoint), then watches four
 things until the work ends: the backend's health, the controller's control requests in S3,
 the spot `instance-action` in the instance metadata (a second signal of an interruption), and
 the spec's deadline. Every change of state is a `HostStatus` written to S3 (the controller
@@ -112,8 +114,10 @@ class HostAgent:
         self.backend.setup(spec)
         if self._stopping():
             return
+        if spec.wait_for_go and not self._wait_for_go(spec):
+            return
         request = self._pending_request()  # e.g. a spot warning that came while DRFC was set up
-        if request is not None:
+        if request is not None and request.action is not ControlAction.GO:
             self._serve(request, spec)
             return
         if spec.mode is Mode.EVALUATE and spec.evaluation_legs:
@@ -124,6 +128,30 @@ class HostAgent:
             return
         self._report(HostState.STARTED, detail=f"{spec.mode} of {spec.model_prefix} under way")
         self._watch(spec)
+
+    def _wait_for_go(self, spec: RunSpec) -> bool:
+        """A hand-over's replacement: report READY, then wait for the GO (True). A save or stop
+        request (a spot notice of its own) or the deadline ends it before it trained (False)."""
+        self._report(HostState.READY, detail="set up; waiting for the go while the current host trains")
+        poll_seconds = max(spec.status_poll_seconds, 0.001)
+        while not self._stopping():
+            if self.clock.now() >= spec.deadline_epoch:
+                self._report(HostState.FINISHED, detail="the run's time budget ended before the go")
+                return False
+            request = self._pending_request()
+            if request is not None and request.action is ControlAction.GO:
+                self._log(f"go {request.request_id}: the current host saved; training from its checkpoint")
+                return True
+            if request is not None:
+                self._stop_backend()
+                self._report(
+                    HostState.FINISHED,
+                    detail=f"stopped before it trained (request {request.request_id}: {request.action})",
+                )
+                return False
+            self._ship_log_if_due()
+            self._sleep(min(poll_seconds, max(spec.deadline_epoch - self.clock.now(), 0.0)))
+        return False
 
     def _evaluate_legs(self, spec: RunSpec) -> None:
         """Each leg (track, direction) after the other on this one instance: DRFC is set up once;
@@ -174,7 +202,7 @@ class HostAgent:
                 self._report(HostState.FINISHED, detail="the run's time budget ended; work stopped")
                 return False
             request = self._pending_request()
-            if request is not None:
+            if request is not None and request.action is not ControlAction.GO:  # a GO: this host's own
                 self._serve(request, spec)
                 return False
             progress = self.backend.poll()

@@ -28,6 +28,7 @@ class Mode(StrEnum):
 
 class HostState(StrEnum):
     BOOTING = "booting"
+    READY = "ready"  # a hand-over's replacement: DRFC set up, waiting for the go to train
     STARTED = "started"  # DRFC is training or evaluating
     SAVING = "saving"  # a save request is being served
     SAVED = "saved"  # the latest checkpoint is in S3; training stopped
@@ -41,6 +42,7 @@ TERMINAL_HOST_STATES = frozenset({HostState.SAVED, HostState.FINISHED, HostState
 class ControlAction(StrEnum):
     SAVE = "save"  # spot interruption warning: upload the latest checkpoint and stop, fast
     STOP = "stop"  # the controller ends the work: stop cleanly
+    GO = "go"  # a hand-over's replacement: the old host saved, start training from its checkpoint
 
 
 _T = TypeVar("_T")
@@ -110,6 +112,9 @@ class RunSpec(_Json):
     # evaluation: the legs still to do, one after the other on this instance (none: the
     # run settings' own DR_WORLD_NAME, once)
     evaluation_legs: list[EvaluationLeg] = field(default_factory=list)
+    # a hand-over's replacement: set up, report READY, and start only on a GO control request
+    # (the old host still trains; never two hosts training one run)
+    wait_for_go: bool = False
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Self:

@@ -10,10 +10,10 @@ from pydantic import TypeAdapter, ValidationError
 
 from pitwall import recovery
 from pitwall.errors import InvalidEvent
-from pitwall.host.protocol import HostStatus
+from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import AwaitInput, AwaitOutput, HostReport
-from pitwall.lifecycle.progress import apply_host_status, failure_of, reached
+from pitwall.lifecycle.progress import apply_host_status, apply_standby_status, failure_of, reached
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
 from pitwall.runs import Awaiting, Run, RunState
@@ -39,6 +39,9 @@ class _Answer(StrEnum):
     RUN_ENDED = "run_ended"
     REPLACED = "replaced"
     GONE = "gone"
+    STANDBY_READY = "standby_ready"
+    STANDBY_FAILED = "standby_failed"
+    HANDING_OVER = "handing_over"
 
 
 def _gone_or_wait(run: Run, awaiting: Awaiting) -> _Answer:
@@ -79,8 +82,21 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
             return False, _Answer.RUN_ENDED
         if run.state == RunState.PROVISIONING and task.awaiting != Awaiting.SAVED:
             return False, _Answer.REPLACED  # the recovery replaced the segment before this wait began
+        handing_over = recovery.next_step(run).action == "handover"
+        if handing_over and task.awaiting in (Awaiting.STARTED, Awaiting.FINISHED):
+            return False, _Answer.HANDING_OVER  # a hand-over began before this wait (no token then)
         run.awaiting, run.task_token = task.awaiting, task.task_token
         segment = run.current_segment
+        standby = run.standby
+        if task.awaiting == Awaiting.READY and standby is not None:
+            # the hand-over's replacement: its report may be recorded already (the heartbeat
+            # found no token) and the status file may hold the current host's newer report
+            if status is not None and status.instance_id == standby.instance_id:
+                apply_standby_status(run, status, now)
+            if standby.ended_at is not None or standby.host_state == HostState.READY.value:
+                failure = None if standby.ended_at is None else recovery.STANDBY_FAILED_ERROR
+                run.awaiting, run.task_token = None, None
+                return True, _Answer.STANDBY_FAILED if failure else _Answer.STANDBY_READY
         if status is None or segment is None or status.instance_id != segment.instance_id:
             return True, _gone_or_wait(run, task.awaiting)
         failure = failure_of(run, status)  # before the report moves the run on
@@ -95,12 +111,29 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
         return True, answer
 
     run, answer = update_run(deps, task.run_id, register)
-    if answer == _Answer.GONE:
+    standby = run.standby
+    if answer == _Answer.STANDBY_READY and standby is not None and standby.instance_id:
+        report = HostReport(
+            run_id=run.run_id,
+            instance_id=standby.instance_id,
+            state=HostState.READY.value,
+            sequence=standby.host_sequence,
+            checkpoint=None,
+            detail=standby.host_detail,
+        )
+        deps.tasks.succeed(task.task_token, report.model_dump(mode="json"))
+    elif answer == _Answer.STANDBY_FAILED:
+        detail = standby.host_detail if standby else ""
+        detail = detail or "the hand-over's replacement failed"
+        deps.tasks.fail(task.task_token, recovery.STANDBY_FAILED_ERROR, detail)
+    elif answer == _Answer.GONE:
         deps.tasks.fail(
             task.task_token,
             recovery.INSTANCE_GONE_ERROR,
             f"run {run.run_id}: the instance ended before its host saved",
         )
+    elif answer == _Answer.HANDING_OVER:
+        deps.tasks.fail(task.task_token, recovery.HandOver.task_error, f"run {run.run_id}: a hand-over began")
     elif answer == _Answer.REPLACED:
         deps.tasks.fail(
             task.task_token, recovery.Replace.task_error, f"run {run.run_id}: the segment is replaced"

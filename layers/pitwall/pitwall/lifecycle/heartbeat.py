@@ -4,7 +4,8 @@
   (started / finished) or failed. The version read is the one notified (each report once,
   whatever overwrote it since);
 - TrainingMetrics.json (rewritten each episode), deepracer_checkpoints.json and an evaluation's
-  metrics (rewritten each trial): keep the waiting task alive. Training progress is recorded at
+  metrics (rewritten each trial): keep the waiting task alive; at a new checkpoint, look for a
+  cheaper pool to move to (`move.consider_moving`, rate-limited). Training progress is recorded at
   most every quarter window (a run record write per episode would cost more than the rest of the
   controller); a new checkpoint, and an evaluation's heartbeat (a trial takes minutes), always.
 
@@ -22,6 +23,7 @@ from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.await_host import host_report, parse_host_status
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import HeartbeatOutput, S3Notification
+from pitwall.lifecycle.move import consider_moving
 from pitwall.lifecycle.progress import Verdict, apply_host_status, apply_training_progress
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
@@ -120,6 +122,10 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
     telemetry.episodes(run.run_id, run.request.model_name, new_episodes)
     if new_checkpoint:
         telemetry.checkpoint(run.run_id)
+        try:
+            consider_moving(run.run_id, deps)
+        except Exception:  # a price lookup that fails must not lose the heartbeat: no move now
+            logger.exception("the check for a cheaper pool failed", extra={"run_id": run.run_id})
 
 
 def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:

@@ -17,30 +17,18 @@ of when the heartbeat window runs out.
 
 from __future__ import annotations
 
-import uuid
-
 from pitwall import recovery
 from pitwall.errors import InvalidEvent, RunNotFound
-from pitwall.host.protocol import ControlAction, ControlRequest, HostState
+from pitwall.host.protocol import HostState
 from pitwall.lifecycle.await_host import parse_host_status
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import STATE_CHANGE, InstanceEvent, SaveRequestOutput
 from pitwall.lifecycle.records import update_run
-from pitwall.lifecycle.recover import report_recovery
+from pitwall.lifecycle.recover import ask_to_save, report_recovery
 from pitwall.observability import logger
 from pitwall.runs import Awaiting, Run
 
 GONE_STATES = frozenset({"shutting-down", "terminated"})
-
-
-def _ask_to_save(run: Run, instance_id: str, event: InstanceEvent, deps: Deps) -> None:
-    request = ControlRequest(
-        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{event.detail_type}")),
-        action=ControlAction.SAVE,
-        instance_id=instance_id,
-        requested_at_epoch=deps.clock.now(),
-    )
-    deps.store.put_text(run.keys.host_control, request.to_json())
 
 
 def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
@@ -88,8 +76,11 @@ def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: 
     decision = resolved.decision
     save = isinstance(decision, recovery.Replace | recovery.Stop) and decision.save_first
     if save:
-        _ask_to_save(resolved.run, instance_id, event, deps)  # before the machine waits for it
-    if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
+        ask_to_save(resolved.run, instance_id, event.detail_type, deps)  # before the machine waits for it
+    if resolved.task_token and isinstance(decision, recovery.HandOver):
+        # the work wait ends; the machine launches the standby, this instance trains on
+        deps.tasks.fail(resolved.task_token, decision.task_error, decision.detail)
+    elif resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
         deps.tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
     report_recovery(resolved.run, decision, deps)
     return SaveRequestOutput(instance_id=instance_id, run_id=run_id, requested=save, decision=decision.action)

@@ -86,6 +86,12 @@ class RunRef(_Lenient):
     run_id: RunId
 
 
+class ProvisionInput(RunRef):
+    """`standby`: launch a hand-over's replacement (`Run.standby`) while the current segment trains."""
+
+    standby: bool = False
+
+
 class ProvisionOutput(_Model):
     run_id: str
     segment: int
@@ -199,6 +205,7 @@ class FiringOutput(_Model):
 class TerminateInput(_Lenient):
     run_id: RunId
     reason: str = "completed"
+    with_standby: bool = Field(default=False, description="the run ends: a hand-over's replacement goes too")
 
 
 class TerminateOutput(_Model):
@@ -295,7 +302,7 @@ class RecoveryInput(_Lenient):
 
     run_id: RunId
     error: ErrorInfo | None = None
-    failed_wait: Literal["provision", "started", "finished"] | None = None
+    failed_wait: Literal["provision", "started", "finished", "ready"] | None = None
 
 
 class RecoveryOutput(_Model):
@@ -303,7 +310,7 @@ class RecoveryOutput(_Model):
     instance (saving first), retry provisioning after `wait_seconds` (wall clock), finish, fail."""
 
     run_id: str
-    action: Literal["wait", "replace", "retry", "finish", "fail"]
+    action: Literal["wait", "handover", "replace", "retry", "finish", "fail"]
     save_first: bool
     reason: str
     wait_seconds: int

@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pitwall.host.protocol import HostState, HostStatus
-from pitwall.recovery import HOST_FAILED_ERROR, HOST_SAVED_ERROR
-from pitwall.runs import Awaiting, Run, RunKind, RunState
+from pitwall.recovery import HOST_FAILED_ERROR, HOST_SAVED_ERROR, STANDBY_FAILED_ERROR
+from pitwall.runs import Awaiting, Run, RunKind, RunState, Segment
 
 
 @dataclass(frozen=True)
@@ -22,16 +22,41 @@ class Verdict:
     fail_error: str | None = None  # answer it with this error instead
 
 
-def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
-    segment = run.current_segment
-    if run.is_terminal or segment is None or segment.instance_id != status.instance_id:
-        return Verdict(changed=False)
+def _record_report(segment: Segment, status: HostStatus) -> bool:
+    """The report on the segment; False when it is not this segment's or not newer."""
     if status.segment != segment.index or status.sequence <= segment.host_sequence:
-        return Verdict(changed=False)
+        return False
     segment.host_sequence = status.sequence
     segment.host_state = status.state.value
     segment.host_detail = status.detail
     segment.last_heartbeat_at = max(segment.last_heartbeat_at or 0.0, status.at_epoch)
+    return True
+
+
+def apply_standby_status(run: Run, status: HostStatus, now: float) -> Verdict:
+    """A report of the hand-over's replacement (`Run.standby`): READY answers the wait for it;
+    a failure (or an end before it trained) fails that wait with StandbyFailed."""
+    standby = run.standby
+    if run.is_terminal or standby is None or standby.instance_id != status.instance_id:
+        return Verdict(changed=False)
+    if not _record_report(standby, status):
+        return Verdict(changed=False)
+    run.updated_at = now
+    waiting = run.awaiting == Awaiting.READY
+    if status.state in (HostState.FAILED, HostState.FINISHED, HostState.SAVED):
+        standby.ended_at = standby.ended_at or status.at_epoch
+        return Verdict(changed=True, fail_error=STANDBY_FAILED_ERROR if waiting else None)
+    return Verdict(changed=True, settle=waiting and status.state == HostState.READY)
+
+
+def apply_host_status(run: Run, status: HostStatus, now: float) -> Verdict:
+    if run.standby is not None and run.standby.instance_id == status.instance_id:
+        return apply_standby_status(run, status, now)
+    segment = run.current_segment
+    if run.is_terminal or segment is None or segment.instance_id != status.instance_id:
+        return Verdict(changed=False)
+    if not _record_report(segment, status):
+        return Verdict(changed=False)
     if status.checkpoint:
         segment.last_checkpoint = status.checkpoint
     if status.state == HostState.STARTED:
@@ -80,6 +105,8 @@ def reached(awaiting: Awaiting | None, state: HostState) -> bool:
         return state in (HostState.STARTED, HostState.FINISHED, HostState.SAVED)
     if awaiting == Awaiting.FINISHED:
         return state in (HostState.FINISHED, HostState.SAVED)
+    if awaiting == Awaiting.READY:  # the standby's wait ends too when the current host's work ends
+        return state in (HostState.READY, HostState.FINISHED, HostState.SAVED)
     return False
 
 

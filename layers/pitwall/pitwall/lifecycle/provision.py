@@ -10,18 +10,20 @@ segment may use what the run's budget leaves (`budget.segment_seconds` over
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from pitwall import budget, episode_cost, layout, recovery
 from pitwall.adapters.ec2 import RUN_TAG, SEGMENT_TAG, FleetUnavailable, LaunchSpec, PoolUnavailable
 from pitwall.adapters.iam import segment_role_name
 from pitwall.errors import SpotCapacityUnavailable
 from pitwall.host.iam import instance_policy
-from pitwall.host.protocol import EvaluationLeg, Mode, RunSpec
+from pitwall.host.protocol import ControlAction, ControlRequest, EvaluationLeg, Mode, RunSpec
 from pitwall.lifecycle import drfc, telemetry
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import ProvisionOutput, RunRef
+from pitwall.lifecycle.models import ProvisionInput, ProvisionOutput
 from pitwall.lifecycle.prepare import render_settings_files, segment_prefix_for
 from pitwall.lifecycle.records import update_run
+from pitwall.lifecycle.terminate import drop_standby
 from pitwall.lifecycle.userdata import ensure_agent_archive, user_data_for
 from pitwall.observability import logger
 from pitwall.runs import Pool, Run, RunKind, RunState, Segment
@@ -85,15 +87,60 @@ def evaluation_legs_to_do(run: Run, deps: Deps) -> list[EvaluationLeg]:
     ]
 
 
-def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
+def _take_over(run: Run, deps: Deps) -> ProvisionOutput | None:
+    """The replaced segment saved and went: its hand-over's replacement (set up, waiting) becomes
+    the next segment and is told to go; it continues from the saved checkpoint (`last`). A
+    replacement that failed, or ended, is dropped (terminated, its cost kept): None."""
+    standby = run.standby
+    if standby is None:
+        return None
+    if standby.end_reason is not None or standby.ended_at is not None or standby.instance_id is None:
+        drop_standby(run.run_id, standby.end_reason or "the hand-over's replacement ended", deps)
+        return None
+    now = deps.clock.now()
+    go = ControlRequest(
+        request_id=f"go-{standby.instance_id}",
+        action=ControlAction.GO,
+        instance_id=standby.instance_id,
+        requested_at_epoch=now,
+    )
+
+    def adopt(latest: Run) -> tuple[bool, Segment | None]:
+        waiting = latest.standby
+        if waiting is None or waiting.instance_id != standby.instance_id:
+            return False, None
+        _move_to_provisioning(latest, now)
+        latest.segments.append(waiting)
+        latest.standby = None
+        latest.move_to(RunState.BOOTING, now)
+        return True, waiting
+
+    saved, adopted = update_run(deps, run.run_id, adopt)
+    if adopted is None:
+        return None
+    deps.store.put_text(saved.keys.host_control, go.to_json())  # after the record: it is current now
+    logger.info("handed over", extra={"run_id": run.run_id, "instance_id": standby.instance_id})
+    return _output(saved, adopted)
+
+
+def provision_instance(task: ProvisionInput, deps: Deps) -> ProvisionOutput:
     run = deps.runs.get(task.run_id)
     current = run.current_segment
-    if run.state in (RunState.BOOTING, RunState.RUNNING) and current and current.instance_id:
+    if task.standby:
+        if run.standby is not None and run.standby.instance_id:
+            return _output(run, run.standby)  # launched already (a retry, or the wait began again)
+    elif run.state in (RunState.BOOTING, RunState.RUNNING) and current and current.instance_id:
         return _output(run, current)  # a retried invocation: the instance exists already
+    else:
+        taken_over = _take_over(run, deps)
+        if taken_over is not None:
+            return taken_over
+        run = deps.runs.get(task.run_id)
     now = deps.clock.now()
     settings = deps.settings
     policy = recovery.RecoveryPolicy.from_settings(settings)
-    _move_to_provisioning(run, now)
+    if not task.standby:
+        _move_to_provisioning(run, now)
     following = _next_segment(run, deps)
     segment = Segment(
         index=following.index,
@@ -101,32 +148,9 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         pretrained=following.pretrained,
         deadline_epoch=now,
     )
-    zones = deps.ec2.subnet_zones(settings.subnet_ids)
-    spot_prices = deps.ec2.spot_prices(settings.instance_types)
-    offers = [
-        episode_cost.Offer(Pool(instance_type=t, availability_zone=z, subnet_id=s), spot_prices.get((t, z)))
-        for t in settings.instance_types
-        for s, z in zones.items()
-    ]
-    if run.request.allow_on_demand:
-        offers += [
-            episode_cost.Offer(
-                Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
-                deps.prices.on_demand(t),
-            )
-            for t in settings.instance_types
-            for s, z in zones.items()
-        ]
     run_budget, spent = recovery.run_budget(run, policy), recovery.spent(run, now)
-    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
-    model = episode_cost.CostModel(
-        scaling_exponent=settings.worker_scaling_exponent,
-        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
-    )
-    ranked = episode_cost.rank(offers, workload(run, deps, run_budget.time_seconds / 3600.0), model)
-    # a pool that just took an instance of this run back is tried last, never in the fleet
-    excluded = recovery.excluded_pools(run, now, policy)
-    ranked = recovery.order_pools(ranked, excluded)
+    ranking = rank_pools(run, deps, now)
+    ranked, excluded, baked_image = ranking.ranked, ranking.excluded, ranking.baked_image
     run_values = drfc.run_settings(
         run.request,
         run_id=run.run_id,
@@ -165,6 +189,7 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             status_poll_seconds=settings.host_poll_seconds,
             agent_archive_sha256=agent_archive_sha256,
             evaluation_legs=legs,
+            wait_for_go=task.standby,
         )
         deps.store.put_text(run.keys.run_spec, spec.to_json())
         launch = LaunchSpec(
@@ -189,6 +214,9 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
             # onto the latest record: a schedule's firing or the racer may have written meanwhile,
             # and a lost race must not leave the instance out of the record (a retry would launch
             # a second one for the same segment)
+            if task.standby:  # the current segment trains on; this one waits for the go
+                latest.standby = segment
+                return True, None
             _move_to_provisioning(latest, now)
             latest.segments.append(segment)
             latest.move_to(RunState.BOOTING, now)
@@ -232,6 +260,8 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         segment.pools_tried.append(candidate.pool.label)
         return launched(candidate, instance_id, spec)
     deps.roles.delete(segment_role_name(run.run_id, segment.index))  # made again on the next try
+    if task.standby:  # the current segment trains on; the recovery decides (as for a failed boot)
+        raise SpotCapacityUnavailable(f"run {run.run_id}: no pool could launch the hand-over's replacement")
     # PROVISIONING: the recovery decides on a run that looks for capacity
     update_run(deps, run.run_id, lambda latest: (_move_to_provisioning(latest, now), None))
     raise SpotCapacityUnavailable(
@@ -240,6 +270,47 @@ def provision_instance(task: RunRef, deps: Deps) -> ProvisionOutput:
         + ": "
         + "; ".join(failures)
     )
+
+
+@dataclass(frozen=True)
+class Ranking:
+    ranked: list[episode_cost.Candidate]  # cheapest per useful episode first, excluded pools last
+    excluded: list[str]  # pools that just took an instance of the run back (or it is leaving)
+    baked_image: str | None  # the image pipeline's newest image, if any
+    model: episode_cost.CostModel
+
+
+def rank_pools(run: Run, deps: Deps, now: float) -> Ranking:
+    """The run's pools and worker counts at today's prices, ranked by cost per useful episode:
+    what provisioning launches from and what a training segment compares its own pool with."""
+    settings = deps.settings
+    policy = recovery.RecoveryPolicy.from_settings(settings)
+    zones = deps.ec2.subnet_zones(settings.subnet_ids)
+    spot_prices = deps.ec2.spot_prices(settings.instance_types)
+    offers = [
+        episode_cost.Offer(Pool(instance_type=t, availability_zone=z, subnet_id=s), spot_prices.get((t, z)))
+        for t in settings.instance_types
+        for s, z in zones.items()
+    ]
+    if run.request.allow_on_demand:
+        offers += [
+            episode_cost.Offer(
+                Pool(instance_type=t, availability_zone=z, subnet_id=s, market="on-demand"),
+                deps.prices.on_demand(t),
+            )
+            for t in settings.instance_types
+            for s, z in zones.items()
+        ]
+    baked_image = deps.ec2.image_in_parameter(settings.host_image_parameter)
+    model = episode_cost.CostModel(
+        scaling_exponent=settings.worker_scaling_exponent,
+        boot_minutes=episode_cost.BAKED_BOOT_MINUTES if baked_image else episode_cost.STOCK_BOOT_MINUTES,
+    )
+    run_hours = recovery.run_budget(run, policy).time_seconds / 3600.0
+    ranked = episode_cost.rank(offers, workload(run, deps, run_hours), model)
+    # a pool that just took an instance of this run back is tried last, never in the fleet
+    excluded = recovery.excluded_pools(run, now, policy)
+    return Ranking(recovery.order_pools(ranked, excluded), excluded, baked_image, model)
 
 
 def fleet_candidates(

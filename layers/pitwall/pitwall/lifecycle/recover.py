@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import contextlib
 import json
+import uuid
 
 from pitwall import budget, notifications, recovery
+from pitwall.host.protocol import ControlAction, ControlRequest
 from pitwall.lifecycle import telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import ErrorInfo, RecoveryInput, RecoveryOutput
@@ -32,6 +34,18 @@ def cause_of(error: ErrorInfo | None) -> str:
     with contextlib.suppress(ValueError, AttributeError):
         cause = json.loads(cause).get("errorMessage", cause)
     return str(cause)
+
+
+def ask_to_save(run: Run, instance_id: str, why: str, deps: Deps) -> None:
+    """Ask the run's host on `instance_id` to upload its latest checkpoint and stop (a SAVE control
+    request; one request id per instance and cause, so a repeated event asks once)."""
+    request = ControlRequest(
+        request_id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{instance_id}/{why}")),
+        action=ControlAction.SAVE,
+        instance_id=instance_id,
+        requested_at_epoch=deps.clock.now(),
+    )
+    deps.store.put_text(run.keys.host_control, request.to_json())
 
 
 def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
@@ -76,6 +90,8 @@ def _time_is_over(run: Run, now: float, policy: recovery.RecoveryPolicy) -> bool
 def _event(run: Run, kind: recovery.EventKind, now: float, detail: str) -> recovery.RunEvent:
     segment = run.current_segment
     instance_id = None if kind == recovery.EventKind.NO_CAPACITY or segment is None else segment.instance_id
+    if kind in recovery.STANDBY_EVENTS and run.standby is not None:
+        instance_id = run.standby.instance_id
     if kind == recovery.EventKind.HOST_FAILED and segment is not None:
         detail = detail or segment.host_detail  # a task failure's cause can get lost on the way
     return recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=detail)
@@ -87,7 +103,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
     now = deps.clock.now()
     error = task.error.Error if task.error else ""
     detail = cause_of(task.error)
-    awaiting = Awaiting(task.failed_wait) if task.failed_wait in ("started", "finished") else None
+    awaiting = Awaiting(task.failed_wait) if task.failed_wait in ("started", "finished", "ready") else None
     decision: recovery.Decision | None = None
     run = deps.runs.get(task.run_id)
     kind = recovery.event_kind_of_error(error, awaiting)
@@ -107,6 +123,11 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
                 policy=policy,
             )
             run, decision = resolved.run, resolved.decision
+            saves = isinstance(decision, recovery.Replace | recovery.Stop) and decision.save_first
+            if kind in recovery.STANDBY_EVENTS and saves and run.current_segment is not None:
+                # the hand-over's replacement is ready (or failed, or the budget has no room for
+                # one): the current host, still training, saves now
+                ask_to_save(run, str(run.current_segment.instance_id), kind.value, deps)
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
                 deps.tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
