@@ -212,7 +212,7 @@ class LocalCloud:
             "DefaultTimeBudgetMinutes": 30,
             "BootTimeoutSeconds": 1200,
             "HeartbeatWindowSeconds": 2400,
-            "HostPollSeconds": 5,
+            "HostPollSeconds": 10,  # half the S3 reads of 5; a save request waits <= 10 s of a 120 s notice
             "TimeScale": self.time_scale,
             "TimeAnchorEpoch": self.anchor,
             "DroaSiteUrl": self.droa.site_url,

@@ -3,7 +3,9 @@ notification stands for (S3 versions: on moto), and what it changes and tells (i
 
 from __future__ import annotations
 
-from pitwall import aws, layout
+import json
+
+from pitwall import aws, drfc_files, layout
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.heartbeat import record_heartbeat
@@ -126,3 +128,54 @@ def test_a_replacement_that_starts_tells_the_racer_it_resumed_and_after_how_long
     # and a repeat of the report sends nothing more
     record_heartbeat(_notification(deps, None), deps)
     assert len(deps.messaging.messages) == 1
+
+
+def _training_on(deps: Deps, run_id: str, model_prefix: str) -> Run:
+    now = deps.clock.now()
+    segment = Segment(
+        index=0, model_prefix=model_prefix, deadline_epoch=now + 3600, instance_id=f"i-{run_id}"
+    )
+    run = Run(
+        run_id=run_id,
+        kind=RunKind.TRAIN,
+        request=RunRequest(model_name="m", track="t"),
+        state=RunState.RUNNING,
+        created_at=now,
+        updated_at=now,
+        custom_files_prefix=layout.RunKeys(run_id).custom_files_prefix,
+        segments=[segment],
+    )
+    assert deps.runs.create(run)
+    return run
+
+
+def _checkpoint_written(deps: Deps, model_prefix: str, name: str) -> S3Notification:
+    key = layout.ModelKeys(model_prefix).checkpoints_json
+    entry = drfc_files.checkpoint_record(name, 50.0, deps.clock.now())
+    deps.store.put_text(key, json.dumps(drfc_files.checkpoints_document(entry, entry)))
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": deps.store.bucket}, "object": {"key": key}},
+    }
+    return S3Notification.model_validate({"Records": [record]})
+
+
+def test_a_model_prefix_written_again_by_a_new_run_of_the_model_beats_for_the_new_run(
+    fake_deps: Deps,
+) -> None:
+    # Given a first training of model m that wrote a checkpoint, then ended
+    deps = fake_deps
+    prefix = layout.segment_model_prefix("m", 0)
+    first = _training_on(deps, "first", prefix)
+    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-100.ckpt"), deps)
+    first = deps.runs.get("first")
+    assert first.segments[0].last_checkpoint == "1_Step-100.ckpt"
+    first.move_to(RunState.FINISHING, deps.clock.now())
+    first.move_to(RunState.SUCCEEDED, deps.clock.now())
+    deps.runs.save(first)
+    # When a new run of the same model name trains on the same prefix and writes a checkpoint
+    _training_on(deps, "second", prefix)
+    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-90.ckpt"), deps)
+    # Then the new run has it, and the ended one keeps its own
+    assert deps.runs.get("second").segments[0].last_checkpoint == "1_Step-90.ckpt"
+    assert deps.runs.get("first").segments[0].last_checkpoint == "1_Step-100.ckpt"

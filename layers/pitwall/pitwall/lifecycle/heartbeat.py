@@ -73,9 +73,29 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
         out.settled += 1
 
 
+# A warm Lambda's memo of the run that writes each model prefix: every episode's metrics come
+# here, and a read by run id is cheaper than the index query. Checked at each use (the prefix of
+# an ended run may be written again by a new run of the same model name).
+_live_run_id_of_prefix: dict[str, str] = {}
+
+
+def _is_live_run_of(run: Run, model_prefix: str) -> bool:
+    return not run.is_terminal and run.model_prefix == model_prefix
+
+
 def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
+    known = _live_run_id_of_prefix.get(model_prefix)
+    if known is not None:
+        try:
+            run = deps.runs.get(known)
+        except RunNotFound:
+            run = None
+        if run is not None and _is_live_run_of(run, model_prefix):
+            return run
+        _live_run_id_of_prefix.pop(model_prefix, None)
     for run in deps.runs.by_model_prefix(model_prefix):
-        if not run.is_terminal and run.model_prefix == model_prefix:
+        if _is_live_run_of(run, model_prefix):
+            _live_run_id_of_prefix[model_prefix] = run.run_id
             return run
     return None
 
