@@ -245,3 +245,32 @@ def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: 
     run = deps.runs.get("run-1")
     assert run.state == RunState.RUNNING and run.task_token == "token-of-the-work-wait"
     assert run.segments[0].end_reason is None
+
+
+def test_an_instance_whose_host_reported_a_failure_ends_as_a_host_failure(deps: Deps, ec2_event_of) -> None:
+    # Given a run whose host reported FAILED and powered its instance off, the report not yet
+    # in the record when the instance's state change comes
+    instance_id = deps.ec2.add_instance("run-1")
+    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
+    run.segments[0].instance_id = instance_id
+    run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
+    deps.runs.save(run)
+    failed = HostStatus(
+        run_id="run-1",
+        segment=0,
+        instance_id=instance_id,
+        state=HostState.FAILED,
+        sequence=3,
+        at_epoch=deps.clock.now(),
+        detail="container deepracer-0_robomaker.1 exited with code 139",
+    )
+    deps.store.put_text(run.keys.host_status, failed.to_json())
+    event = ec2_event_of(
+        "EC2 Instance State-change Notification", {"instance-id": instance_id, "state": "shutting-down"}
+    )
+    # When the state change arrives
+    answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
+    # Then the segment is replaced as a host failure, naming what the host said
+    assert answer.decision == "replace"
+    end_reason = deps.runs.get("run-1").segments[0].end_reason or ""
+    assert end_reason.startswith("host-failed") and "exited with code 139" in end_reason

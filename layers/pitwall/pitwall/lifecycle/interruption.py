@@ -11,15 +11,16 @@ evaluates the same checkpoint again on a new one.
 The instance's state change to shutting-down / terminated (the spot reclaim two minutes later, or
 any other end) records that the segment's instance ended, and ends a wait for a save that can no
 longer come, so the run goes on at once. An instance that ends with no warning before (terminated
-by hand, a host failure) is replaced at once through the same recovery (`INSTANCE_GONE`), instead
-of when the heartbeat window runs out.
+by hand, a host failure) is replaced at once through the same recovery (`INSTANCE_GONE`, or
+`HOST_FAILED` when its host reported a failure first), instead of when the heartbeat window runs
+out. A warning about an instance whose host already finished its work changes nothing.
 """
 
 from __future__ import annotations
 
 from pitwall import recovery
 from pitwall.errors import InvalidEvent, RunNotFound
-from pitwall.host.protocol import HostState
+from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.await_host import parse_host_status
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import STATE_CHANGE, InstanceEvent, SaveRequestOutput
@@ -55,19 +56,20 @@ def _instance_gone(run_id: str, instance_id: str, deps: Deps) -> str | None:
     return token
 
 
-def _host_finished(run: Run, instance_id: str, deps: Deps) -> bool:
-    """The instance's host reported its work finished (its report may not be in the record yet):
-    a warning about it now changes nothing, and a replacement would do the work again."""
+def _host_report(run: Run, instance_id: str, deps: Deps) -> HostStatus | None:
+    """The latest report of the instance's host, which may not be in the run record yet."""
     body = deps.store.get_bytes(run.keys.host_status)
     status = parse_host_status(body, run.keys.host_status) if body else None
-    return status is not None and status.instance_id == instance_id and status.state == HostState.FINISHED
+    return status if status is not None and status.instance_id == instance_id else None
 
 
-def _resolve(kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: Deps) -> SaveRequestOutput:
+def _resolve(
+    kind: recovery.EventKind, run_id: str, event: InstanceEvent, deps: Deps, detail: str | None = None
+) -> SaveRequestOutput:
     instance_id = event.detail.instance_id
     now = deps.clock.now()
     resolved = recovery.resolve(
-        recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=event.detail_type),
+        recovery.RunEvent(kind=kind, at=now, instance_id=instance_id, detail=detail or event.detail_type),
         load=lambda: deps.runs.get(run_id),
         save=deps.runs.save,
         now=now,
@@ -116,9 +118,15 @@ def request_checkpoint_save(event: InstanceEvent, deps: Deps) -> SaveRequestOutp
                 instance_id=instance_id, run_id=run_id, requested=False, decision="save-wait-ended"
             )
         # ended with no warning before (by hand, a host failure): replace it now, not after the
-        # heartbeat window; a segment already ending (warned, finished) makes this an Ignore
+        # heartbeat window; a segment already ending (warned, finished) makes this an Ignore. A
+        # host that failed powers its instance off: its report may come after this event, and
+        # the recovery counts host failures (two in a row without a checkpoint stop the run).
+        report = _host_report(run, instance_id, deps)
+        if report is not None and report.state == HostState.FAILED:
+            return _resolve(recovery.EventKind.HOST_FAILED, run_id, event, deps, report.detail)
         return _resolve(recovery.EventKind.INSTANCE_GONE, run_id, event, deps)
-    if _host_finished(run, instance_id, deps):
+    report = _host_report(run, instance_id, deps)
+    if report is not None and report.state == HostState.FINISHED:
         logger.info(
             "ignored a warning about an instance whose host finished its work",
             extra={"run_id": run_id, "instance_id": instance_id, "detail_type": event.detail_type},
