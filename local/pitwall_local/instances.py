@@ -115,6 +115,7 @@ class InstanceRunner:
         self.launched_at: dict[str, float] = {}  # instance id -> when, on the cloud's clock
         self.terminated_at: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._state_change_notices: list[threading.Thread] = []  # EventBridge notices under way
 
     def on_launch(self, instance_id: str, tags: dict[str, str]) -> None:
         with self._lock:
@@ -159,7 +160,10 @@ class InstanceRunner:
             if host is not None:
                 host.agent.stop()
             if first_time:  # EC2 tells EventBridge, a moment later (moto does not)
-                threading.Thread(target=self._state_changed, args=(instance_id,), daemon=True).start()
+                notice = threading.Thread(target=self._state_changed, args=(instance_id,), daemon=True)
+                with self._lock:
+                    self._state_change_notices.append(notice)
+                notice.start()
 
     def _state_changed(self, instance_id: str) -> None:
         aws.client("events", self.region).put_events(
@@ -186,6 +190,10 @@ class InstanceRunner:
             host.agent.stop()
         for host in hosts:
             host.thread.join(timeout)
+        with self._lock:  # a host's power-off sent one too: all before the mocks go
+            notices = list(self._state_change_notices)
+        for notice in notices:
+            notice.join(timeout)
 
 
 @contextmanager
