@@ -220,23 +220,30 @@ def test_an_instance_that_ends_without_a_warning_fails_the_wait_and_is_replaced_
     assert again.decision in (None, "ignore")
 
 
-def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: Deps, ec2_event_of) -> None:
-    # Given a run whose host reported its work finished, before the controller recorded it
+def _host_reported(deps: Deps, state: HostState, detail: str) -> str:
+    """A training run waiting for its work, whose host reported `state` before the controller
+    recorded it; the instance's id."""
     instance_id = deps.ec2.add_instance("run-1")
     run = _running_run(deps, checkpoint="3_Step-30.ckpt")
     run.segments[0].instance_id = instance_id
     run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
     deps.runs.save(run)
-    finished = HostStatus(
+    status = HostStatus(
         run_id="run-1",
         segment=0,
         instance_id=instance_id,
-        state=HostState.FINISHED,
+        state=state,
         sequence=3,
         at_epoch=deps.clock.now(),
-        detail="work finished",
+        detail=detail,
     )
-    deps.store.put_text(run.keys.host_status, finished.to_json())
+    deps.store.put_text(run.keys.host_status, status.to_json())
+    return instance_id
+
+
+def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: Deps, ec2_event_of) -> None:
+    # Given a run whose host reported its work finished, before the controller recorded it
+    instance_id = _host_reported(deps, HostState.FINISHED, "work finished")
     # When EC2 warns that the instance will be interrupted
     event = ec2_event_of("EC2 Spot Instance Interruption Warning", {"instance-id": instance_id})
     answer = request_checkpoint_save(InstanceEvent.model_validate(event), deps)
@@ -250,21 +257,9 @@ def test_a_spot_warning_after_the_host_finished_its_work_replaces_nothing(deps: 
 def test_an_instance_whose_host_reported_a_failure_ends_as_a_host_failure(deps: Deps, ec2_event_of) -> None:
     # Given a run whose host reported FAILED and powered its instance off, the report not yet
     # in the record when the instance's state change comes
-    instance_id = deps.ec2.add_instance("run-1")
-    run = _running_run(deps, checkpoint="3_Step-30.ckpt")
-    run.segments[0].instance_id = instance_id
-    run.awaiting, run.task_token = Awaiting.FINISHED, "token-of-the-work-wait"
-    deps.runs.save(run)
-    failed = HostStatus(
-        run_id="run-1",
-        segment=0,
-        instance_id=instance_id,
-        state=HostState.FAILED,
-        sequence=3,
-        at_epoch=deps.clock.now(),
-        detail="container deepracer-0_robomaker.1 exited with code 139",
+    instance_id = _host_reported(
+        deps, HostState.FAILED, "container deepracer-0_robomaker.1 exited with code 139"
     )
-    deps.store.put_text(run.keys.host_status, failed.to_json())
     event = ec2_event_of(
         "EC2 Instance State-change Notification", {"instance-id": instance_id, "state": "shutting-down"}
     )
