@@ -11,6 +11,7 @@ from typing import Any
 
 from pitwall import layout
 from pitwall.adapters.scheduler import EvaluationSchedules
+from pitwall.errors import RunNotFound
 from pitwall.runs import Run, RunState
 from pitwall.schedules import EvaluationSchedule
 from pitwall_cli import main
@@ -54,6 +55,14 @@ def _schedules(cloud: LocalCloud) -> list[EvaluationSchedule]:
     ).all()
 
 
+def _ended(cloud: LocalCloud, run_id: str | None) -> Run | None:
+    try:
+        run = cloud.runs.get(run_id or "")
+    except RunNotFound:
+        return None
+    return run if run.is_terminal else None
+
+
 def _evaluations_of(cloud: LocalCloud, run: Run) -> list[Run]:
     return [cloud.runs.get(f.evaluation_run_id) for f in run.schedule_firings if f.evaluation_run_id]
 
@@ -83,12 +92,11 @@ def test_a_schedule_from_a_run_request_evaluates_the_newest_checkpoint_while_the
     numbers = [layout.checkpoint_number(f.checkpoint_name or "") for f in started]
     assert numbers == sorted(set(numbers))
     for firing in started:
-        evaluation = cloud.runs.get(firing.evaluation_run_id or "")
+        # a firing just before the training ended may not have prepared its evaluation yet
+        evaluation = _until("the evaluation's end", lambda f=firing: _ended(cloud, f.evaluation_run_id))
         assert evaluation.evaluated_checkpoint == firing.checkpoint_name
         assert firing.at < (run.segments[-1].ended_at or 0)  # while it trained
-    # and each evaluation that ended gave one result per leg, on its own instance
-    for evaluation in _evaluations_of(cloud, run):
-        _until("the evaluation's end", lambda e=evaluation: cloud.runs.get(e.run_id).is_terminal)
+    # and each evaluation gave one result per leg, on its own instance
     run = cloud.runs.get(run_id)
     for evaluation in _evaluations_of(cloud, run):
         assert evaluation.state == RunState.SUCCEEDED, evaluation.failure
