@@ -375,13 +375,15 @@ LOCAL_IMAGE = "ami-12c6146b"  # one of moto's built-in images
 LOST_EVENT_FAULTS = ("spot-warning-lost", "unannounced-termination")
 # Hand-over cases, at the training state: a rebalance recommendation (after the first checkpoint
 # is in the run record), then the spot warning before the replacement is ready; no warning at
-# all; or a replacement that never gets ready (its first launch hangs in the DRFC set-up).
+# all; or a replacement that never gets ready (its first launch hangs in the DRFC set-up); or a
+# spot warning with no recommendation before it (the replacement boots while the host saves).
 # The move back: the run's pool turns dear (spot prices rise tenfold) while a baked image makes
 # a boot short enough for the move to pay within the run's half hour.
 HANDOVER_FAULTS = (
     "rebalance-then-warning",
     "rebalance-no-warning",
     "rebalance-replacement-fails",
+    "warning-no-rebalance",
     "pool-turns-dear",
 )
 DEAR_PRICE_FACTOR = 10.0
@@ -560,6 +562,10 @@ class FaultSuite:
 
         def warn() -> None:
             spot_interruption(cloud, instance_id)
+
+        if fault == "warning-no-rebalance":
+            _after(REBALANCE_AFTER_CHECKPOINT_SECONDS, cloud, warn, f"warning-{instance_id}")
+            return
 
         def recommend() -> None:
             rebalance_recommendation(cloud, instance_id)

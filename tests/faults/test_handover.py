@@ -1,6 +1,7 @@
 """Fault cases of the hand-over, while a run trains: a rebalance recommendation boots the next
 instance while the current one trains; the current one saves only when the replacement is
-ready (or at the spot warning), never two hosts training at once, and nothing is lost."""
+ready (or at the spot warning), never two hosts training at once, and nothing is lost. A warning
+with no recommendation before it launches the replacement at once, to boot while the host saves."""
 
 from __future__ import annotations
 
@@ -74,6 +75,27 @@ def test_a_warning_before_the_replacement_is_ready_saves_at_once_and_the_replace
     # the replacement launched at the recommendation took over: no third launch for segment 1
     launched_for_run = [i for i in suite.cloud.runner.hosts.values() if i.run_id == result.run_id]
     assert [h.segment for h in launched_for_run][:2] == [0, 1]
+    _never_two_training(suite, run)
+    _survived(result)
+
+
+def test_a_warning_with_no_recommendation_before_it_boots_the_replacement_while_the_host_saves(
+    suite: FaultSuite, record_case: Callable[[CaseResult], None]
+) -> None:
+    # Given a run that trains past its first checkpoint, When a spot warning comes unannounced
+    result = suite.run_case("training", "warning-no-rebalance")
+    record_case(result)
+    # Then the next instance launched before the first one's save ended, and took over from it
+    run = suite.cloud.runs.get(result.run_id)
+    assert len(run.segments) == 2, result.detail
+    first, second = run.segments[0], run.segments[1]
+    assert first.handover_requested_at is None, "a warning is no hand-over"
+    assert (first.end_reason or "").startswith("spot-interruption"), result.detail
+    assert first.host_state == "saved", first.host_state
+    assert second.launched_at is not None and first.ended_at is not None
+    assert second.launched_at < first.ended_at, "the replacement was launched only after the save"
+    launched_for_run = [i for i in suite.cloud.runner.hosts.values() if i.run_id == result.run_id]
+    assert [h.segment for h in launched_for_run] == [0, 1]
     _never_two_training(suite, run)
     _survived(result)
 

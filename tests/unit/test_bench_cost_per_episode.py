@@ -96,3 +96,29 @@ def test_a_hand_over_trains_through_the_replacements_boot_and_pays_the_overlap()
     assert handed.overlap_seconds > 180.0
     assert handed.paid_seconds > plain.paid_seconds
     assert handed.wall_seconds == plain.wall_seconds == bench.RUN_HOURS * 3600
+
+
+def test_an_unannounced_warning_launches_the_replacement_to_boot_while_the_host_saves() -> None:
+    here = _choice("g4dn.2xlarge", 2)
+    there = bench.Choice(bench._pool("g4dn.2xlarge", "subnet-b", "us-east-1b"), 0.30, 2)
+    worlds = (bench.World(DAY, mtbi_hours=8.0, seed=seed) for seed in range(500))
+    world = next(  # one warning with no recommendation before it, mid-run, in one zone only
+        w
+        for w in worlds
+        if len(w.hits(here.pool)) == 1
+        and w.hits(here.pool)[0].rebalance_lead is None
+        and not w.hits(here.pool)[0].type_wide
+        and 3600 < w.hits(here.pool)[0].at < 4 * 3600
+        and not w.hits(there.pool)
+    )
+    after = bench.simulate(
+        bench.Policy("today", (here, there), boot=180.0, boots_during_save=False), world, 0.8
+    )
+    during = bench.simulate(bench.Policy("new", (here, there), boot=180.0), world, 0.8)
+    # training starts again a reaction and a boot after the warning, not after the save as well
+    reaction = bench.CONTROL_REACTION + bench.PROVISION_REACTION
+    assert during.warning_to_training == [pytest.approx(reaction + 180.0)]
+    assert after.warning_to_training == [pytest.approx(reaction + bench.SAVE + 180.0)]
+    # the replacement is paid from its launch, while the old host still saves
+    assert during.overlap_seconds == pytest.approx(bench.SAVE)
+    assert during.useful_seconds >= after.useful_seconds

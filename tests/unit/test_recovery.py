@@ -386,8 +386,36 @@ def test_applying_a_replacement_ends_the_segment_and_provisions_again():
     assert recovery.reason_of(run.segments[0].end_reason) == Reason.SPOT_INTERRUPTION
     assert run.segments[0].ended_at is None  # the instance still runs: it saves, then is terminated
     assert recovery.next_step(run) == recovery.Step(
-        action="replace", save_first=True, reason=run.segments[0].end_reason
+        action="replace", save_first=True, launch_first=True, reason=run.segments[0].end_reason
     )
+
+
+@pytest.mark.parametrize(
+    ("kind", "checkpoint", "standby", "launch_first"),
+    [
+        (EventKind.INTERRUPTION_WARNING, "3_Step-900.ckpt", False, True),  # boots during the save
+        (EventKind.REBALANCE_RECOMMENDATION, None, False, False),  # no checkpoint to continue from
+        (EventKind.INTERRUPTION_WARNING, None, False, False),  # nothing to continue from yet
+        (EventKind.INTERRUPTION_WARNING, "3_Step-900.ckpt", True, False),  # the standby takes over
+        (EventKind.HOST_FAILED, "3_Step-900.ckpt", False, False),  # no save: launched after the end
+    ],
+)
+def test_a_replacement_boots_during_the_save_only_when_the_pool_is_lost_and_there_is_a_checkpoint(
+    kind: EventKind, checkpoint: str | None, standby: bool, launch_first: bool
+):
+    # Given a training segment (with or without a checkpoint, a hand-over's replacement)
+    run = training_run(segment(0, launched_at=T0, checkpoint=checkpoint))
+    if standby:
+        run.standby = segment(1, launched_at=T0 + HOUR, started_at=None, host_state="ready")
+    now = T0 + HOUR
+    # When the event replaces it
+    decision = recovery.decide(run, event(kind, now), now, POLICY)
+    assert isinstance(decision, Replace)
+    recovery.apply(run, decision, now)
+    # Then the next segment's instance launches before the save only for a lost pool with a
+    # checkpoint to continue from and no replacement yet
+    step = recovery.next_step(run)
+    assert (step.action, step.launch_first) == ("replace", launch_first)
 
 
 def test_applying_a_stop_finishes_a_run_with_a_checkpoint_and_fails_one_without():

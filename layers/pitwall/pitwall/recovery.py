@@ -10,8 +10,10 @@ Events and what they lead to:
 
 - spot interruption warning / rebalance recommendation: ask the host to save its latest
   checkpoint (`save_first`), then continue as a new segment from checkpoint `last`, preferring
-  other pools over the interrupted one for `pool_cooldown_seconds`; an evaluation saves
-  nothing: its new segment evaluates the same model prefix and checkpoint again, from the start;
+  other pools over the interrupted one for `pool_cooldown_seconds`; for a training segment that
+  has a checkpoint, that new segment's instance launches before the save (`Step.launch_first`)
+  and boots meanwhile; an evaluation saves nothing: its new segment evaluates the same model
+  prefix and checkpoint again, from the start;
 - rebalance recommendation for a training segment that has a checkpoint: hand over instead
   (`HandOver`): the next segment's instance (`Run.standby`) boots at once in another pool while
   this one trains on; when its host is set up and waits (STANDBY_READY), this segment is
@@ -668,10 +670,14 @@ class Step(_Model):
     for the one launched) while the current instance trains; replace: (save,) terminate,
     provision the next segment (the standby, when one is ready to take over); retry: provision
     again (after a wait); finish: collect the outcome; fail: record it.
+
+    launch_first (replace): launch the next segment's instance as a standby before waiting for
+    the save, so that it boots while the old host saves and takes over once it is set up.
     """
 
     action: Literal["wait", "handover", "replace", "retry", "finish", "fail"]
     save_first: bool = False
+    launch_first: bool = False
     reason: str | None = None
 
 
@@ -688,7 +694,13 @@ def next_step(run: Run) -> Step:
     if run.state == RunState.PROVISIONING:
         if segment is None or segment.end_reason is None:
             return Step(action="retry")
-        return Step(action="replace", save_first=_saving(run, segment), reason=segment.end_reason)
+        saving = _saving(run, segment)
+        return Step(
+            action="replace",
+            save_first=saving,
+            launch_first=saving and _boots_during_save(run, segment),
+            reason=segment.end_reason,
+        )
     if run.state == RunState.RUNNING and segment is not None and _handing_over(run, segment):
         return Step(action="handover", reason=segment.end_reason)
     return Step(action="wait")
@@ -724,6 +736,17 @@ def _saving(run: Run, segment: Segment) -> bool:
     training = segment.ended_at is None and segment.host_state in _TRAINING_HOST_STATES
     return training and (
         segment.save_requested_at is not None or reason_of(segment.end_reason) in POOL_LOSS_REASONS
+    )
+
+
+def _boots_during_save(run: Run, segment: Segment) -> bool:
+    """A training segment that lost its spot pool and has a checkpoint to continue from, with no
+    hand-over's replacement yet: its replacement can boot while it saves (nothing it needs comes
+    before the go, and the go comes after the save)."""
+    return (
+        run.standby is None
+        and segment.last_checkpoint is not None
+        and reason_of(segment.end_reason) in POOL_LOSS_REASONS
     )
 
 

@@ -119,3 +119,31 @@ def test_a_token_whose_task_already_ended_is_refused_and_not_stored(deps: Deps) 
     with pytest.raises(InvalidEvent, match="no waiting task"):
         _wait(deps)
     assert deps.runs.get(RUN_ID).task_token is None
+
+
+def test_a_save_recorded_before_the_wait_answers_it_though_the_status_file_holds_the_replacements_report(
+    deps: Deps,
+) -> None:
+    # Given a segment being replaced whose host saved, recorded by the heartbeat (no token then)
+    run = _booting(deps)
+    run.move_to(RunState.PROVISIONING, deps.clock.now())
+    run.segments[0].end_reason = "spot-interruption: warning"
+    deps.runs.save(run)
+    _report(deps, HostState.SAVED, sequence=3)
+    _heartbeat(deps)
+    # and then its replacement, booting meanwhile, wrote its own first report over the status file
+    replacement = HostStatus(
+        run_id=RUN_ID,
+        segment=1,
+        instance_id="i-2",
+        state=HostState.BOOTING,
+        sequence=1,
+        at_epoch=deps.clock.now(),
+    )
+    deps.store.put_text(layout.RunKeys(RUN_ID).host_status, replacement.to_json())
+    # When the wait for the save begins
+    _wait(deps, Awaiting.SAVED)
+    # Then it is answered at once with the saved report of the replaced host
+    answer = deps.tasks.succeeded[TOKEN]
+    assert (answer["instance_id"], answer["state"]) == ("i-1", "saved")
+    assert deps.runs.get(RUN_ID).task_token is None

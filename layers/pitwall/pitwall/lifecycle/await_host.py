@@ -39,15 +39,26 @@ class _Answer(StrEnum):
     RUN_ENDED = "run_ended"
     REPLACED = "replaced"
     GONE = "gone"
+    SAVED_BEFORE = "saved_before"  # the heartbeat recorded the save before this wait began
     STANDBY_READY = "standby_ready"
     STANDBY_FAILED = "standby_failed"
     HANDING_OVER = "handing_over"
 
 
+_SAVE_ENDED = frozenset({HostState.SAVED.value, HostState.FINISHED.value})
+
+
 def _gone_or_wait(run: Run, awaiting: Awaiting) -> _Answer:
-    """A save cannot come from an instance that already ended (its state-change event came first)."""
+    """The status file says nothing about the wait (it may hold a replacement's report now): a
+    save the record holds already answers it, and a save cannot come from an instance that
+    already ended (its state-change event came first)."""
     segment = run.current_segment
-    if awaiting == Awaiting.SAVED and segment is not None and segment.ended_at is not None:
+    if awaiting != Awaiting.SAVED or segment is None:
+        return _Answer.WAIT
+    if segment.host_state in _SAVE_ENDED:
+        run.awaiting, run.task_token = None, None
+        return _Answer.SAVED_BEFORE
+    if segment.ended_at is not None:
         run.awaiting, run.task_token = None, None
         return _Answer.GONE
     return _Answer.WAIT
@@ -142,6 +153,17 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
         deps.tasks.fail(task.task_token, "RunEnded", f"run {run.run_id} is {run.state}: {run.failure or ''}")
     elif answer == _Answer.FAIL and status is not None and failure is not None:
         deps.tasks.fail(task.task_token, failure, status.detail or f"the host reported {status.state.value}")
+    elif answer == _Answer.SAVED_BEFORE and run.current_segment is not None:
+        saved = run.current_segment
+        report = HostReport(
+            run_id=run.run_id,
+            instance_id=str(saved.instance_id),
+            state=str(saved.host_state),
+            sequence=saved.host_sequence,
+            checkpoint=saved.last_checkpoint,
+            detail=saved.host_detail,
+        )
+        deps.tasks.succeed(task.task_token, report.model_dump(mode="json"))
     elif answer == _Answer.SUCCEED and status is not None:
         deps.tasks.succeed(task.task_token, host_report(run, status).model_dump(mode="json"))
     return AwaitOutput(run_id=run.run_id, awaiting=task.awaiting, settled_now=answer != _Answer.WAIT)

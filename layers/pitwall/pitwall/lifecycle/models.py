@@ -307,11 +307,13 @@ class RecoveryInput(_Lenient):
 
 class RecoveryOutput(_Model):
     """Where the Train machine goes next (`recovery.next_step`): wait (again), replace the
-    instance (saving first), retry provisioning after `wait_seconds` (wall clock), finish, fail."""
+    instance (saving first; `launch_first`: its replacement boots during the save), retry
+    provisioning after `wait_seconds` (wall clock), finish, fail."""
 
     run_id: str
     action: Literal["wait", "handover", "replace", "retry", "finish", "fail"]
     save_first: bool
+    launch_first: bool = False
     reason: str
     wait_seconds: int
     awaiting: Awaiting

@@ -151,6 +151,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
         run_id=run.run_id,
         action=step.action,
         save_first=step.save_first,
+        launch_first=step.launch_first,
         reason=step.reason or detail or error,
         wait_seconds=wait_seconds,
         awaiting=Awaiting.STARTED if run.state == RunState.BOOTING else Awaiting.FINISHED,
