@@ -8,7 +8,7 @@ import json
 from pitwall import aws, drfc_files, layout
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.heartbeat import record_heartbeat
+from pitwall.lifecycle.heartbeat import WarmMemo, record_heartbeat
 from pitwall.lifecycle.models import S3Notification
 from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
 
@@ -163,11 +163,11 @@ def _checkpoint_written(deps: Deps, model_prefix: str, name: str) -> S3Notificat
 def test_a_model_prefix_written_again_by_a_new_run_of_the_model_beats_for_the_new_run(
     fake_deps: Deps,
 ) -> None:
-    # Given a first training of model m that wrote a checkpoint, then ended
-    deps = fake_deps
+    # Given a first training of model m that wrote a checkpoint, then ended (a warm Lambda heard it)
+    deps, warm = fake_deps, WarmMemo()
     prefix = layout.segment_model_prefix("m", 0)
     first = _training_on(deps, "first", prefix)
-    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-100.ckpt"), deps)
+    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-100.ckpt"), deps, warm)
     first = deps.runs.get("first")
     assert first.segments[0].last_checkpoint == "1_Step-100.ckpt"
     first.move_to(RunState.FINISHING, deps.clock.now())
@@ -175,7 +175,44 @@ def test_a_model_prefix_written_again_by_a_new_run_of_the_model_beats_for_the_ne
     deps.runs.save(first)
     # When a new run of the same model name trains on the same prefix and writes a checkpoint
     _training_on(deps, "second", prefix)
-    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-90.ckpt"), deps)
+    record_heartbeat(_checkpoint_written(deps, prefix, "1_Step-90.ckpt"), deps, warm)
     # Then the new run has it, and the ended one keeps its own
     assert deps.runs.get("second").segments[0].last_checkpoint == "1_Step-90.ckpt"
     assert deps.runs.get("first").segments[0].last_checkpoint == "1_Step-100.ckpt"
+
+
+def _episodes_written(deps: Deps, model_prefix: str, episodes: int) -> S3Notification:
+    key = layout.ModelKeys(model_prefix).training_metrics()
+    entries = [{"episode": n, "phase": "training", "trial": n} for n in range(1, episodes + 1)]
+    deps.store.put_text(key, json.dumps(drfc_files.training_metrics_document(entries, "progress")))
+    record = {
+        "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": deps.store.bucket}, "object": {"key": key}},
+    }
+    return S3Notification.model_validate({"Records": [record]})
+
+
+def test_a_warm_lambda_records_training_metrics_and_keeps_the_wait_alive_once_a_quarter_window(
+    fake_deps: Deps,
+) -> None:
+    # Given a training run whose work wait holds a token, and a warm heartbeat Lambda
+    deps, warm = fake_deps, WarmMemo()
+    prefix = layout.segment_model_prefix("m", 0)
+    run = _training_on(deps, RUN_ID, prefix)
+    run.task_token = "token-of-the-work-wait"
+    deps.runs.save(run)
+    quarter_window = deps.settings.heartbeat_window_seconds / 4
+    # When episodes end every 30 s for (nearly) a whole window
+    outputs = []
+    for episode in range(1, int(4 * quarter_window / 30)):
+        outputs.append(record_heartbeat(_episodes_written(deps, prefix, episode), deps, warm))
+        deps.clock.advance(30)  # type: ignore[attr-defined]
+    # Then the progress was recorded, and the wait kept alive, once each quarter window
+    recorded = [n for n, out in enumerate(outputs, start=1) if out.recorded]
+    assert recorded == [1 + k * int(quarter_window / 30) for k in range(4)]
+    assert len(deps.tasks.heartbeats) == 4  # type: ignore[attr-defined]
+    assert sum(out.ignored for out in outputs) == len(outputs) - 4
+    assert deps.runs.get(RUN_ID).segments[0].episodes == recorded[-1]
+    # and a Lambda that knows nothing yet (cold) reads the record, and leaves it: not due yet
+    cold = record_heartbeat(_episodes_written(deps, prefix, len(outputs) + 1), deps)
+    assert (cold.recorded, cold.ignored) == (0, 1)

@@ -5,9 +5,10 @@
   whatever overwrote it since);
 - TrainingMetrics.json (rewritten each episode), deepracer_checkpoints.json and an evaluation's
   metrics (rewritten each trial): keep the waiting task alive; at a new checkpoint, look for a
-  cheaper pool to move to (`move.consider_moving`, rate-limited). Training progress is recorded at
-  most every quarter window (a run record write per episode would cost more than the rest of the
-  controller); a new checkpoint, and an evaluation's heartbeat (a trial takes minutes), always.
+  cheaper pool to move to (`move.consider_moving`, rate-limited). Training progress is recorded,
+  and the waiting task kept alive, at most every quarter window (a run record read and write per
+  episode would cost more than the rest of the controller; the wait's heartbeat timeout is the
+  whole window); a new checkpoint, and an evaluation's heartbeat (a trial takes minutes), always.
 
 The S3 rule sends every `.json` under models/ here (S3 allows no overlapping rules, and an
 evaluation's file has no fixed suffix): the other files, and worker k>0 metrics, are ignored.
@@ -15,6 +16,7 @@ evaluation's file has no fixed suffix): the other files, and worker k>0 metrics,
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from urllib.parse import unquote_plus
 
 from pitwall import drfc_files, layout, notifications
@@ -73,18 +75,29 @@ def _host_status(key: str, version_id: str | None, prefix: str, deps: Deps, out:
         out.settled += 1
 
 
-# A warm Lambda's memo of the run that writes each model prefix: every episode's metrics come
-# here, and a read by run id is cheaper than the index query. Checked at each use (the prefix of
-# an ended run may be written again by a new run of the same model name).
-_live_run_id_of_prefix: dict[str, str] = {}
+@dataclass
+class WarmMemo:
+    """What a warm Lambda remembers between heartbeats (the handler keeps one; a cold start, or a
+    call without one, remembers nothing): every episode's metrics come here.
+
+    live_run_id_of_prefix: the run that writes each model prefix (a read by run id is cheaper
+    than the index query); checked at each use, as the prefix of an ended run may be written
+    again by a new run of the same model name.
+    progress_recorded_at: when each prefix's training progress was last recorded (by this Lambda
+    or another, on the run's clock): until a quarter window later, its training metrics need no
+    record read at all.
+    """
+
+    live_run_id_of_prefix: dict[str, str] = field(default_factory=dict)
+    progress_recorded_at: dict[str, float] = field(default_factory=dict)
 
 
 def _is_live_run_of(run: Run, model_prefix: str) -> bool:
     return not run.is_terminal and run.model_prefix == model_prefix
 
 
-def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
-    known = _live_run_id_of_prefix.get(model_prefix)
+def _live_run_of(model_prefix: str, deps: Deps, memo: WarmMemo) -> Run | None:
+    known = memo.live_run_id_of_prefix.get(model_prefix)
     if known is not None:
         try:
             run = deps.runs.get(known)
@@ -92,30 +105,39 @@ def _live_run_of(model_prefix: str, deps: Deps) -> Run | None:
             run = None
         if run is not None and _is_live_run_of(run, model_prefix):
             return run
-        _live_run_id_of_prefix.pop(model_prefix, None)
+        memo.live_run_id_of_prefix.pop(model_prefix, None)
     for run in deps.runs.by_model_prefix(model_prefix):
         if _is_live_run_of(run, model_prefix):
-            _live_run_id_of_prefix[model_prefix] = run.run_id
+            memo.live_run_id_of_prefix[model_prefix] = run.run_id
             return run
     return None
 
 
-def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput) -> None:
-    run = _live_run_of(beat.prefix, deps)
+def _model_progress(
+    key: str, beat: layout.Heartbeat, deps: Deps, out: HeartbeatOutput, memo: WarmMemo
+) -> None:
+    now = deps.clock.now()
+    quarter_window = deps.settings.heartbeat_window_seconds / 4
+    metrics = beat.kind == layout.HeartbeatKind.TRAINING_METRICS
+    remembered = memo.progress_recorded_at.get(beat.prefix)
+    if metrics and remembered is not None and 0 <= now - remembered < quarter_window:
+        out.ignored += 1
+        return
+    run = _live_run_of(beat.prefix, deps, memo)
     if run is None:
         logger.info("ignored a heartbeat of no live run", extra={"key": key})
+        out.ignored += 1
+        return
+    segment = run.current_segment
+    assert segment is not None
+    recorded_at = segment.metrics_recorded_at
+    if metrics and recorded_at is not None and now - recorded_at < quarter_window:
+        memo.progress_recorded_at[beat.prefix] = recorded_at
         out.ignored += 1
         return
     if run.task_token and deps.tasks.heartbeat(run.task_token):
         out.kept_alive += 1
     telemetry.heartbeat(run.run_id)
-    now = deps.clock.now()
-    segment = run.current_segment
-    assert segment is not None
-    quarter_window = deps.settings.heartbeat_window_seconds / 4
-    due = segment.metrics_recorded_at is None or now - segment.metrics_recorded_at >= quarter_window
-    if beat.kind != layout.HeartbeatKind.CHECKPOINTS and not due:
-        return
     episodes, checkpoint = None, None
     try:
         if beat.kind == layout.HeartbeatKind.CHECKPOINTS:
@@ -139,6 +161,8 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
 
     _, (new_episodes, new_checkpoint) = update_run(deps, run.run_id, record)
     out.recorded += 1
+    if metrics:
+        memo.progress_recorded_at[beat.prefix] = now
     telemetry.episodes(run.run_id, run.request.model_name, new_episodes)
     if new_checkpoint:
         telemetry.checkpoint(run.run_id)
@@ -148,7 +172,8 @@ def _model_progress(key: str, beat: layout.Heartbeat, deps: Deps, out: Heartbeat
             logger.exception("the check for a cheaper pool failed", extra={"run_id": run.run_id})
 
 
-def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:
+def record_heartbeat(event: S3Notification, deps: Deps, memo: WarmMemo | None = None) -> HeartbeatOutput:
+    memo = memo if memo is not None else WarmMemo()
     out = HeartbeatOutput()
     ours, others = event.records_of(deps.settings.model_bucket)
     for record in others:
@@ -162,7 +187,7 @@ def record_heartbeat(event: S3Notification, deps: Deps) -> HeartbeatOutput:
         elif beat.kind == layout.HeartbeatKind.HOST_STATUS:
             _host_status(key, record.s3.object.versionId, beat.prefix, deps, out)
         elif beat.worker == 0:
-            _model_progress(key, beat, deps, out)
+            _model_progress(key, beat, deps, out, memo)
         else:
             out.ignored += 1  # worker k>0 metrics: worker 0 already beats
     logger.debug("heartbeats", extra=out.model_dump())
