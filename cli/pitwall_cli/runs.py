@@ -16,7 +16,7 @@ from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.errors import RunNotFound
-from pitwall.runs import Run, summarize
+from pitwall.runs import Run, Segment, summarize
 from pitwall.settings import stack_clock
 
 
@@ -139,6 +139,13 @@ def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
     }
 
 
+def _where(segment: Segment) -> str:
+    pool = segment.pool.label if segment.pool else "-"
+    return (
+        f"{segment.model_prefix} on {segment.instance_id or '-'} ({pool}), host {segment.host_state or '-'}"
+    )
+
+
 def describe(run: Run, now: float, car_links: Mapping[str, str] | None = None) -> str:
     summary = summarize(run, now)
     lines = [
@@ -147,11 +154,13 @@ def describe(run: Run, now: float, car_links: Mapping[str, str] | None = None) -
         f"cost so far ${summary.cost_usd:.3f}; {summary.episodes} episodes in {summary.segments} segment(s)",
     ]
     for segment in run.segments:
-        pool = segment.pool.label if segment.pool else "-"
         lines.append(
-            f"  segment {segment.index}: {segment.model_prefix} on {segment.instance_id or '-'} ({pool}), "
-            f"host {segment.host_state or '-'}, checkpoint {segment.last_checkpoint or '-'}"
+            f"  segment {segment.index}: {_where(segment)}, checkpoint {segment.last_checkpoint or '-'}"
             + (f", ended: {segment.end_reason}" if segment.end_reason else "")
+        )
+    if run.standby is not None:  # a hand-over's replacement, booting or waiting for the go
+        lines.append(
+            f"  segment {run.standby.index} (replacement, takes over at the hand-over): {_where(run.standby)}"
         )
     if run.outcome:
         o = run.outcome
