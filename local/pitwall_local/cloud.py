@@ -38,6 +38,7 @@ from pitwall_local.instances import (
     spot_prices_from,
 )
 from pitwall_local.moto_lambda_shim import LambdaShim, lambdas_in_process
+from pitwall_local.moto_speed import action_names_cached
 from pitwall_local.relay import Relay, relayed_events
 from pitwall_local.s3_events import versioned_notifications
 from pitwall_local.scheduler import LocalScheduler
@@ -126,6 +127,7 @@ class LocalCloud:
         self.relay = self._exit.enter_context(relayed_events(Relay(self.region, self.invoker)))
         self._exit.enter_context(versioned_notifications())
         self._exit.enter_context(task_tokens_as_in_aws())
+        self._exit.enter_context(action_names_cached())
         self.shim = LambdaShim({})
         self._exit.enter_context(lambdas_in_process(self.shim))
         # DeepRacer on AWS: the double's site is the stack's DroaSiteUrl; its password goes into

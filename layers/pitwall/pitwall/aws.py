@@ -1,8 +1,9 @@
 """boto3 clients, created lazily and cached: nothing talks to AWS at import time, so moto can
 start before any client exists. Tests call `reset_clients()` between emulated accounts.
 
-The cached clients share one session: a session loads each service's model files once (a new
-session per client read them from disk again, the larger part of making a client)."""
+The cached clients share one session, and every session shares one loader of botocore's model
+files: each file is read and parsed once per process (reading them again was the larger part of
+making a client, and `reset_clients()` makes a new session)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from functools import cache
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 from botocore import UNSIGNED
 from botocore.config import Config
 
@@ -19,8 +22,18 @@ _creating = threading.Lock()  # a session is not thread-safe (its clients are)
 
 
 @cache
+def _loader() -> botocore.loaders.Loader:
+    return botocore.loaders.create_loader()
+
+
+@cache
 def _session() -> boto3.session.Session:
-    return boto3.session.Session()
+    core = botocore.session.get_session()
+    core.register_component("data_loader", _loader())
+    session = boto3.session.Session(botocore_session=core)
+    paths = _loader().search_paths  # boto3 adds its own data folder to the loader each time
+    paths[:] = list(dict.fromkeys(paths))
+    return session
 
 
 @cache

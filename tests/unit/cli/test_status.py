@@ -35,7 +35,8 @@ def test_status_shows_the_replacement_booting_for_a_hand_over_next_to_the_segmen
     )
     lines = describe(run, NOW).splitlines()
     assert lines[2] == (
-        "  segment 0: models/m/seg-000 on i-current (g4dn.2xlarge/us-east-1a/spot), host started, checkpoint -"
+        "  segment 0: models/m/seg-000 on i-current (g4dn.2xlarge/us-east-1a/spot), host started, "
+        "checkpoint -"
     )
     assert lines[3] == (
         "  segment 1 (replacement, takes over at the hand-over): models/m/seg-001 on i-replacement "
