@@ -116,6 +116,7 @@ class InstanceRunner:
         self.terminated_at: dict[str, float] = {}
         self._lock = threading.Lock()
         self._state_change_notices: list[threading.Thread] = []  # EventBridge notices under way
+        self._stopped = False  # the cloud is closing: no more notices
 
     def on_launch(self, instance_id: str, tags: dict[str, str]) -> None:
         with self._lock:
@@ -162,6 +163,8 @@ class InstanceRunner:
             if first_time:  # EC2 tells EventBridge, a moment later (moto does not)
                 notice = threading.Thread(target=self._state_changed, args=(instance_id,), daemon=True)
                 with self._lock:
+                    if self._stopped:
+                        continue
                     self._state_change_notices.append(notice)
                 notice.start()
 
@@ -190,7 +193,8 @@ class InstanceRunner:
             host.agent.stop()
         for host in hosts:
             host.thread.join(timeout)
-        with self._lock:  # a host's power-off sent one too: all before the mocks go
+        with self._lock:  # a host's power-off sent one too: all before the mocks go, none after
+            self._stopped = True
             notices = list(self._state_change_notices)
         for notice in notices:
             notice.join(timeout)
@@ -281,7 +285,8 @@ def instant_fleets(faults: LaunchFaults) -> Iterator[LaunchFaults]:
 @contextmanager
 def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[InstanceRunner]:
     """While active, moto's launches (instant fleets too) go through `faults` and start hosts;
-    terminations stop them."""
+    terminations stop them. On exit every host stops and the EventBridge notices of the
+    terminations are sent, while moto is still on."""
     original_run = InstanceBackend.run_instances
     original_terminate = InstanceBackend.terminate_instances
     # moto's EC2 backend is not thread-safe: two terminations of one instance at once (a spot
@@ -321,5 +326,6 @@ def hooked_instances(runner: InstanceRunner, faults: LaunchFaults) -> Iterator[I
         with instant_fleets(faults):
             yield runner
     finally:
+        runner.stop_all()
         InstanceBackend.run_instances = original_run  # type: ignore[method-assign]
         InstanceBackend.terminate_instances = original_terminate  # type: ignore[method-assign]

@@ -91,7 +91,7 @@ def test_a_warning_with_no_recommendation_before_it_boots_the_replacement_while_
     first, second = run.segments[0], run.segments[1]
     assert first.handover_requested_at is None, "a warning is no hand-over"
     assert (first.end_reason or "").startswith("spot-interruption"), result.detail
-    assert first.host_state == "saved", first.host_state
+    assert first.save_requested_at is not None, result.detail  # its save races the reclaim
     assert second.launched_at is not None and first.ended_at is not None
     assert second.launched_at < first.ended_at, "the replacement was launched only after the save"
     launched_for_run = [i for i in suite.cloud.runner.hosts.values() if i.run_id == result.run_id]
