@@ -71,8 +71,9 @@ def _put_status(deps: Deps, instance_id: str, segment: int, state: HostState, se
     return str(answer["VersionId"])
 
 
-def _notification(deps: Deps, version_id: str | None) -> S3Notification:
-    s3_object = {"key": layout.RunKeys(RUN_ID).host_status}
+def _created(deps: Deps, key: str, version_id: str | None = None) -> S3Notification:
+    """S3's notification that `key` (at `version_id`) was written to the model bucket."""
+    s3_object = {"key": key}
     if version_id:
         s3_object["versionId"] = version_id
     record = {
@@ -80,6 +81,10 @@ def _notification(deps: Deps, version_id: str | None) -> S3Notification:
         "s3": {"bucket": {"name": deps.store.bucket}, "object": s3_object},
     }
     return S3Notification.model_validate({"Records": [record]})
+
+
+def _notification(deps: Deps, version_id: str | None) -> S3Notification:
+    return _created(deps, layout.RunKeys(RUN_ID).host_status, version_id)
 
 
 def test_a_status_notification_is_read_at_its_own_version_not_as_overwritten_since(deps: Deps) -> None:
@@ -153,11 +158,7 @@ def _checkpoint_written(deps: Deps, model_prefix: str, name: str) -> S3Notificat
     key = layout.ModelKeys(model_prefix).checkpoints_json
     entry = drfc_files.checkpoint_record(name, 50.0, deps.clock.now())
     deps.store.put_text(key, json.dumps(drfc_files.checkpoints_document(entry, entry)))
-    record = {
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": deps.store.bucket}, "object": {"key": key}},
-    }
-    return S3Notification.model_validate({"Records": [record]})
+    return _created(deps, key)
 
 
 def test_a_model_prefix_written_again_by_a_new_run_of_the_model_beats_for_the_new_run(
@@ -185,11 +186,7 @@ def _episodes_written(deps: Deps, model_prefix: str, episodes: int) -> S3Notific
     key = layout.ModelKeys(model_prefix).training_metrics()
     entries = [{"episode": n, "phase": "training", "trial": n} for n in range(1, episodes + 1)]
     deps.store.put_text(key, json.dumps(drfc_files.training_metrics_document(entries, "progress")))
-    record = {
-        "eventName": "ObjectCreated:Put",
-        "s3": {"bucket": {"name": deps.store.bucket}, "object": {"key": key}},
-    }
-    return S3Notification.model_validate({"Records": [record]})
+    return _created(deps, key)
 
 
 def test_a_warm_lambda_records_training_metrics_and_keeps_the_wait_alive_once_a_quarter_window(

@@ -16,7 +16,7 @@ from pitwall.lifecycle.models import AwaitInput, AwaitOutput, HostReport
 from pitwall.lifecycle.progress import apply_host_status, apply_standby_status, failure_of, reached
 from pitwall.lifecycle.records import update_run
 from pitwall.observability import logger
-from pitwall.runs import Awaiting, Run, RunState
+from pitwall.runs import Awaiting, Run, RunState, Segment
 
 _HOST_STATUS = TypeAdapter(HostStatus)
 
@@ -62,6 +62,19 @@ def _gone_or_wait(run: Run, awaiting: Awaiting) -> _Answer:
         run.awaiting, run.task_token = None, None
         return _Answer.GONE
     return _Answer.WAIT
+
+
+def _recorded_report(run: Run, segment: Segment) -> HostReport:
+    """A segment's host's latest report as the run record holds it (the status file may hold
+    another host's report since)."""
+    return HostReport(
+        run_id=run.run_id,
+        instance_id=str(segment.instance_id),
+        state=str(segment.host_state),
+        sequence=segment.host_sequence,
+        checkpoint=segment.last_checkpoint,
+        detail=segment.host_detail,
+    )
 
 
 def host_report(run: Run, status: HostStatus) -> HostReport:
@@ -124,15 +137,7 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
     run, answer = update_run(deps, task.run_id, register)
     standby = run.standby
     if answer == _Answer.STANDBY_READY and standby is not None and standby.instance_id:
-        report = HostReport(
-            run_id=run.run_id,
-            instance_id=standby.instance_id,
-            state=HostState.READY.value,
-            sequence=standby.host_sequence,
-            checkpoint=None,
-            detail=standby.host_detail,
-        )
-        deps.tasks.succeed(task.task_token, report.model_dump(mode="json"))
+        deps.tasks.succeed(task.task_token, _recorded_report(run, standby).model_dump(mode="json"))
     elif answer == _Answer.STANDBY_FAILED:
         detail = standby.host_detail if standby else ""
         detail = detail or "the hand-over's replacement failed"
@@ -154,16 +159,9 @@ def await_host(task: AwaitInput, deps: Deps) -> AwaitOutput:
     elif answer == _Answer.FAIL and status is not None and failure is not None:
         deps.tasks.fail(task.task_token, failure, status.detail or f"the host reported {status.state.value}")
     elif answer == _Answer.SAVED_BEFORE and run.current_segment is not None:
-        saved = run.current_segment
-        report = HostReport(
-            run_id=run.run_id,
-            instance_id=str(saved.instance_id),
-            state=str(saved.host_state),
-            sequence=saved.host_sequence,
-            checkpoint=saved.last_checkpoint,
-            detail=saved.host_detail,
+        deps.tasks.succeed(
+            task.task_token, _recorded_report(run, run.current_segment).model_dump(mode="json")
         )
-        deps.tasks.succeed(task.task_token, report.model_dump(mode="json"))
     elif answer == _Answer.SUCCEED and status is not None:
         deps.tasks.succeed(task.task_token, host_report(run, status).model_dump(mode="json"))
     return AwaitOutput(run_id=run.run_id, awaiting=task.awaiting, settled_now=answer != _Answer.WAIT)

@@ -1,6 +1,6 @@
 """What a lifecycle step works with: its settings, the adapters (typed by `lifecycle.ports`) and a
 clock. Handlers build one per invocation (`Deps.from_settings`, the real adapters); unit tests
-build it from in-memory fakes (`tests/fakes.py`)."""
+build it from in-memory fakes (`tests/unit/lifecycle/fakes.py`)."""
 
 from __future__ import annotations
 
