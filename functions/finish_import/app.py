@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.droa_import import finish_import
-from pitwall.lifecycle.models import FinishImportInput
+from pitwall.lifecycle.models import FinishImportInput, parse_event
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import Settings
 
@@ -16,5 +16,6 @@ from pitwall.settings import Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse_event(FinishImportInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    return finish_import(FinishImportInput.model_validate(event), deps).model_dump(mode="json")
+    return finish_import(task, deps).model_dump(mode="json")

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.droa_import import droa_client, poll_import
-from pitwall.lifecycle.models import ImportRef
+from pitwall.lifecycle.models import ImportRef, parse_event
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import DroaSettings, Settings
 
@@ -16,6 +16,7 @@ from pitwall.settings import DroaSettings, Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ref = parse_event(ImportRef, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
     droa = DroaSettings.from_environ(os.environ)
-    return poll_import(ImportRef.model_validate(event), deps, droa_client(droa), droa).model_dump(mode="json")
+    return poll_import(ref, deps, droa_client(droa), droa).model_dump(mode="json")

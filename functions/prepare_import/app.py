@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.droa_import import prepare_import
-from pitwall.lifecycle.models import PrepareImportInput
+from pitwall.lifecycle.models import PrepareImportInput, parse_event
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import DroaSettings, Settings
 
@@ -16,6 +16,6 @@ from pitwall.settings import DroaSettings, Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    task = parse_event(PrepareImportInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    task = PrepareImportInput.model_validate(event)
     return prepare_import(task, deps, DroaSettings.from_environ(os.environ)).model_dump(mode="json")

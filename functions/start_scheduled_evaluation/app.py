@@ -7,6 +7,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import parse_event
 from pitwall.lifecycle.scheduled import fire_schedule
 from pitwall.observability import logger, metrics, tracer
 from pitwall.schedules import EvaluationSchedule
@@ -17,5 +18,6 @@ from pitwall.settings import Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    schedule = parse_event(EvaluationSchedule, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    return fire_schedule(EvaluationSchedule.model_validate(event), deps).model_dump(mode="json")
+    return fire_schedule(schedule, deps).model_dump(mode="json")

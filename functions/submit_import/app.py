@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.droa_import import droa_client, submit_import
-from pitwall.lifecycle.models import ImportRef
+from pitwall.lifecycle.models import ImportRef, parse_event
 from pitwall.observability import logger, metrics, tracer
 from pitwall.settings import DroaSettings, Settings
 
@@ -16,6 +16,7 @@ from pitwall.settings import DroaSettings, Settings
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    ref = parse_event(ImportRef, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
     client = droa_client(DroaSettings.from_environ(os.environ))
-    return submit_import(ImportRef.model_validate(event), deps, client).model_dump(mode="json")
+    return submit_import(ref, deps, client).model_dump(mode="json")

@@ -16,8 +16,9 @@ import pytest
 
 from pitwall import aws, errors, layout
 from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
-from pitwall_local.cloud import LocalCloud
+from pitwall_local.cloud import REPO_ROOT, LocalCloud
 from pitwall_local.examples import example_files
+from pitwall_local.template import load_template
 
 NAMED_ERRORS = {
     name for name, value in vars(errors).items() if inspect.isclass(value) and issubclass(value, Exception)
@@ -27,9 +28,12 @@ FUNCTIONS = (
     "CollectOutcome",
     "DecideRecovery",
     "EvaluateOutcome",
+    "FinishImport",
     "IncrementModel",
     "NotifyRun",
+    "PollImport",
     "PrepareEvaluation",
+    "PrepareImport",
     "PrepareRun",
     "ProvisionInstance",
     "ReapInstances",
@@ -37,6 +41,8 @@ FUNCTIONS = (
     "RewardSandbox",
     "RequestCheckpointSave",
     "StartFromInbox",
+    "StartScheduledEvaluation",
+    "SubmitImport",
     "TerminateInstance",
     "ValidateCustomFiles",
 )
@@ -164,6 +170,29 @@ def test_a_malformed_event_is_a_named_error_and_changes_nothing(
         answer = _rejected_without_a_trace(cloud, outbox, function, event)
         assert answer["error"] == "InvalidEvent", (function, event, answer)
         assert answer.get("errorMessage")
+
+
+def test_the_table_names_every_function_of_the_stack() -> None:
+    resources = load_template(REPO_ROOT / "template.yaml")["Resources"]
+    functions = {
+        name.removesuffix("Function")
+        for name, resource in resources.items()
+        if resource["Type"] == "AWS::Serverless::Function"
+    }
+    assert functions == set(FUNCTIONS)
+
+
+def test_an_import_id_that_is_no_execution_name_is_refused(cloud: LocalCloud, live: Run, outbox: str) -> None:
+    # an import id names a folder under the run's prefix: no dots, no slashes
+    ref = {"run_id": live.run_id, "import_id": "../../inbox"}
+    for function, event in (
+        ("PrepareImport", {"request": {"run_id": live.run_id}, "import_id": ref["import_id"]}),
+        ("SubmitImport", ref),
+        ("PollImport", ref),
+        ("FinishImport", ref),
+    ):
+        answer = _rejected_without_a_trace(cloud, outbox, function, event)
+        assert answer["error"] == "InvalidEvent" and "import_id" in answer["errorMessage"], (function, answer)
 
 
 def _ec2_event(detail_type: str, detail: dict[str, Any]) -> dict[str, Any]:

@@ -25,6 +25,9 @@ from pitwall.runs import (
 # A run id, as the Train machine's input names it and DynamoDB keys it (also an execution name).
 RUN_ID_PATTERN = r"^[a-zA-Z0-9-]{1,80}$"
 RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+# An import id: the Import machine's execution name (a UUID when EventBridge starts it), a folder
+# of the run's S3 prefix.
+ImportId = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,80}$")]
 # A Step Functions task token: opaque, base64-like, at most 2048 characters (SendTaskSuccess).
 TaskToken = Annotated[str, Field(min_length=1, max_length=2048, pattern=r"^[A-Za-z0-9+/=_.:-]+$")]
 InstanceId = Annotated[str, Field(pattern=r"^i-[0-9a-f]{8,17}$")]
@@ -341,7 +344,7 @@ class ImportInput(_Lenient):
     """The Import machine's input, and the `import` of a "Model trained"/"Model evaluated" event:
     which run's model, which checkpoint, under what name in DRoA."""
 
-    run_id: str = Field(pattern=r"^[a-zA-Z0-9-]{1,80}$", description="the trained run")
+    run_id: RunId = Field(description="the trained run")
     checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
     model_name: str | None = None  # checked against DRoA's rule by the first step
     description: str | None = None
@@ -349,12 +352,12 @@ class ImportInput(_Lenient):
 
 class PrepareImportInput(_Model):
     request: ImportInput
-    import_id: str = Field(min_length=1, description="the execution name: one import each")
+    import_id: ImportId = Field(description="the execution name: one import each")
 
 
 class ImportRef(_Lenient):
-    run_id: str
-    import_id: str
+    run_id: RunId
+    import_id: ImportId
 
 
 class ImportPlan(_Model):
@@ -374,8 +377,8 @@ class ImportProgress(_Model):
 
 
 class FinishImportInput(_Lenient):
-    run_id: str
-    import_id: str
+    run_id: RunId
+    import_id: ImportId
     error: ErrorInfo | None = None
 
 
