@@ -56,6 +56,32 @@ def test_a_fleet_launches_one_tagged_instance_in_an_offered_pool_and_leaves_no_t
     assert ec2.describe_launch_templates()["LaunchTemplates"] == []
 
 
+def test_a_fleet_host_requires_imdsv2_with_two_hops_as_a_direct_launch_does(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the launch template is deleted once the fleet answered: read what moto stored before that
+    ec2 = aws.client("ec2", "us-east-1")
+    stored: list[dict[str, Any]] = []
+    create_fleet = Ec2._create_fleet
+
+    def reading_the_template(self: Ec2, request: dict[str, Any], candidates: Any) -> dict[str, Any]:
+        template = request["LaunchTemplateConfigs"][0]["LaunchTemplateSpecification"]["LaunchTemplateId"]
+        stored.extend(
+            ec2.describe_launch_template_versions(LaunchTemplateId=template)["LaunchTemplateVersions"]
+        )
+        return create_fleet(self, request, candidates)
+
+    monkeypatch.setattr(Ec2, "_create_fleet", reading_the_template)
+    pools = [
+        Pool(instance_type="g5.4xlarge", availability_zone=zone, subnet_id=subnet)
+        for subnet, zone in _subnets().items()
+    ]
+    deps.ec2.launch_fleet(pools, SPEC)
+    [version] = stored
+    options = version["LaunchTemplateData"]["MetadataOptions"]
+    assert (options["HttpTokens"], options["HttpPutResponseHopLimit"]) == ("required", 2)
+
+
 class _FleetClient:
     """CreateFleet answering as AWS does for an instant fleet: refused pools in `Errors`."""
 

@@ -17,6 +17,9 @@ from pitwall.runs import Pool
 
 RUN_TAG = "pitwall:run-id"
 SEGMENT_TAG = "pitwall:segment"
+# what every launch (fleet or pool by pool) asks of the instance metadata service: IMDSv2 only;
+# two hops, so DRFC's containers (one hop further) reach the credentials
+METADATA_OPTIONS = {"HttpTokens": "required", "HttpEndpoint": "enabled", "HttpPutResponseHopLimit": 2}
 
 
 class PoolUnavailable(Exception):
@@ -177,7 +180,7 @@ class Ec2:
             "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
             "UserData": base64.b64encode(spec.user_data.encode()).decode(),
             "InstanceInitiatedShutdownBehavior": "terminate",
-            "MetadataOptions": {"HttpTokens": "required", "HttpEndpoint": "enabled"},
+            "MetadataOptions": METADATA_OPTIONS,
         }
         for attempt in range(2):
             try:
@@ -207,12 +210,7 @@ class Ec2:
             "IamInstanceProfile": {"Arn": spec.instance_profile_arn},
             "UserData": base64.b64encode(spec.user_data.encode()).decode(),
             "InstanceInitiatedShutdownBehavior": "terminate",
-            # IMDSv2 only; two hops, so DRFC's containers (one hop further) reach the credentials
-            "MetadataOptions": {
-                "HttpTokens": "required",
-                "HttpEndpoint": "enabled",
-                "HttpPutResponseHopLimit": 2,
-            },
+            "MetadataOptions": METADATA_OPTIONS,
             "TagSpecifications": [{"ResourceType": "instance", "Tags": tags}],
             "ClientToken": token,
         }
