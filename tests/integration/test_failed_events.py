@@ -41,7 +41,14 @@ def test_the_async_functions_have_retries_an_age_limit_and_the_failure_queue(clo
         QueueUrl=cloud.stack.outputs["AsyncFailureQueueUrl"], AttributeNames=["QueueArn"]
     )["Attributes"]["QueueArn"]
     ages = {}
-    for logical in ("RecordHeartbeat", "StartFromInbox", "RequestCheckpointSave", "ReapInstances"):
+    # invoked by S3 and EventBridge, and by EventBridge Scheduler (each schedule firing)
+    for logical in (
+        "RecordHeartbeat",
+        "StartFromInbox",
+        "RequestCheckpointSave",
+        "ReapInstances",
+        "StartScheduledEvaluation",
+    ):
         config = lambdas.get_function_event_invoke_config(FunctionName=cloud.stack.refs[f"{logical}Function"])
         assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue_arn
         ages[logical] = config["MaximumEventAgeInSeconds"]
