@@ -1,16 +1,23 @@
 """The baked host image of template.yaml bakes what the hosts and the controller pin: the DRFC
-version and folder, the simulator images for GPU and CPU, the marker files the user data and the
+version, commit and folder, the simulator images for GPU and CPU, the marker files the user data and the
 agent look for; and the controller launches it once the pipeline has written its id."""
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from pitwall.host.backends.drfc import PREPARED_MARKER
-from pitwall.host.userdata import BAKED_IMAGE_MARKER, DEFAULT_DRFC_DIR, DEFAULT_DRFC_VERSION, DRFC_REPOSITORY
+from pitwall.host.userdata import (
+    BAKED_IMAGE_MARKER,
+    DEFAULT_DRFC_DIR,
+    DEFAULT_DRFC_VERSION,
+    DRFC_COMMITS,
+    DRFC_REPOSITORY,
+)
 from pitwall.lifecycle.drfc import SIMAPP_RELEASE, SIMAPP_SOURCE
 
 REPO = Path(__file__).resolve().parents[3]
@@ -49,6 +56,39 @@ def test_the_image_bakes_the_pinned_drfc_in_the_folder_the_hosts_use() -> None:
     assert f"touch {DEFAULT_DRFC_DIR}/{PREPARED_MARKER}" in commands  # the agent skips prepare.sh
     assert f"cd {DEFAULT_DRFC_DIR} && bash bin/init.sh -c aws -a gpu" in commands
     assert TEMPLATE["Resources"]["HostImageComponent"]["Properties"]["Version"] == SIMAPP_RELEASE
+
+
+def _check_after_the_clone() -> str:
+    commands = _build_commands()
+    clone = next(command for command in commands if command.startswith("git clone "))
+    return commands[commands.index(clone) + 1]
+
+
+def _run_check(check: str, drfc_dir: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["bash", "-c", check.replace(DEFAULT_DRFC_DIR, str(drfc_dir))], capture_output=True, text=True
+    )
+
+
+def test_the_image_checks_its_clone_against_the_commit_the_hosts_pin(tmp_path: Path) -> None:
+    pinned = DRFC_COMMITS[DEFAULT_DRFC_VERSION]
+    check = _check_after_the_clone()
+    assert f"!= {pinned} ]" in check
+    # the component's name carries the commit: a new pin is a new component, not a changed one
+    assert TEMPLATE["Resources"]["HostImageComponent"]["Properties"]["Name"]["Sub"].endswith(pinned[:7])
+    # Given a clone whose tag was moved to another commit
+    identity = ["-c", "user.name=t", "-c", "user.email=t@example.com", "-c", "commit.gpgsign=false"]
+    git = ["git", *identity, "-C", str(tmp_path)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "commit", "-q", "--allow-empty", "-m", "moved"], check=True)
+    moved = subprocess.run(
+        [*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    # Then the build step fails, naming both commits
+    refused = _run_check(check, tmp_path)
+    assert refused.returncode != 0 and moved in refused.stdout and pinned in refused.stdout
+    # and the same step passes on the commit it expects
+    assert _run_check(check.replace(pinned, moved), tmp_path).returncode == 0
 
 
 def test_the_image_holds_the_simulator_for_gpu_and_cpu_and_is_marked_last() -> None:
