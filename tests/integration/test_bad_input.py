@@ -243,11 +243,23 @@ def test_an_unknown_ec2_detail_type_about_a_live_instance_saves_and_replaces_not
         assert answer["error"] is None and answer["requested"] is False and answer["decision"] is None
 
 
-def test_an_s3_event_from_another_bucket_is_ignored(cloud: LocalCloud, live: Run, outbox: str) -> None:
+def test_an_s3_event_from_another_bucket_is_ignored(
+    cloud: LocalCloud, live: Run, outbox: str, caplog: pytest.LogCaptureFixture
+) -> None:
     status_key = live.keys.host_status
     for function, key in (("RecordHeartbeat", status_key), ("StartFromInbox", "inbox/x/run-request.json")):
+        caplog.clear()
         answer = _rejected_without_a_trace(cloud, outbox, function, _s3_event("someone-elses-bucket", key))
         assert answer["error"] is None, answer
+        # ignored for its bucket: the same key in the model bucket holds nothing either, so only
+        # the log line tells the bucket check from a lookup that found nothing
+        ignored = [
+            record
+            for record in caplog.records
+            if "another bucket" in record.getMessage()
+            and getattr(record, "bucket", None) == "someone-elses-bucket"
+        ]
+        assert len(ignored) == 1, (function, [record.getMessage() for record in caplog.records])
 
 
 def test_notify_run_for_an_unknown_run_or_from_another_execution_sends_nothing(
