@@ -8,6 +8,10 @@ from the queue once Lambda accepted it. Every handler is idempotent, so a re-dri
 the controller no longer needs (a heartbeat of an ended run, a warning about a replaced
 instance) changes nothing.
 
+Only the stack's asynchronous functions (its `AsyncFunctionArns` output) are invoked: a record
+that names any other function (another stack's, another account's) is left in the queue and
+reported, as whoever can write to the queue could otherwise have the operator invoke anything.
+
 The queue is found from the stack's outputs (`--stack`) unless `--queue` names its URL.
 """
 
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +33,7 @@ class Replayed:
     condition: str
     redriven: bool
     detail: str
+    refused: bool = False  # left in the queue: not an invocation record of the stack's functions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,8 +51,11 @@ def _function_of(record: dict[str, Any]) -> str:
     return arn.removesuffix(":$LATEST")
 
 
-def replay_failed(queue_url: str, region: str | None = None, dry_run: bool = False) -> list[Replayed]:
-    """Re-drive every record in the queue (until a receive comes back empty)."""
+def replay_failed(
+    queue_url: str, functions: Collection[str], region: str | None = None, dry_run: bool = False
+) -> list[Replayed]:
+    """Re-drive every record in the queue (until a receive comes back empty) whose function is
+    one of `functions` (ARNs)."""
     sqs, lambdas = aws.client("sqs", region), aws.client("lambda", region)
     replayed: list[Replayed] = []
     while True:
@@ -62,8 +71,13 @@ def replay_failed(queue_url: str, region: str | None = None, dry_run: bool = Fal
                 function, condition = _function_of(record), str(record["requestContext"]["condition"])
                 payload = record["requestPayload"]
             except (ValueError, KeyError, TypeError) as exc:
-                replayed.append(Replayed("?", "?", False, f"not an invocation record: {exc}"))
+                replayed.append(Replayed("?", "?", False, f"not an invocation record: {exc}", refused=True))
                 continue  # stays in the queue for a person to read
+            if function not in functions:
+                names = ", ".join(sorted(arn.rsplit(":", 1)[-1] for arn in functions))
+                detail = f"{function} is not one of the stack's asynchronous functions ({names})"
+                replayed.append(Replayed(function, condition, False, detail, refused=True))
+                continue
             error = json.dumps(record.get("responsePayload"))[:200]
             if dry_run:
                 replayed.append(Replayed(function, condition, False, error))
@@ -77,11 +91,13 @@ def replay_failed(queue_url: str, region: str | None = None, dry_run: bool = Fal
 
 
 def run(args: argparse.Namespace) -> int:
-    queue = args.queue or stack_outputs(args)["AsyncFailureQueueUrl"]
-    replayed = replay_failed(queue, args.region, dry_run=args.dry_run)
+    outputs = stack_outputs(args)
+    queue = args.queue or outputs["AsyncFailureQueueUrl"]
+    functions = outputs["AsyncFunctionArns"].split(",")
+    replayed = replay_failed(queue, functions, args.region, dry_run=args.dry_run)
     for entry in replayed:
         verb = "re-driven" if entry.redriven else "left"
         print(f"{verb:<10} {entry.function.rsplit(':', 1)[-1]:<48} {entry.condition:<18} {entry.detail}")
     if not replayed:
         print("no failed events")
-    return 1 if any(entry.function == "?" for entry in replayed) else 0
+    return 1 if any(entry.refused for entry in replayed) else 0

@@ -122,7 +122,8 @@ def lost_spot_warning(cloud: LocalCloud, instance_id: str) -> threading.Thread:
         while len(cloud.invoker.failed) == queued and time.monotonic() < deadline:
             time.sleep(0.005)
         cloud.shim.failing_events.pop(function, None)
-        replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region)
+        outputs = cloud.stack.outputs
+        replay_failed(outputs["AsyncFailureQueueUrl"], outputs["AsyncFunctionArns"].split(","), cloud.region)
 
     thread = threading.Thread(target=fix_and_replay, name=f"replay-{instance_id}", daemon=True)
     thread.start()

@@ -10,7 +10,7 @@ from typing import Any
 
 from pitwall import aws
 from pitwall_cli import main
-from pitwall_cli.replay_failed import replay_failed
+from pitwall_cli.replay_failed import Replayed, replay_failed
 from pitwall_local.cloud import REPO_ROOT, LocalCloud
 from pitwall_local.faults import INTERRUPTION_WARNING, put_instance_event
 
@@ -29,6 +29,13 @@ def _queued(cloud: LocalCloud, timeout: float = 20.0) -> dict[str, Any]:
             return dict(json.loads(answer["Messages"][0]["Body"]))
         time.sleep(0.05)
     raise AssertionError("no record reached the failure queue")
+
+
+def _replay(cloud: LocalCloud) -> list[Replayed]:
+    outputs = cloud.stack.outputs
+    return replay_failed(
+        outputs["AsyncFailureQueueUrl"], outputs["AsyncFunctionArns"].split(","), cloud.region
+    )
 
 
 def _invocations(cloud: LocalCloud, function: str) -> list[tuple[bool, str]]:
@@ -73,11 +80,11 @@ def test_a_spot_warning_that_fails_every_attempt_lands_in_the_queue_and_replays(
     attempts = _invocations(cloud, function)[before:]
     assert [errored for errored, _ in attempts] == [True, True]
     # When the fixed function's events are re-driven
-    replayed = replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region)
+    replayed = _replay(cloud)
     # Then the warning runs again, without error, and the queue is empty
     assert [(r.function.rsplit(":", 1)[-1], r.redriven) for r in replayed] == [(function, True)]
     assert _invocations(cloud, function)[before + 2 :] == [(False, "")]
-    assert replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region) == []
+    assert _replay(cloud) == []
 
 
 def test_replay_failed_on_the_command_line_lists_and_redrives(cloud: LocalCloud, capsys) -> None:
@@ -126,4 +133,4 @@ def test_an_event_older_than_its_maximum_age_is_not_tried_again(cloud: LocalClou
     # Then the second attempt (a minute old) ran, the third (three minutes) did not
     assert record["requestContext"]["condition"] == "EventAgeExceeded"
     assert record["requestContext"]["approximateInvokeCount"] == 2
-    assert replay_failed(cloud.stack.outputs["AsyncFailureQueueUrl"], cloud.region)[0].redriven
+    assert _replay(cloud)[0].redriven

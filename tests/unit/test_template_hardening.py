@@ -8,7 +8,8 @@ from typing import Any
 from pitwall_local.cloud import REPO_ROOT
 from pitwall_local.template import load_template
 
-RESOURCES: dict[str, Any] = load_template(REPO_ROOT / "template.yaml")["Resources"]
+TEMPLATE: dict[str, Any] = load_template(REPO_ROOT / "template.yaml")
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
 FUNCTIONS = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
 
 
@@ -43,3 +44,12 @@ def test_every_function_with_a_failure_destination_may_send_to_the_queue() -> No
     allowed = {role["Ref"] for role in RESOURCES["SendFailedEventsPolicy"]["Properties"]["Roles"]}
     assert configured == allowed
     assert "StartScheduledEvaluationFunctionRole" in configured
+
+
+def test_replay_failed_is_told_exactly_the_functions_with_a_failure_destination() -> None:
+    configs = [r["Properties"] for r in RESOURCES.values() if r["Type"] == "AWS::Lambda::EventInvokeConfig"]
+    configured = {c["FunctionName"]["Ref"] for c in configs}
+    output = TEMPLATE["Outputs"]["AsyncFunctionArns"]["Value"]
+    separator, arns = output["Fn::Join"]
+    assert separator == ","
+    assert sorted(arn["Fn::GetAtt"][0] for arn in arns) == sorted(configured)
