@@ -53,3 +53,13 @@ def test_replay_failed_is_told_exactly_the_functions_with_a_failure_destination(
     separator, arns = output["Fn::Join"]
     assert separator == ","
     assert sorted(arn["Fn::GetAtt"][0] for arn in arns) == sorted(configured)
+
+
+def test_the_readme_names_every_accepted_parliament_finding() -> None:
+    issues = {
+        skip["issue"]
+        for resource in RESOURCES.values()
+        for skip in (resource.get("Metadata") or {}).get("parliament", {}).get("skip", [])
+    }
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert issues and sorted(issue for issue in issues if issue not in readme) == []
