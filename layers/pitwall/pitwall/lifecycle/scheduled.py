@@ -6,7 +6,8 @@ newest checkpoint, or records on the run why it started none:
   (no pile-up);
 - the checkpoint is the one the last evaluation on each of the schedule's tracks evaluated
   (no waste), unless the schedule says `repeat`;
-- the model has no checkpoint yet, or its run ended (the schedule then deletes itself);
+- the model has no checkpoint yet, or its run ended or used its time (a schedule that ends
+  with it then deletes itself: the run's NotifyRun may be late or lost);
 - the run has no money left beside what its training will still cost: a firing reserves its
   evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends.
 """
