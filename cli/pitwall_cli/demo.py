@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import sys
 import time
 import warnings
@@ -246,8 +247,6 @@ def run(args: argparse.Namespace) -> int:
         if not _imported(cloud, narrator):
             return 1
         _summary(cloud, [cloud.runs.get(source.run_id), cloud.runs.get(INCREMENT_RUN)])
-        print("\npitwall evaluations")
-        main(["evaluations", "--table", cloud.runs.table_name])
         if args.out:
             narrator.say("out", f"{_write_buckets(args.out)} objects of every bucket written to {args.out}/")
         left = [
@@ -266,6 +265,9 @@ def run(args: argparse.Namespace) -> int:
             now=cloud.clock().now(),
         )
         print(f"report of {MODEL}: {report.resolve()}")
+        # last: how both models compare on both tracks
+        print("\npitwall evaluations")
+        main(["evaluations", "--table", cloud.runs.table_name])
         return 0 if execution["status"] == "SUCCEEDED" and not left else 1
 
 
@@ -292,7 +294,8 @@ def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
     for firing in run.schedule_firings:
         run_id = firing.evaluation_run_id
         if run_id is None:
-            reason = (firing.skipped or "").split(" (")[0]
+            # counted by reason: the reason without the evaluation ids it names
+            reason = re.sub(r" \([^()]*\)", "", firing.skipped or "")
             skipped[reason] = skipped.get(reason, 0) + 1
             continue
         _wait_until(partial(_ended, cloud, run_id), f"the end of the scheduled evaluation {run_id}")
@@ -302,7 +305,9 @@ def _scheduled_evaluations_done(cloud: LocalCloud, narrator: Narrator) -> None:
             if evaluation.state.value == "succeeded"
             else f"{evaluation.state.value}: {evaluation.failure}"
         )
-        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} while training: {outcome}")
+        trained_until = run.segments[-1].ended_at if run.segments else None
+        when = "while training" if trained_until is None or firing.at < trained_until else "after training"
+        narrator.say("schedule", f"fired: evaluated {firing.checkpoint_name} {when}: {outcome}")
     for reason, count in skipped.items():
         narrator.say("schedule", f"fired: skipped {count}x ({reason})")
 

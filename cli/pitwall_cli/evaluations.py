@@ -15,10 +15,14 @@ import json
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.runs import EvaluationResult, Run, RunKind
 from pitwall_cli.runs import add_location, stack_outputs
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -116,20 +120,16 @@ def describe(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
-def draw(runs: list[Run], path: Path) -> None:
+def figure_of(runs: list[Run]) -> Figure:
     """Per model, best lap time and completion % against checkpoint number, one line per track."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
+    from matplotlib.figure import Figure
 
     from pitwall import layout
 
     found = results_by_model_and_track(runs)
     models = sorted({model for model, _, _ in found})
-    figure, axes = pyplot.subplots(
-        2, max(len(models), 1), figsize=(6 * max(len(models), 1), 7), squeeze=False
-    )
+    figure = Figure(figsize=(6 * max(len(models), 1), 7))
+    axes = figure.subplots(2, max(len(models), 1), squeeze=False)
     for column, model in enumerate(models):
         lap_axes, completion_axes = axes[0][column], axes[1][column]
         for (name, track, direction), results in sorted(found.items()):
@@ -150,8 +150,11 @@ def draw(runs: list[Run], path: Path) -> None:
             each.grid(alpha=0.3)
             each.legend(fontsize=8)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    pyplot.close(figure)
+    return figure
+
+
+def draw(runs: list[Run], path: Path) -> None:
+    figure_of(runs).savefig(path, dpi=110)
 
 
 def show_evaluations(args: argparse.Namespace) -> int:

@@ -71,8 +71,12 @@ def _schedules(args: argparse.Namespace) -> EvaluationSchedules:
     )
 
 
+def _runs(args: argparse.Namespace) -> RunsTable:
+    return RunsTable(args.table or stack_outputs(args)["RunsTableName"])
+
+
 def _training_run(args: argparse.Namespace) -> Run:
-    table = RunsTable(args.table or stack_outputs(args)["RunsTableName"])
+    table = _runs(args)
     try:
         run = table.get(args.model)
         if run.kind == RunKind.TRAIN:
@@ -121,7 +125,13 @@ def run(args: argparse.Namespace) -> int:
                 )
                 return 1
             schedule = schedule_of(source, spec, f"c{secrets.token_hex(3)}")
-            _schedules(args).create(schedule, time.time())
+            schedules = _schedules(args)
+            schedules.create(schedule, time.time())
+            # the run may have ended, and deleted its schedules, while this one was made
+            if spec.ends_with_run and _runs(args).get(source.run_id).is_terminal:
+                schedules.delete(schedule.schedule_id)
+                print(f"pitwall schedule add: run {source.run_id} ended as the schedule was made: removed it")
+                return 1
             print(schedule.schedule_id)
             return 0
         schedules = _schedules(args)

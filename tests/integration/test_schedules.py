@@ -9,6 +9,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import pytest
+import yaml
+
 from pitwall import layout
 from pitwall.adapters.scheduler import EvaluationSchedules
 from pitwall.errors import RunNotFound
@@ -71,13 +74,19 @@ def test_a_schedule_from_a_run_request_evaluates_the_newest_checkpoint_while_the
     cloud: LocalCloud, helpers
 ) -> None:
     # Given a two-hour training whose request asks for an evaluation every 20 minutes on two legs
+    # (object avoidance, continuous laps, a 3 s off-track penalty, at most 0.50 USD each, within
+    # the run's 100 USD)
     run_id = helpers.new_run_id("sched")
     legs = [{"track": helpers.TRACK}, {"track": helpers.TRACK, "direction": "counterclockwise"}]
+    spec = {"every": "rate(20 minutes)", "checkpoint": "last", "trials": 2, "tracks": legs}
+    race = {
+        "race_type": "OBJECT_AVOIDANCE",
+        "continuous": True,
+        "off_track_penalty_seconds": 3,
+        "max_usd": 0.5,
+    }
     payload = helpers.train_input(
-        cloud,
-        run_id,
-        time_budget_minutes=120,
-        evaluations=[{"every": "rate(20 minutes)", "checkpoint": "last", "trials": 2, "tracks": legs}],
+        cloud, run_id, time_budget_minutes=120, money_budget_usd=100, evaluations=[{**spec, **race}]
     )
     # When it trains
     arn = cloud.start("Train", payload, name=run_id)
@@ -107,9 +116,27 @@ def test_a_schedule_from_a_run_request_evaluates_the_newest_checkpoint_while_the
             (helpers.TRACK, "clockwise"),
             (helpers.TRACK, "counterclockwise"),
         ]
-    # their cost counts in the run's budget, and the schedule ended with the run
-    evaluation_ids = {e.run_id for e in _evaluations_of(cloud, run)}
-    _until("their costs on the run", lambda: set(cloud.runs.get(run_id).evaluation_costs) == evaluation_ids)
+        # with the schedule's race options in DRFC's evaluation settings, and its money cap (the
+        # money its firing reserved: under what the run had left beside its training)
+        params = yaml.safe_load(
+            cloud.store.get_bytes(layout.ModelKeys(evaluation.model_prefix or "").evaluation_params) or b""
+        )
+        race_settings = (
+            params["RACE_TYPE"],
+            str(params["IS_CONTINUOUS"]),
+            float(params["OFF_TRACK_PENALTY"]),
+        )
+        assert race_settings == ("OBJECT_AVOIDANCE", "True", 3.0)
+        assert evaluation.request.money_budget_usd == 0.5
+    # their real cost replaced what they reserved on the run's budget, and the schedule ended with the run
+    evaluations = {e.run_id: e for e in _evaluations_of(cloud, run)}
+    _until("their costs on the run", lambda: set(cloud.runs.get(run_id).evaluation_costs) == set(evaluations))
+    run = cloud.runs.get(run_id)
+    assert run.evaluation_reservations == {}
+    for evaluation_id, cost in run.evaluation_costs.items():
+        evaluation = evaluations[evaluation_id]
+        paid = sum(s.cost_usd(0) for s in evaluation.segments)  # ended segments: the time is theirs
+        assert 0 < cost == pytest.approx(paid, abs=1e-6) and cost <= 0.5
     assert _schedule_ids(cloud, run_id) == []
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pitwall import pricing
-from pitwall.budget import Budget, Spent, left, segment_seconds
+from pitwall.budget import Budget, Spent, evaluation_money, left, segment_seconds
 from pitwall.errors import BudgetExhausted
 
 PRICES_CSV = Path(__file__).resolve().parents[3] / "shared" / "data" / "on-demand-prices.csv"
@@ -29,6 +29,18 @@ def test_the_money_left_caps_the_segment_at_the_new_pool_price() -> None:
     )
     assert seconds == pytest.approx(2 * 3600)
     assert left(Budget(4 * 3600, 1.5), Spent(3600, 0.5)).money_usd == pytest.approx(1.0)
+
+
+def test_an_evaluation_may_take_only_the_money_the_training_has_not_committed() -> None:
+    # $5 budget, $1 spent or reserved, the live training will still cost $1.50 to its deadline
+    money = Budget(7200, money_usd=5.0)
+    assert evaluation_money(money, Spent(600, 1.0), training_committed_usd=1.5, cap_usd=None) == 2.5
+    assert evaluation_money(money, Spent(600, 1.0), training_committed_usd=1.5, cap_usd=0.75) == 0.75
+    # no money limit: only its own cap, if any
+    assert evaluation_money(Budget(7200), Spent(600, 9.0), training_committed_usd=9.0, cap_usd=None) is None
+    assert evaluation_money(Budget(7200), Spent(600, 9.0), training_committed_usd=9.0, cap_usd=2) == 2
+    with pytest.raises(BudgetExhausted, match=r"no money left beside the training: \$4\.00 of \$5\.00 left"):
+        evaluation_money(money, Spent(600, 1.0), training_committed_usd=4.0, cap_usd=1)
 
 
 def test_too_little_left_for_training_after_boot_is_budget_exhausted() -> None:

@@ -59,3 +59,24 @@ def segment_seconds(
             f"{boot_seconds / 60:.0f} min boot"
         )
     return allowed
+
+
+def evaluation_money(
+    budget: Budget, spent: Spent, *, training_committed_usd: float, cap_usd: float | None
+) -> float | None:
+    """What an evaluation of a run may spend (None: no limit): its own cap, within the money the
+    run has not committed: its budget, less what it spent and what its running evaluations
+    reserved (`spent.cost_usd`), less what its live training segment will still cost up to its
+    deadline (that deadline was set from the money left then). BudgetExhausted when the run
+    has no money left beside its training."""
+    caps = [cap_usd] if cap_usd is not None else []
+    remaining = left(budget, spent).money_usd
+    if remaining is not None:
+        free = remaining - training_committed_usd
+        if free <= 0:
+            raise BudgetExhausted(
+                f"no money left beside the training: ${max(0.0, remaining):.2f} of ${budget.money_usd:.2f} "
+                f"left, ${training_committed_usd:.2f} of it for the training until its deadline"
+            )
+        caps.append(free)
+    return round(min(caps), 4) if caps else None

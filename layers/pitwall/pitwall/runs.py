@@ -192,6 +192,12 @@ class Segment(_Model):
         end = self.ended_at if self.ended_at is not None else now
         return max(0.0, end - self.launched_at)
 
+    def cost_to_deadline(self, now: float) -> float:
+        """What it will still cost if it runs to its deadline (0 once it ended)."""
+        if self.ended_at is not None or self.price_per_hour is None:
+            return 0.0
+        return max(0.0, self.deadline_epoch - now) / 3600.0 * self.price_per_hour
+
 
 class TrainingOutcome(_Model):
     last_checkpoint: str | None
@@ -258,6 +264,9 @@ class Run(_Model):
     evaluations: list[EvaluationResult] = Field(default_factory=list)  # TRAIN runs: results so far
     # TRAIN runs: what each of its evaluations cost (evaluation run id -> USD), counted in its budget
     evaluation_costs: dict[str, float] = Field(default_factory=dict)
+    # TRAIN runs: the money a scheduled evaluation reserved as it started (evaluation run id ->
+    # USD), counted in its budget until its real cost replaces it in `evaluation_costs`
+    evaluation_reservations: dict[str, float] = Field(default_factory=dict)
     schedule_firings: list[ScheduleFiring] = Field(default_factory=list)  # TRAIN runs: newest last
     failure: str | None = None
     imports: list[ModelImport] = Field(default_factory=list)  # TRAIN runs: DRoA imports
@@ -305,14 +314,22 @@ class Run(_Model):
         self.task_token = None
 
     def cost_usd(self, now: float) -> float:
-        """Its instances' cost, and its evaluations' (they spend the same money budget)."""
+        """Its instances' cost, and its evaluations' (they spend the same money budget), or what a
+        running one reserved."""
         standby = self.standby.cost_usd(now) if self.standby else 0.0  # the overlap is paid
         return (
             sum(segment.cost_usd(now) for segment in self.segments)
             + standby
             + self.dropped_standby_cost_usd
             + sum(self.evaluation_costs.values())
+            + sum(self.evaluation_reservations.values())
         )
+
+    def training_committed_usd(self, now: float) -> float:
+        """What its live training segments (and a hand-over's replacement) will still cost up to
+        their deadlines."""
+        live = [*self.segments[-1:], *([self.standby] if self.standby else [])]
+        return 0.0 if self.is_terminal else sum(segment.cost_to_deadline(now) for segment in live)
 
     def record_firing(self, firing: ScheduleFiring) -> None:
         self.schedule_firings = [*self.schedule_firings, firing][-MAX_FIRINGS_KEPT:]

@@ -155,16 +155,33 @@ class FakeMessaging:
 
 
 class FakeMachines:
-    """Executions by name: a name is taken once (ExecutionAlreadyExists)."""
+    """Executions by name: a name is taken once (ExecutionAlreadyExists); each runs until a test
+    ends it (`end`), as DescribeExecution and ListExecutions would report."""
 
     def __init__(self) -> None:
         self.executions: dict[str, tuple[str, dict[str, Any]]] = {}
+        self.statuses: dict[str, str] = {}
 
     def start(self, state_machine_arn: str, name: str, payload: dict[str, Any]) -> bool:
         if name in self.executions:
             return False
         self.executions[name] = (state_machine_arn, json.loads(json.dumps(payload)))
+        self.statuses[name] = "RUNNING"
         return True
+
+    def end(self, name: str, status: str = "SUCCEEDED") -> None:
+        self.statuses[name] = status
+
+    def status(self, state_machine_arn: str, name: str) -> str | None:
+        found = self.executions.get(name)
+        return self.statuses[name] if found and found[0] == state_machine_arn else None
+
+    def running(self, state_machine_arn: str) -> dict[str, dict[str, Any]]:
+        return {
+            name: payload
+            for name, (machine, payload) in self.executions.items()
+            if machine == state_machine_arn and self.statuses[name] == "RUNNING"
+        }
 
 
 @dataclass

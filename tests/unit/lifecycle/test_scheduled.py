@@ -12,9 +12,15 @@ from pitwall.errors import BudgetExhausted
 from pitwall.evaluations import EvaluationRequest, TrackLeg
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.prepare import evaluation_money
-from pitwall.lifecycle.scheduled import create_run_schedules, end_run_schedules, fire_schedule, schedule_of
+from pitwall.lifecycle.scheduled import (
+    charge_evaluation,
+    create_run_schedules,
+    end_run_schedules,
+    fire_schedule,
+    schedule_of,
+)
 from pitwall.runs import EvaluationResult, Run, RunKind, RunRequest, RunState, Segment
-from pitwall.schedules import EvaluationSchedule, ScheduleSpec
+from pitwall.schedules import MAX_FIRINGS_KEPT, EvaluationSchedule, ScheduleSpec
 
 START = 1_800_000_000.0
 PREFIX = "models/m/seg-000"
@@ -44,8 +50,14 @@ def _checkpoint(deps: Deps, name: str) -> None:
 
 
 def _training(
-    deps: Deps, *, evaluations: list[dict] | None = None, checkpoint: str | None = "4_Step-400.ckpt"
+    deps: Deps,
+    *,
+    evaluations: list[dict] | None = None,
+    checkpoint: str | None = "4_Step-400.ckpt",
+    money: float | None = 5,
+    price_per_hour: float | None = None,
 ) -> Run:
+    """A training run in its first segment, launched at START, until START + 2 hours."""
     if checkpoint:
         _checkpoint(deps, checkpoint)
     run = Run(
@@ -55,7 +67,8 @@ def _training(
             {
                 "model_name": "m",
                 "track": "reInvent2019_track",
-                "money_budget_usd": 5,
+                "money_budget_usd": money,
+                "time_budget_minutes": 120,
                 "evaluations": evaluations or [],
             }
         ),
@@ -64,7 +77,14 @@ def _training(
         updated_at=START,
         custom_files_prefix="runs/train-1/custom_files",
         segments=[
-            Segment(index=0, model_prefix=PREFIX, deadline_epoch=START + 7200, last_checkpoint=checkpoint)
+            Segment(
+                index=0,
+                model_prefix=PREFIX,
+                deadline_epoch=START + 7200,
+                last_checkpoint=checkpoint,
+                launched_at=START,
+                price_per_hour=price_per_hour,
+            )
         ],
     )
     assert deps.runs.create(run)
@@ -219,14 +239,198 @@ def test_a_model_without_a_checkpoint_yet_is_skipped(deps: Deps, evaluate_machin
 def test_an_evaluation_spends_within_its_cap_and_what_its_run_has_left(deps: Deps) -> None:
     run = _training(deps)  # 5 USD budget
     run.evaluation_costs = {"ev-0": 4.0}
-    assert evaluation_money(run, EvaluationRequest(max_usd=2), START) == 1.0
-    assert evaluation_money(run, EvaluationRequest(max_usd=0.5), START) == 0.5
+    assert evaluation_money(run, EvaluationRequest(max_usd=2), "ev-1", deps) == 1.0
+    assert evaluation_money(run, EvaluationRequest(max_usd=0.5), "ev-1", deps) == 0.5
     run.evaluation_costs = {"ev-0": 5.0}
-    with pytest.raises(BudgetExhausted, match="spent its money budget"):
-        evaluation_money(run, EvaluationRequest(), START)
+    with pytest.raises(BudgetExhausted, match="no money left beside the training"):
+        evaluation_money(run, EvaluationRequest(), "ev-1", deps)
 
 
 @pytest.mark.parametrize("every", ["every 2 hours", "rate(0 hours)", "rate(2 weeks)", "cron(0 3 * * ?)"])
 def test_a_schedule_expression_scheduler_would_refuse_is_a_clear_error(every: str) -> None:
     with pytest.raises(ValueError, match="every"):
         ScheduleSpec.model_validate({"every": every})
+
+
+def test_a_firing_whose_evaluation_failed_to_prepare_does_not_block_the_next_one(
+    deps: Deps, evaluate_machine: str
+) -> None:
+    # Given a firing whose Evaluate execution failed in PrepareEvaluation (no evaluation record)
+    run = _training(deps)
+    schedule = _schedule(run)
+    first = fire_schedule(schedule, deps)
+    deps.machines.end(first.evaluation_run_id, "FAILED")
+    # When the schedule fires again
+    deps.clock.advance(3600)
+    again = fire_schedule(schedule, deps)
+    # Then it evaluates, and the money the first one reserved is free again
+    assert again.skipped is None
+    assert [e["name"] for e in _executions(deps, evaluate_machine)] == [
+        first.evaluation_run_id,
+        again.evaluation_run_id,
+    ]
+    assert list(deps.runs.get("train-1").evaluation_reservations) == [again.evaluation_run_id]
+
+
+class StartFails(Exception):
+    pass
+
+
+def test_a_firing_whose_start_failed_counts_as_starting_only_for_a_moment(
+    deps: Deps, evaluate_machine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a firing recorded on the run whose StartExecution failed (the Lambda will be retried)
+    run = _training(deps)
+    schedule = _schedule(run)
+    working = deps.machines.start
+
+    def refused(*args: object) -> bool:
+        raise StartFails("throttled")
+
+    monkeypatch.setattr(deps.machines, "start", refused)
+    with pytest.raises(StartFails):
+        fire_schedule(schedule, deps)
+    [lost] = deps.runs.get("train-1").schedule_firings
+    monkeypatch.setattr(deps.machines, "start", working)
+    # When another firing comes at once, it takes that evaluation as starting
+    busy = fire_schedule(_schedule(run, repeat=True), deps)
+    assert (
+        busy.skipped == f"the previous evaluation of this model ({lost.evaluation_run_id}) is still running"
+    )
+    # and when the retry comes a minute later, it evaluates (with a new id)
+    deps.clock.advance(60)
+    retried = fire_schedule(schedule, deps)
+    assert retried.skipped is None and retried.evaluation_run_id != lost.evaluation_run_id
+    assert [e["name"] for e in _executions(deps, evaluate_machine)] == [retried.evaluation_run_id]
+
+
+def test_an_evaluation_not_started_by_a_schedule_or_no_longer_in_its_firings_still_blocks(
+    deps: Deps, evaluate_machine: str
+) -> None:
+    # Given an evaluation of the model started by its "Model trained" event or the CLI, running
+    run = _training(deps)
+    assert deps.machines.start(evaluate_machine, "manual-1", {"source_run_id": "train-1", "evaluation": {}})
+    deps.machines.start(evaluate_machine, "other-model", {"source_run_id": "train-2", "evaluation": {}})
+    # When a schedule fires: skipped, naming it (and not another model's evaluation)
+    schedule = _schedule(run)
+    assert fire_schedule(schedule, deps).skipped == (
+        "the previous evaluation of this model (manual-1) is still running"
+    )
+    # Given instead a scheduled evaluation still running after more firings than the run keeps
+    deps.machines.end("manual-1")
+    deps.clock.advance(3600)
+    started = fire_schedule(schedule, deps).evaluation_run_id
+    for _ in range(MAX_FIRINGS_KEPT):
+        deps.clock.advance(60)
+        fire_schedule(schedule, deps)
+    assert started not in {f.evaluation_run_id for f in deps.runs.get("train-1").schedule_firings}
+    # Then a firing still sees it running
+    deps.clock.advance(60)
+    assert fire_schedule(schedule, deps).skipped == (
+        f"the previous evaluation of this model ({started}) is still running"
+    )
+
+
+def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
+    deps: Deps, evaluate_machine: str
+) -> None:
+    # Given a 5 USD run training at 1 USD/h until START + 2 h, half an hour in (0.50 spent,
+    # 1.50 committed to its training)
+    _training(deps, price_per_hour=1.0)
+    deps.clock.advance(1800)
+    run = deps.runs.get("train-1")
+    # When a schedule with a 10 USD cap fires
+    fired = fire_schedule(_schedule(run, max_usd=10), deps)
+    # Then it reserves the 3 USD left beside the training, counted in the run's cost, and the
+    # evaluation's money budget is that reservation
+    run = deps.runs.get("train-1")
+    assert run.evaluation_reservations == {fired.evaluation_run_id: 3.0}
+    assert run.cost_usd(deps.clock.now()) == pytest.approx(3.5)
+    assert evaluation_money(run, EvaluationRequest(max_usd=10), fired.evaluation_run_id, deps) == 3.0
+    # When the evaluation ends having cost 0.40, that replaces the reservation
+    evaluation = Run(
+        run_id=fired.evaluation_run_id,
+        kind=RunKind.EVALUATE,
+        request=run.request,
+        state=RunState.SUCCEEDED,
+        created_at=START,
+        updated_at=START,
+        custom_files_prefix="c",
+        source_run_id="train-1",
+        segments=[
+            Segment(
+                index=0,
+                model_prefix="e",
+                deadline_epoch=START + 7200,
+                launched_at=START + 1800,
+                ended_at=START + 1800 + 1440,
+                price_per_hour=1.0,
+            )
+        ],
+    )
+    charge_evaluation(evaluation, deps, deps.clock.now())
+    run = deps.runs.get("train-1")
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.4})
+
+
+def test_a_firing_with_no_money_left_beside_the_training_is_skipped(
+    deps: Deps, evaluate_machine: str
+) -> None:
+    # Given a 2 USD run training at 1 USD/h for 2 hours: all its money goes to the training
+    run = _training(deps, money=2, price_per_hour=1.0)
+    deps.clock.advance(600)
+    # When a schedule fires
+    fired = fire_schedule(_schedule(run), deps)
+    # Then it starts nothing, reserves nothing, and the run says why
+    assert fired.skipped is not None and fired.skipped.startswith("no money left beside the training")
+    assert _executions(deps, evaluate_machine) == []
+    assert deps.runs.get("train-1").evaluation_reservations == {}
+
+
+def test_a_run_without_a_money_budget_reserves_nothing(deps: Deps) -> None:
+    run = _training(deps, money=None, price_per_hour=1.0)
+    assert fire_schedule(_schedule(run, max_usd=1), deps).skipped is None
+    assert deps.runs.get("train-1").evaluation_reservations == {}
+
+
+@pytest.mark.parametrize("how", ["ended", "past its time budget"])
+def test_a_schedule_that_ends_with_its_run_deletes_itself_when_it_fires_after_the_run(
+    deps: Deps, evaluate_machine: str, how: str
+) -> None:
+    # Given a run that ended, or used its two hours, with NotifyRun not (yet) run
+    run = _training(
+        deps, evaluations=[{"every": "rate(1 hour)"}, {"every": "rate(1 hour)", "ends_with_run": False}]
+    )
+    create_run_schedules(run, deps)
+    ending, staying = sorted(deps.schedules.all(), key=lambda s: s.ends_with_run, reverse=True)
+    if how == "ended":
+        run.state = RunState.SUCCEEDED
+        deps.runs.save(run)
+        expected = "run train-1 has ended"
+    else:
+        deps.clock.advance(7201)
+        expected = "run train-1 is past its time budget"
+    # When each schedule fires
+    skipped = fire_schedule(ending, deps)
+    kept = fire_schedule(staying, deps)
+    # Then the one that ends with the run deletes itself and starts nothing; the other evaluates
+    assert skipped.skipped == expected
+    assert deps.schedules.all() == [staying]
+    assert kept.skipped is None
+    assert [e["name"] for e in _executions(deps, evaluate_machine)] == [kept.evaluation_run_id]
+
+
+def test_step_functions_says_which_executions_run_and_of_which_model(moto_deps: Deps) -> None:
+    # Given an Evaluate machine on moto (which leaves executions running) with one execution stopped
+    sfn = aws.client("stepfunctions")
+    role = "arn:aws:iam::123456789012:role/sfn"
+    definition = '{"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 600, "End": true}}}'
+    arn = sfn.create_state_machine(name="Evaluate", definition=definition, roleArn=role)["stateMachineArn"]
+    machines = moto_deps.machines
+    assert machines.start(arn, "ev-1", {"source_run_id": "train-1"})
+    assert machines.start(arn, "ev-2", {"source_run_id": "train-2"})
+    sfn.stop_execution(executionArn=f"{arn.replace(':stateMachine:', ':execution:')}:ev-2")
+    # Then the adapter reads each one's status, and the running ones with their input
+    assert (machines.status(arn, "ev-1"), machines.status(arn, "ev-2")) == ("RUNNING", "ABORTED")
+    assert machines.status(arn, "never-started") is None
+    assert machines.running(arn) == {"ev-1": {"source_run_id": "train-1"}}

@@ -74,6 +74,8 @@ def increment_model(increment: IncrementInput, deps: Deps) -> TrainInput:
             "model_name": task.model_name or increment.run_id[:64],
             "evaluate_after": task.evaluate_after,
             "import_after": task.import_after,
+            # the parent's schedules, unless told otherwise: made again for the new model's run
+            "evaluations": source.request.evaluations if task.evaluations is None else task.evaluations,
             "time_budget_minutes": task.time_budget_minutes or source.request.time_budget_minutes,
             "pretrained": PretrainedSource(model_prefix=segment.model_prefix, checkpoint=task.checkpoint),
         }

@@ -21,6 +21,7 @@ from pitwall.runs import (
     RunState,
     TrainingOutcome,
 )
+from pitwall.schedules import ScheduleSpec
 
 # A run id, as the Train machine's input names it and DynamoDB keys it (also an execution name).
 RUN_ID_PATTERN = r"^[a-zA-Z0-9-]{1,80}$"
@@ -253,6 +254,9 @@ class IncrementRequest(_Model):
     custom_files: dict[str, str] = Field(default_factory=dict, description="file name -> new content")
     evaluate_after: EvaluationRequest | None = None
     import_after: ImportRequest | None = None
+    evaluations: list[ScheduleSpec] | None = Field(
+        default=None, description="the new model's scheduled evaluations (default: its parent's, as its own)"
+    )
 
 
 class IncrementInput(_Model):

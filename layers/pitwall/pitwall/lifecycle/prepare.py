@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pitwall import layout, recovery
 from pitwall.errors import (
-    BudgetExhausted,
     InvalidRunRequest,
     NothingToContinueFrom,
     RunAlreadyStarted,
@@ -90,19 +89,16 @@ def prepare_run(task: PrepareInput, deps: Deps) -> Plan:
     return _plan(run, deps, _time_budget_seconds(run, deps) + deps.settings.boot_timeout_seconds)
 
 
-def evaluation_money(source: Run, evaluation: EvaluationRequest, now: float) -> float | None:
-    """An evaluation's money budget: its own cap, within what its model's run has left (the
-    run's instances and its evaluations spend one budget)."""
-    caps = [evaluation.max_usd] if evaluation.max_usd is not None else []
-    if source.request.money_budget_usd is not None:
-        left = source.request.money_budget_usd - source.cost_usd(now)
-        if left <= 0:
-            raise BudgetExhausted(
-                f"run {source.run_id} has spent its money budget ({source.request.money_budget_usd} USD): "
-                "no evaluation of it can start"
-            )
-        caps.append(left)
-    return round(min(caps), 4) if caps else None
+def evaluation_money(
+    source: Run, evaluation: EvaluationRequest, evaluation_id: str, deps: Deps
+) -> float | None:
+    """An evaluation's money budget: what its schedule's firing reserved for it on its model's
+    run, else its own cap within what that run has not committed (the run's instances and its
+    evaluations spend one budget)."""
+    reserved = source.evaluation_reservations.get(evaluation_id)
+    if reserved is not None:
+        return reserved
+    return scheduled.uncommitted_money(source, evaluation.max_usd, deps, deps.clock.now())
 
 
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
@@ -120,7 +116,7 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
             "evaluate_after": None,
             "pretrained": None,
             "evaluations": [],
-            "money_budget_usd": evaluation_money(source, evaluation, now),
+            "money_budget_usd": evaluation_money(source, evaluation, task.evaluation_id, deps),
             # a model still training cannot be imported: its evaluations (scheduled) import nothing
             "import_after": source.request.import_after if source.is_terminal else None,
         }
