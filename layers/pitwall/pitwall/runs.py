@@ -92,6 +92,7 @@ class ImportRequest(_Model):
 
 
 class ImportState(StrEnum):
+    PACKAGING = "PACKAGING"  # the Import execution started: choosing the checkpoint, packaging
     PACKAGED = "PACKAGED"  # the export and the car file are in the model bucket
     IMPORTING = "IMPORTING"  # DRoA has the upload and imports it
     READY = "READY"
@@ -103,6 +104,7 @@ class ModelImport(_Model):
     """One import of a run's model into DRoA: what was sent, and what DRoA said."""
 
     import_id: str
+    execution_id: str | None = None  # the Import execution that owns it (`$$.Execution.Id`)
     checkpoint: str  # as asked: best, last or a number
     checkpoint_name: str | None = None  # the one chosen
     model_prefix: str | None = None  # the segment it came from
@@ -112,8 +114,8 @@ class ModelImport(_Model):
     status: ImportState = ImportState.PACKAGED
     import_error_message: str | None = None
     failure: str | None = None
-    export_prefix: str
-    car_file_key: str
+    export_prefix: str | None = None  # once packaged (a failure before has none)
+    car_file_key: str | None = None  # once packaged
     started_at: float
     updated_at: float
 

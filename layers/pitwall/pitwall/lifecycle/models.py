@@ -347,9 +347,13 @@ class ImportInput(_Lenient):
     description: str | None = None
 
 
+EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:"
+
+
 class PrepareImportInput(_Model):
     request: ImportInput
     import_id: str = Field(min_length=1, description="the execution name: one import each")
+    execution_id: str = Field(pattern=EXECUTION_ARN, description="`$$.Execution.Id`: it owns the import")
 
 
 class ImportRef(_Lenient):
@@ -377,6 +381,8 @@ class FinishImportInput(_Lenient):
     run_id: str
     import_id: str
     error: ErrorInfo | None = None
+    # the finishing execution: an import is recorded and notified only by the execution that owns it
+    execution_id: str = Field(pattern=EXECUTION_ARN)
 
 
 class FinishImportOutput(_Model):
