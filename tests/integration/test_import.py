@@ -86,12 +86,12 @@ def notifications_of(queue_url: str, run_id: str) -> list[dict[str, Any]]:
 
 
 def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(
-    cloud, droa, trained, racer_inbox, capfd, caplog
+    cloud, droa, trained, racer_inbox, caplog
 ):
     notifications_of(racer_inbox, trained)  # what the training said is not this test's
     level = logger.log_level
     logger.setLevel(logging.INFO)  # what a deployed Lambda logs (an earlier demo may have lowered it)
-    capfd.readouterr()
+    caplog.set_level(logging.INFO)
     # When the Import machine runs for the trained run (best checkpoint by default)
     try:
         execution, run = run_import(cloud, "import-happy", run_id=trained, description="Pitwall happy path")
@@ -123,9 +123,9 @@ def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(
     password = droa_double.PASSWORD
     history = json.dumps(cloud.history(execution["executionArn"]), default=str)
     assert password not in history and password not in run.model_dump_json()
-    captured = capfd.readouterr()
-    assert password not in captured.out + captured.err + caplog.text
-    assert "submitted to DRoA" in captured.out and "import-happy" in captured.out  # logs were captured
+    logged = [json.dumps(vars(r), default=str) for r in caplog.records]  # message and every extra field
+    assert any("submitted to DRoA" in r and "import-happy" in r for r in logged)  # the Lambdas' logs
+    assert not any(password in r for r in logged)
     lambdas = aws.client("lambda")
     for function in IMPORT_FUNCTIONS:
         configuration = lambdas.get_function_configuration(FunctionName=cloud.stack.refs[function])

@@ -81,11 +81,12 @@ DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"  # what DRoA accepts as a model 
 
 
 class ImportRequest(_Model):
-    """Import the model into DeepRacer on AWS (DRoA) after training, or after an evaluation that
-    reaches `min_completion_percent` (none: any evaluation)."""
+    """Import the model into DeepRacer on AWS (DRoA) after training, or after the evaluation its
+    `evaluate_after` starts, when that reaches `min_completion_percent` (none: any result)."""
 
     after: Literal["training", "evaluation"] = "training"
     min_completion_percent: float | None = Field(default=None, ge=0, le=100)
+    # after training; after an evaluation, the checkpoint that evaluation ran
     checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
     description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
