@@ -37,8 +37,8 @@ import yaml
 
 USER_NAME = "racer"
 PASSWORD = "Pitwall-local-1!"  # nosec B105 - the local DRoA double's test user, nothing real
-NAME = re.compile(r"^[a-zA-Z0-9-]+$")
-DESCRIPTION = re.compile(r"^[a-zA-Z0-9- ]+$")
+NAME = re.compile(r"[a-zA-Z0-9-]+")  # whole strings (fullmatch), as JavaScript's ^...$ are
+DESCRIPTION = re.compile(r"[a-zA-Z0-9- ]+")
 UPLOADS = "uploads/models/"
 CHECKPOINT_INDEX = re.compile(r"^model/(\d+)_Step-(\d+)\.ckpt\.index$")
 STEERING_LIMIT = 30.0
@@ -223,10 +223,10 @@ class DroaDouble:
             return 400, {"message": f"s3Bucket must be {self.upload_bucket}"}
         if not str(request.get("s3Path", "")).startswith(UPLOADS):
             return 400, {"message": f"s3Path must be under {UPLOADS}"}
-        if not isinstance(name, str) or not NAME.match(name) or len(name) > 64:
+        if not isinstance(name, str) or not NAME.fullmatch(name) or len(name) > 64:
             return 400, {"message": "modelName must match ^[a-zA-Z0-9-]+$ (at most 64)"}
-        if description is not None and (
-            not isinstance(description, str) or not DESCRIPTION.match(description) or len(description) > 255
+        if description is not None and not (
+            isinstance(description, str) and DESCRIPTION.fullmatch(description) and len(description) <= 255
         ):
             return 400, {"message": "modelDescription must match ^[a-zA-Z0-9- ]+$ (at most 255)"}
         s3_path = str(request["s3Path"]).rstrip("/") + "/"

@@ -77,7 +77,7 @@ def test_a_choice_that_is_neither_best_last_nor_a_number_is_refused():
         package.parse_choice("newest")
 
 
-@pytest.mark.parametrize("name", ["has_underscore", "", "x" * 65, "spaces not allowed"])
+@pytest.mark.parametrize("name", ["has_underscore", "", "x" * 65, "spaces not allowed", "ends-in-newline\n"])
 def test_model_names_follow_droas_rule(name):
     with pytest.raises(InvalidImportRequest, match="model name"):
         package.check_model_name(name)
@@ -85,8 +85,9 @@ def test_model_names_follow_droas_rule(name):
 
 def test_descriptions_follow_droas_rule():
     assert package.check_description("Pitwall run 7 checkpoint 3") == "Pitwall run 7 checkpoint 3"
-    with pytest.raises(InvalidImportRequest, match="description"):
-        package.check_description("no_underscores")
+    for refused in ("no_underscores", "no final newline\n"):
+        with pytest.raises(InvalidImportRequest, match="description"):
+            package.check_description(refused)
 
 
 def test_training_params_are_typed_yaml_with_the_droa_track_and_direction():
@@ -97,6 +98,23 @@ def test_training_params_are_typed_yaml_with_the_droa_track_and_direction():
     assert params["RACE_TYPE"] == "TIME_TRIAL"
     assert params["BODY_SHELL_TYPE"] and params["CAR_COLOR"]
     assert "REVERSE_DIR" not in params and "MODEL_S3_PREFIX" not in params
+
+
+def test_training_params_carry_nothing_that_points_into_pitwalls_bucket():
+    # DRFC's training_params.yaml (as the host writes it) names where the job read and wrote
+    from pitwall import drfc_files
+
+    target = drfc_files.ParamsTarget(
+        region="us-east-1",
+        bucket="pitwall-models",
+        model_prefix="models/m/seg-000",
+        custom_files_prefix="runs/r/custom_files",
+    )
+    drfc = drfc_files.training_params({"DR_WORLD_NAME": "reInvent2019_track"}, target)
+    assert any("pitwall-models" in str(v) for v in drfc.values())
+    params = yaml.safe_load(package.droa_training_params(yaml.safe_dump(drfc).encode()))
+    assert not [k for k, v in params.items() if "pitwall-models" in str(v) or "/" in str(v)]
+    assert "TRAINING_JOB_ARN" not in params and "SIMTRACE_S3_PREFIX" not in params
 
 
 @pytest.mark.parametrize(

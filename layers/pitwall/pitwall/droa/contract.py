@@ -8,8 +8,9 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 
-MODEL_NAME = re.compile(r"^[a-zA-Z0-9-]{1,64}$")
-MODEL_DESCRIPTION = re.compile(r"^[a-zA-Z0-9- ]{1,255}$")
+# whole strings (fullmatch): Python's `$` would also match before a final newline
+MODEL_NAME = re.compile(r"[a-zA-Z0-9-]{1,64}")
+MODEL_DESCRIPTION = re.compile(r"[a-zA-Z0-9- ]{1,255}")
 MAX_PACKAGE_BYTES = 1_000_000_000  # the web UI's limit per model: 1 GB
 SKIPPED_SUFFIXES = (".gz", ".zip")  # the import skips these files
 UPLOAD_PREFIX = "uploads/models/"  # the only place in the upload bucket the user may write

@@ -35,8 +35,9 @@ DEFAULT_BODY_SHELL = "deepracer"
 DEFAULT_CAR_COLOR = "Red"
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
-# DRFC's own S3 locations and the direction flag folded into TRACK_DIRECTION_CLOCKWISE: they
-# describe the training job, not the model, and point into Pitwall's bucket
+# Where the training job read and wrote (S3 locations in Pitwall's bucket, the job's ARN, its
+# video stream) and the direction flag folded into TRACK_DIRECTION_CLOCKWISE: DRoA's import reads
+# only the track, direction, race-type and car keys of training_params.yaml, so these go
 _DROPPED_PARAMS = frozenset(
     {
         "REVERSE_DIR",
@@ -48,6 +49,15 @@ _DROPPED_PARAMS = frozenset(
         "METRICS_S3_OBJECT_KEY",
         "MODEL_METADATA_FILE_S3_KEY",
         "REWARD_FILE_S3_KEY",
+        "SIMTRACE_S3_BUCKET",
+        "SIMTRACE_S3_PREFIX",
+        "MP4_S3_BUCKET",
+        "MP4_S3_OBJECT_PREFIX",
+        "POLICY_MODEL_S3_BUCKET",
+        "POLICY_MODEL_SAGEMAKER_S3_PREFIX",
+        "S3_KMS_CMK_ARN",
+        "TRAINING_JOB_ARN",
+        "KINESIS_VIDEO_STREAM_NAME",
     }
 )
 
@@ -56,7 +66,7 @@ _DROPPED_PARAMS = frozenset(
 
 
 def check_model_name(name: str) -> str:
-    if not contract.MODEL_NAME.match(name):
+    if not contract.MODEL_NAME.fullmatch(name):
         raise InvalidImportRequest(
             f"model name {name!r}: allowed are 1 to 64 letters, digits and '-' (DRoA's rule)"
         )
@@ -64,7 +74,7 @@ def check_model_name(name: str) -> str:
 
 
 def check_description(description: str | None) -> str | None:
-    if description is not None and not contract.MODEL_DESCRIPTION.match(description):
+    if description is not None and not contract.MODEL_DESCRIPTION.fullmatch(description):
         raise InvalidImportRequest(
             f"model description {description!r}: allowed are 1 to 255 letters, digits, '-' and spaces "
             "(DRoA's rule)"
