@@ -337,8 +337,9 @@ def _train_evaluate(cloud: LocalCloud, helpers, run_id: str, minutes: int, minim
     evaluations = len(cloud.executions("Evaluate"))
     request = {
         "time_budget_minutes": minutes,
-        "evaluate_after": {"checkpoint": "best", "trials": 2},
-        "import_after": {"after": "evaluation", "min_completion_percent": minimum},
+        "evaluate_after": {"checkpoint": "last", "trials": 2},
+        # the evaluation's checkpoint is imported, not the first one this names
+        "import_after": {"after": "evaluation", "min_completion_percent": minimum, "checkpoint": "0"},
     }
     train = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id, **request), name=run_id))
     assert train["status"] == "SUCCEEDED", train.get("cause")
@@ -357,6 +358,10 @@ def test_an_evaluation_that_reaches_the_condition_starts_the_import(cloud, droa,
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     run = cloud.runs.get(run_id)
     assert [i.status for i in run.imports] == [ImportState.READY]
+    # of the checkpoint that evaluation ran (the last), not the request's first one
+    evaluation = cloud.runs.get(run.evaluations[-1].evaluation_run_id)
+    assert run.imports[0].checkpoint_name == evaluation.evaluated_checkpoint
+    assert layout.checkpoint_number(evaluation.evaluated_checkpoint or "") > 0
 
 
 def test_an_evaluation_below_the_condition_imports_nothing(cloud, droa, helpers):
