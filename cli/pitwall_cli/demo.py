@@ -16,7 +16,8 @@ import re
 import sys
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -176,7 +177,10 @@ def run(args: argparse.Namespace) -> int:
         "HeartbeatWindowSeconds": wait,
         "DefaultTimeBudgetMinutes": args.minutes,
     }
-    with LocalCloud(time_scale=args.time_scale, parameters=parameters) as cloud:
+    with (
+        LocalCloud(time_scale=args.time_scale, parameters=parameters) as cloud,
+        _buckets_written(args.out, narrator),
+    ):
         machines = len(cloud.stack.of_type("AWS::StepFunctions::StateMachine"))
         functions = len(cloud.stack.of_type("AWS::Lambda::Function"))
         narrator.say(
@@ -247,8 +251,6 @@ def run(args: argparse.Namespace) -> int:
         if not _imported(cloud, narrator):
             return 1
         _summary(cloud, [cloud.runs.get(source.run_id), cloud.runs.get(INCREMENT_RUN)])
-        if args.out:
-            narrator.say("out", f"{_write_buckets(args.out)} objects of every bucket written to {args.out}/")
         left = [
             i for i, state in cloud.instance_states().items() if state not in ("terminated", "shutting-down")
         ]
@@ -367,11 +369,24 @@ def _imported(cloud: LocalCloud, narrator: Narrator) -> bool:
     return done.status.value == "READY"
 
 
+@contextmanager
+def _buckets_written(out: Path | None, narrator: Narrator) -> Iterator[None]:
+    """`--out DIR`: every bucket written to DIR when the demo ends, however it ends (a failed
+    step leaves what it left in S3 to inspect), while the local cloud is still up."""
+    try:
+        yield
+    finally:
+        if out is not None:
+            narrator.say("out", f"{_write_buckets(out)} objects of every bucket written to {out}/")
+
+
 def _write_buckets(out: Path) -> int:
-    """Every bucket of the local cloud (Pitwall's, DRoA's upload bucket) as DIR/<bucket>/<key>."""
+    """Every bucket of the local cloud (Pitwall's, DRoA's upload bucket) as DIR/<bucket>/<key>;
+    an empty bucket is an empty folder."""
     s3 = aws.client("s3")
     written = 0
     for bucket in s3.list_buckets()["Buckets"]:
+        (out / bucket["Name"]).mkdir(parents=True, exist_ok=True)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket["Name"]):
             for item in page.get("Contents", []):
                 if item["Key"].endswith("/"):

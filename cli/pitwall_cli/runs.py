@@ -135,7 +135,7 @@ def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
     return {
         i.import_id: store.presigned_url(i.car_file_key, CAR_LINK_SECONDS)
         for i in run.imports
-        if store.exists(i.car_file_key)
+        if i.car_file_key and store.exists(i.car_file_key)
     }
 
 

@@ -11,7 +11,8 @@ the import workflow reads), not from Pitwall's code: it shares no module with Pi
   track, race type, algorithm and action space);
 - the import workflow: a model is IMPORTING for `import_seconds` of the local clock, then the
   reward function and the model files are checked and it becomes READY or ERROR
-  (importErrorMessage). A track driven one way only ignores TRACK_DIRECTION_CLOCKWISE, as DRoA does.
+  (importErrorMessage). The tracks are DRoA's published list (`droa_tracks.txt`); a track driven
+  one way only ignores TRACK_DIRECTION_CLOCKWISE, as DRoA does.
 
 Fault switches for tests: `faults.waf_block` (every API call 403), `faults.server_errors` (the
 next n API calls 503), `set_password` (the stored secret no longer matches).
@@ -27,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -35,8 +37,8 @@ import yaml
 
 USER_NAME = "racer"
 PASSWORD = "Pitwall-local-1!"  # nosec B105 - the local DRoA double's test user, nothing real
-NAME = re.compile(r"^[a-zA-Z0-9-]+$")
-DESCRIPTION = re.compile(r"^[a-zA-Z0-9- ]+$")
+NAME = re.compile(r"[a-zA-Z0-9-]+")  # whole strings (fullmatch), as JavaScript's ^...$ are
+DESCRIPTION = re.compile(r"[a-zA-Z0-9- ]+")
 UPLOADS = "uploads/models/"
 CHECKPOINT_INDEX = re.compile(r"^model/(\d+)_Step-(\d+)\.ckpt\.index$")
 STEERING_LIMIT = 30.0
@@ -60,26 +62,29 @@ class ImportedModel:
     import_error_message: str | None = None
 
 
-TRACK_NAMES = Path(__file__).with_name("droa_tracks.txt")
+TRACKS_FILE = Path(__file__).with_name("droa_tracks.txt")
+CLOCKWISE, COUNTER_CLOCKWISE = "CLOCKWISE", "COUNTER_CLOCKWISE"
+# what DRoA's API allows for object avoidance (its validateObjectAvoidanceConfig)
+MAX_OBSTACLES = 6
+FIRST_OBSTACLE_BUFFER, LAST_OBSTACLE_BUFFER, MIN_OBSTACLE_DISTANCE = 0.07, 0.9, 0.13
 
 
-def track_names(path: Path = TRACK_NAMES) -> set[str]:
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return {line for line in lines if line and not line.startswith("#")}
-
-
-def track_directions(names: set[str]) -> dict[str, set[str]]:
-    """DRoA's tracks from the real track files' names: id (no _cw/_ccw) -> its directions ("cw",
-    "ccw"). A track with neither variant file is driven counter-clockwise only."""
+def load_tracks(path: Path = TRACKS_FILE) -> dict[str, set[str]]:
+    """DRoA's published tracks: id -> the directions it offers (CLOCKWISE, COUNTER_CLOCKWISE)."""
     tracks: dict[str, set[str]] = {}
-    for name in names:
-        if name.endswith("_cw"):
-            tracks.setdefault(name[:-3], set()).add("cw")
-        elif name.endswith("_ccw"):
-            tracks.setdefault(name[:-4], set()).add("ccw")
-        else:
-            tracks.setdefault(name, set())
-    return {track: directions or {"ccw"} for track, directions in tracks.items()}
+    for line in path.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            track_id, *directions = line.split()
+            tracks[track_id] = set(directions)
+    return tracks
+
+
+def _number(value: Any) -> float:
+    """A value as JavaScript's comparisons see it: a number, else NaN (every comparison false)."""
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return float("nan")
 
 
 class DroaDouble:
@@ -93,7 +98,7 @@ class DroaDouble:
     ) -> None:
         self.region = region
         self.clock = clock
-        self.tracks = track_directions(track_names())
+        self.tracks = load_tracks()
         self.import_seconds = import_seconds
         self.upload_bucket = f"{stack_name}-uploads-{uuid.uuid4().hex[:8]}"
         self.faults = DroaFaults()
@@ -218,10 +223,10 @@ class DroaDouble:
             return 400, {"message": f"s3Bucket must be {self.upload_bucket}"}
         if not str(request.get("s3Path", "")).startswith(UPLOADS):
             return 400, {"message": f"s3Path must be under {UPLOADS}"}
-        if not isinstance(name, str) or not NAME.match(name) or len(name) > 64:
+        if not isinstance(name, str) or not NAME.fullmatch(name) or len(name) > 64:
             return 400, {"message": "modelName must match ^[a-zA-Z0-9-]+$ (at most 64)"}
-        if description is not None and (
-            not isinstance(description, str) or not DESCRIPTION.match(description) or len(description) > 255
+        if description is not None and not (
+            isinstance(description, str) and DESCRIPTION.fullmatch(description) and len(description) <= 255
         ):
             return 400, {"message": "modelDescription must match ^[a-zA-Z0-9- ]+$ (at most 255)"}
         s3_path = str(request["s3Path"]).rstrip("/") + "/"
@@ -301,31 +306,42 @@ class DroaDouble:
         return _reward_problem(files.get("reward_function.py", b"")) or _checkpoint_problem(files)
 
     def _track_problem(self, params: dict[str, Any]) -> str | None:
-        world = str(params.get("WORLD_NAME", ""))
-        directions = self.tracks.get(world)
-        if directions is None:
-            return f"Invalid track configuration. Track {world} is not available."
-        if len(directions) == 1:
-            return None  # a one-direction track is driven its own way: the flag is not read
-        clockwise = params.get("TRACK_DIRECTION_CLOCKWISE")
-        if not isinstance(clockwise, bool):
-            return f"TRACK_DIRECTION_CLOCKWISE must be a boolean, got {clockwise!r}"
+        """DRoA's track config from WORLD_NAME and TRACK_DIRECTION_CLOCKWISE: a one-way track is
+        driven its own way (the flag is not read); otherwise only a real `true` is clockwise,
+        anything else counter-clockwise. The track must offer that direction."""
+        track_id = params.get("WORLD_NAME")
+        directions = self.tracks.get(track_id) if isinstance(track_id, str) else None
+        if directions is not None and len(directions) == 1:
+            direction = next(iter(directions))
+        else:
+            direction = CLOCKWISE if params.get("TRACK_DIRECTION_CLOCKWISE") is True else COUNTER_CLOCKWISE
+        if directions is None or direction not in directions:
+            return f"Invalid track configuration. Track {track_id} is not available in direction {direction}."
         return None
 
     @staticmethod
     def _race_problem(params: dict[str, Any]) -> str | None:
+        """DRoA's object-avoidance checks: 1 to 6 obstacles; positions ("pct, lane", read only when
+        not randomized) as many as the obstacles, the first at >= 7% of the lap, the last at
+        <= 90%, each 13% after the one before."""
         if params.get("RACE_TYPE") != "OBJECT_AVOIDANCE":
             return None
-        count, positions = params.get("NUMBER_OF_OBSTACLES"), params.get("OBJECT_POSITIONS", [])
-        randomize = params.get("RANDOMIZE_OBSTACLE_LOCATIONS", False)
-        if not isinstance(count, int) or isinstance(count, bool) or count < 1:
-            return f"NUMBER_OF_OBSTACLES must be a positive integer, got {count!r}"
-        if not isinstance(randomize, bool):
-            return f"RANDOMIZE_OBSTACLE_LOCATIONS must be a boolean, got {randomize!r}"
-        if not isinstance(positions, list) or not all(
-            isinstance(p, str) and re.fullmatch(r"0?\.\d+,-?1", p) for p in positions
-        ):
+        count, positions = params.get("NUMBER_OF_OBSTACLES"), params.get("OBJECT_POSITIONS")
+        if not count or _number(count) > MAX_OBSTACLES:
+            return "Number of obstacle positions is invalid."
+        if not positions or params.get("RANDOMIZE_OBSTACLE_LOCATIONS") is True:
+            return None
+        if not isinstance(positions, list):
             return f"OBJECT_POSITIONS must be a list of 'pct,lane', got {positions!r}"
+        if count != len(positions):
+            return "Obstacle positions must be equal to number of objects."
+        percents = sorted(_number(str(p).split(",")[0].strip()) for p in positions)
+        if percents[0] < FIRST_OBSTACLE_BUFFER:
+            return "First obstacle position is invalid."
+        if percents[-1] > LAST_OBSTACLE_BUFFER:
+            return "Last obstacle position is invalid."
+        if any(after - before < MIN_OBSTACLE_DISTANCE for before, after in pairwise(percents)):
+            return "Obstacle position distances are invalid."
         return None
 
 

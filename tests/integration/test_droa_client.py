@@ -76,12 +76,11 @@ def test_a_good_package_is_importing_then_ready_on_the_local_clock(double, clock
     assert "password" not in repr(droa) and double_module.PASSWORD not in repr(droa)
 
 
-def test_a_quoted_boolean_is_refused_by_the_api_with_droas_message(double):
+def test_a_track_droa_lacks_is_refused_by_the_api_with_droas_message(double):
     droa = client(double)
-    quoted = b'WORLD_NAME: reInvent2019_track\nTRACK_DIRECTION_CLOCKWISE: "True"\n'
-    files = {**GOOD_FILES, "training_params.yaml": quoted}
-    with pytest.raises(DroaImportRejected, match="TRACK_DIRECTION_CLOCKWISE must be a boolean"):
-        droa.import_model(upload(droa, files), "quoted", None)
+    files = {**GOOD_FILES, "training_params.yaml": b"WORLD_NAME: Nowhere_track\n"}
+    with pytest.raises(DroaImportRejected, match="Track Nowhere_track is not available in direction"):
+        droa.import_model(upload(droa, files), "nowhere", None)
 
 
 def test_two_checkpoints_end_in_error_after_the_import_workflow(double, clock):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import tarfile
 from collections.abc import Iterator
 from typing import Any
@@ -12,7 +13,8 @@ from typing import Any
 import pytest
 import yaml
 
-from pitwall import layout
+from pitwall import aws, layout
+from pitwall.observability import logger
 from pitwall.runs import ImportState, Run
 from pitwall_local import droa as droa_double
 from pitwall_local.cloud import LocalCloud
@@ -49,9 +51,52 @@ def the_import(run: Run, import_id: str):
     return next(i for i in run.imports if i.import_id == import_id)
 
 
-def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(cloud, droa, trained):
+IMPORT_FUNCTIONS = (
+    "PrepareImportFunction",
+    "SubmitImportFunction",
+    "PollImportFunction",
+    "FinishImportFunction",
+)
+
+
+@pytest.fixture(scope="module")
+def racer_inbox(module_cloud: LocalCloud) -> str:
+    """An SQS queue subscribed to the racer's notification topic (what an e-mail would say)."""
+    sqs = aws.client("sqs")
+    queue_url = sqs.create_queue(QueueName="import-racer-inbox")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    topic = str(module_cloud.stack.outputs["NotificationTopicArn"])
+    aws.client("sns").subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    return str(queue_url)
+
+
+def notifications_of(queue_url: str, run_id: str) -> list[dict[str, Any]]:
+    """The notifications about `run_id` received so far (each: subject, body, attributes)."""
+    sqs, found = aws.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            body = json.loads(message["Body"])
+            attributes = {k: v["Value"] for k, v in body.get("MessageAttributes", {}).items()}
+            if attributes.get("run_id") == run_id:
+                found.append({"subject": body.get("Subject"), "body": body["Message"], **attributes})
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(
+    cloud, droa, trained, racer_inbox, caplog
+):
+    notifications_of(racer_inbox, trained)  # what the training said is not this test's
+    level = logger.log_level
+    logger.setLevel(logging.INFO)  # what a deployed Lambda logs (an earlier demo may have lowered it)
+    caplog.set_level(logging.INFO)
     # When the Import machine runs for the trained run (best checkpoint by default)
-    execution, run = run_import(cloud, "import-happy", run_id=trained, description="Pitwall happy path")
+    try:
+        execution, run = run_import(cloud, "import-happy", run_id=trained, description="Pitwall happy path")
+    finally:
+        logger.setLevel(level)
     # Then DRoA has the model READY and the run records it
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     record = the_import(run, "import-happy")
@@ -69,9 +114,23 @@ def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(cloud, d
     car_file = io.BytesIO(cloud.store.get_bytes(record.car_file_key) or b"")
     with tarfile.open(fileobj=car_file, mode="r:gz") as car:
         assert sorted(car.getnames()) == ["agent/model.pb", "model_metadata.json"]
-    # the password is nowhere in the run record or the execution's history
+    # the racer is told, with the car file's link, its true lifetime and how to get a fresh one
+    (told,) = [n for n in notifications_of(racer_inbox, trained) if n["event"] == "model-imported"]
+    assert f"/{record.car_file_key}?" in told["body"]
+    assert f"a fresh one: pitwall car {trained}" in told["body"]
+    assert "at most 1 hour" in told["body"]
+    # the password is nowhere: run record, execution history, logs, Lambda environments, parameters
+    password = droa_double.PASSWORD
     history = json.dumps(cloud.history(execution["executionArn"]), default=str)
-    assert droa_double.PASSWORD not in history and droa_double.PASSWORD not in run.model_dump_json()
+    assert password not in history and password not in run.model_dump_json()
+    logged = [json.dumps(vars(r), default=str) for r in caplog.records]  # message and every extra field
+    assert any("submitted to DRoA" in r and "import-happy" in r for r in logged)  # the Lambdas' logs
+    assert not any(password in r for r in logged)
+    lambdas = aws.client("lambda")
+    for function in IMPORT_FUNCTIONS:
+        configuration = lambdas.get_function_configuration(FunctionName=cloud.stack.refs[function])
+        assert password not in json.dumps(configuration.get("Environment", {}))
+    assert password not in json.dumps(cloud.stack.parameters, default=str)
 
 
 CONTINUOUS_SAC = {
@@ -89,9 +148,8 @@ def _metadata(**changes: Any) -> bytes:
 
 
 # What a model in S3 may hold that DRoA's import refuses: (file of the segment, content, message).
-# The API refuses the first four when it is called (400); the workflow the reward function (ERROR).
+# The API refuses the first three when it is called (400); the workflow the reward function (ERROR).
 REJECTIONS = {
-    "unknown_track": ("training_params.yaml", b'WORLD_NAME: "Nowhere_track"\n', "Invalid track"),
     "sac_with_discrete_actions": (
         "model/model_metadata.json",
         _metadata(action_space_type="discrete", action_space=[{"steering_angle": 0, "speed": 1}]),
@@ -142,6 +200,40 @@ def test_each_droa_rejection_is_a_clear_failure_on_the_run(cloud, droa, trained,
     assert run.state.value == "succeeded" and run.failure is None
 
 
+# A track DRoA does not have in the direction the model was trained: (training_params.yaml, message)
+TRACKS_DROA_LACKS = {
+    "a-track-droa-lacks": (b'WORLD_NAME: "reInvent2019_trak"\n', "DRoA has no track 'reInvent2019_trak'"),
+    # Albert runs clockwise only in DRoA: reversed, DRoA would take it for a clockwise model
+    "a-direction-droa-lacks": (
+        b'WORLD_NAME: "Albert"\nREVERSE_DIR: "True"\n',
+        "DRoA has Albert only CLOCKWISE",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(TRACKS_DROA_LACKS))
+def test_a_track_droa_lacks_in_that_direction_fails_before_any_call(cloud, droa, trained, case):
+    # Given the trained segment's training_params.yaml names a track DRoA lacks that way
+    run = cloud.runs.get(trained)
+    key = layout.ModelKeys(run.trained_segment.model_prefix).training_params  # type: ignore[union-attr]
+    content, message = TRACKS_DROA_LACKS[case]
+    original, calls = cloud.store.get_bytes(key), len(droa.requests)
+    cloud.store.put_bytes(key, content)
+    try:
+        execution, run = run_import(cloud, f"import-{case}", run_id=trained)
+    finally:
+        cloud.store.put_bytes(key, original or b"")
+    # Then the import fails naming the track (and what DRoA has), before any call to DRoA
+    assert execution["status"] == "FAILED" and execution["error"] == "DroaTrackUnknown"
+    assert message in execution["cause"]
+    assert len(droa.requests) == calls
+    record = the_import(run, f"import-{case}")
+    assert record.status == ImportState.FAILED and message in (record.failure or "")
+    assert record.export_prefix is None and record.car_file_key is None  # nothing was packaged
+    if case == "a-track-droa-lacks":
+        assert "close names: reInvent2019_track" in execution["cause"]
+
+
 def test_a_name_droa_would_refuse_is_refused_before_any_call(cloud, droa, trained):
     calls = len(droa.requests)
     execution, _ = run_import(cloud, "import-bad-name", run_id=trained, model_name="not_allowed")
@@ -186,7 +278,7 @@ def test_an_import_droa_never_finishes_fails_at_the_time_limit(cloud, droa, trai
     assert len(polls) > 1
 
 
-def test_a_checkpoint_the_simulator_no_longer_keeps_names_the_ones_that_exist(cloud, droa, trained):
+def test_a_checkpoint_the_simulator_no_longer_keeps_names_the_ones_that_exist(cloud, droa, trained, capsys):
     # Given a checkpoint number the trained segment wrote once but no longer holds (only the
     # newest 4 and the best are kept): one below the newest that is not in S3 now
     run = cloud.runs.get(trained)
@@ -204,7 +296,38 @@ def test_a_checkpoint_the_simulator_no_longer_keeps_names_the_ones_that_exist(cl
     assert execution["status"] == "FAILED" and execution["error"] == "CheckpointMissing"
     assert all(f"{n}_Step-" in execution["cause"] for n in kept)
     assert len(droa.requests) == calls
-    assert all(i.import_id != "import-gone" for i in run.imports)  # nothing was packaged
+    # and the run records the failed import, with the reason: `pitwall status` shows it
+    record = the_import(run, "import-gone")
+    assert record.status == ImportState.FAILED and record.export_prefix is None
+    assert (record.failure or "").startswith("CheckpointMissing: checkpoint")
+    from pitwall_cli import main
+
+    assert main(["status", trained, *_where(cloud)]) == 0
+    assert "import import-gone: FAILED" in capsys.readouterr().out
+
+
+def test_a_finish_import_no_import_execution_started_records_and_notifies_nothing(
+    cloud, trained, racer_inbox
+):
+    # Given a FinishImport invoked by hand, naming an import no Import execution started
+    notifications_of(racer_inbox, trained)
+    before = cloud.runs.get(trained)
+    forged = cloud.machine_arn("Import").replace(":stateMachine:", ":execution:") + ":forged-import"
+    event = {
+        "run_id": trained,
+        "import_id": "forged-import",
+        "execution_id": forged,
+        "error": {"Error": "DroaBlocked", "Cause": "forged"},
+    }
+    # When it runs
+    answer = aws.client("lambda").invoke(
+        FunctionName=cloud.stack.refs["FinishImportFunction"], Payload=json.dumps(event).encode()
+    )
+    # Then it fails, and neither the run record nor the racer heard of it
+    assert answer.get("FunctionError") and "InvalidEvent" in answer["Payload"].read().decode()
+    after = cloud.runs.get(trained)
+    assert after.version == before.version and after.imports == before.imports
+    assert notifications_of(racer_inbox, trained) == []
 
 
 def _train_evaluate(cloud: LocalCloud, helpers, run_id: str, minutes: int, minimum: float) -> int:
@@ -214,8 +337,9 @@ def _train_evaluate(cloud: LocalCloud, helpers, run_id: str, minutes: int, minim
     evaluations = len(cloud.executions("Evaluate"))
     request = {
         "time_budget_minutes": minutes,
-        "evaluate_after": {"checkpoint": "best", "trials": 2},
-        "import_after": {"after": "evaluation", "min_completion_percent": minimum},
+        "evaluate_after": {"checkpoint": "last", "trials": 2},
+        # the evaluation's checkpoint is imported, not the first one this names
+        "import_after": {"after": "evaluation", "min_completion_percent": minimum, "checkpoint": "0"},
     }
     train = cloud.wait(cloud.start("Train", helpers.train_input(cloud, run_id, **request), name=run_id))
     assert train["status"] == "SUCCEEDED", train.get("cause")
@@ -234,6 +358,10 @@ def test_an_evaluation_that_reaches_the_condition_starts_the_import(cloud, droa,
     assert execution["status"] == "SUCCEEDED", execution.get("cause")
     run = cloud.runs.get(run_id)
     assert [i.status for i in run.imports] == [ImportState.READY]
+    # of the checkpoint that evaluation ran (the last), not the request's first one
+    evaluation = cloud.runs.get(run.evaluations[-1].evaluation_run_id)
+    assert run.imports[0].checkpoint_name == evaluation.evaluated_checkpoint
+    assert layout.checkpoint_number(evaluation.evaluated_checkpoint or "") > 0
 
 
 def test_an_evaluation_below_the_condition_imports_nothing(cloud, droa, helpers):

@@ -246,7 +246,7 @@ def test_imported_ready_and_error_with_the_consoles_reason() -> None:
     assert ready.subject == "Pitwall: fast-one is ready in the console"
     assert ready.body == (
         "Model fast-one (run run-1) was imported into the DeepRacer console: READY.\n"
-        "It can race and be downloaded to the car.\n"
+        "It can race in DeepRacer on AWS. The car file is Pitwall's: pitwall car run-1\n"
         "\n"
         "Next: pitwall status run-1\n"
         "      pitwall report run-1 -o run-1.html\n"

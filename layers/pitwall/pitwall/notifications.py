@@ -278,7 +278,11 @@ def model_imported(
         ),
         _lines(
             f"Model {model} (run {run_id}) was imported into the DeepRacer console: {status.upper()}.",
-            "It can race and be downloaded to the car." if ready else f"Why: {reason or 'not given'}",
+            # DRoA gives no car file for an imported model: Pitwall's is in `details`, and
+            # `pitwall car` writes it
+            "It can race in DeepRacer on AWS. The car file is Pitwall's: pitwall car " + run_id
+            if ready
+            else f"Why: {reason or 'not given'}",
             *details,
             "",
             _next(run_id),

@@ -81,17 +81,19 @@ DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"  # what DRoA accepts as a model 
 
 
 class ImportRequest(_Model):
-    """Import the model into DeepRacer on AWS (DRoA) after training, or after an evaluation that
-    reaches `min_completion_percent` (none: any evaluation)."""
+    """Import the model into DeepRacer on AWS (DRoA) after training, or after the evaluation its
+    `evaluate_after` starts, when that reaches `min_completion_percent` (none: any result)."""
 
     after: Literal["training", "evaluation"] = "training"
     min_completion_percent: float | None = Field(default=None, ge=0, le=100)
+    # after training; after an evaluation, the checkpoint that evaluation ran
     checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
     description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
 
 
 class ImportState(StrEnum):
+    PACKAGING = "PACKAGING"  # the Import execution started: choosing the checkpoint, packaging
     PACKAGED = "PACKAGED"  # the export and the car file are in the model bucket
     IMPORTING = "IMPORTING"  # DRoA has the upload and imports it
     READY = "READY"
@@ -103,6 +105,7 @@ class ModelImport(_Model):
     """One import of a run's model into DRoA: what was sent, and what DRoA said."""
 
     import_id: str
+    execution_id: str | None = None  # the Import execution that owns it (`$$.Execution.Id`)
     checkpoint: str  # as asked: best, last or a number
     checkpoint_name: str | None = None  # the one chosen
     model_prefix: str | None = None  # the segment it came from
@@ -112,8 +115,8 @@ class ModelImport(_Model):
     status: ImportState = ImportState.PACKAGED
     import_error_message: str | None = None
     failure: str | None = None
-    export_prefix: str
-    car_file_key: str
+    export_prefix: str | None = None  # once packaged (a failure before has none)
+    car_file_key: str | None = None  # once packaged
     started_at: float
     updated_at: float
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import re
+from pathlib import Path
+
 import pytest
 
 from pitwall.droa.client import _http_error, browser_headers, parse_env_js
@@ -44,3 +48,18 @@ def test_requests_look_like_the_sites_own_pages():
 )
 def test_each_status_is_the_error_a_racer_can_act_on(status, error):
     assert isinstance(_http_error("POST /importmodel", status, "body"), error)
+
+
+def test_the_longest_import_limit_and_poll_fit_inside_the_import_machines_own_limit():
+    repo = Path(__file__).resolve().parents[3]
+    template = (repo / "template.yaml").read_text()
+
+    def most(parameter: str) -> int:
+        block = re.search(rf"\n  {parameter}:\n((?:    .*\n)+)", template)
+        found = re.search(r"MaxValue: (\d+)", block.group(1) if block else "")
+        assert found, f"{parameter} has no MaxValue"
+        return int(found.group(1))
+
+    machine = json.loads((repo / "statemachines" / "import.asl.json").read_text())
+    # the limit counts from the import's start; after it, one more poll and the record
+    assert most("ImportTimeoutMinutes") * 60 + most("ImportPollSeconds") + 900 < machine["TimeoutSeconds"]

@@ -55,6 +55,15 @@ def test_an_evaluation_imports_the_trained_run_when_it_reaches_the_condition():
     assert import_wanted(run(RunKind.EVALUATE, ImportRequest(after="training"), completion=100.0)) is None
 
 
+def test_an_evaluation_imports_the_checkpoint_it_ran_not_the_requests():
+    # Given an evaluation of checkpoint 7 of the trained run, whose request says "last"
+    evaluated = run(RunKind.EVALUATE, ImportRequest(after="evaluation", checkpoint="last"), completion=90.0)
+    evaluated.evaluated_checkpoint = "7_Step-3500.ckpt"
+    # Then the import asks for checkpoint 7 of the trained run
+    wanted = import_wanted(evaluated)
+    assert wanted is not None and (wanted.run_id, wanted.checkpoint) == ("train-1", "7")
+
+
 def test_submit_asks_for_an_import_after_the_evaluation():
     from pitwall_cli import build_parser
     from pitwall_cli.submit import run_request

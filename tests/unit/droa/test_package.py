@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import tarfile
+from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
+import pitwall.tracks
 from pitwall import layout
-from pitwall.droa import package
+from pitwall.droa import contract, package
 from pitwall.errors import CheckpointMissing, DroaTrackUnknown, InvalidImportRequest
 
 DRFC_PARAMS = (
@@ -73,7 +77,7 @@ def test_a_choice_that_is_neither_best_last_nor_a_number_is_refused():
         package.parse_choice("newest")
 
 
-@pytest.mark.parametrize("name", ["has_underscore", "", "x" * 65, "spaces not allowed"])
+@pytest.mark.parametrize("name", ["has_underscore", "", "x" * 65, "spaces not allowed", "ends-in-newline\n"])
 def test_model_names_follow_droas_rule(name):
     with pytest.raises(InvalidImportRequest, match="model name"):
         package.check_model_name(name)
@@ -81,8 +85,9 @@ def test_model_names_follow_droas_rule(name):
 
 def test_descriptions_follow_droas_rule():
     assert package.check_description("Pitwall run 7 checkpoint 3") == "Pitwall run 7 checkpoint 3"
-    with pytest.raises(InvalidImportRequest, match="description"):
-        package.check_description("no_underscores")
+    for refused in ("no_underscores", "no final newline\n"):
+        with pytest.raises(InvalidImportRequest, match="description"):
+            package.check_description(refused)
 
 
 def test_training_params_are_typed_yaml_with_the_droa_track_and_direction():
@@ -93,6 +98,23 @@ def test_training_params_are_typed_yaml_with_the_droa_track_and_direction():
     assert params["RACE_TYPE"] == "TIME_TRIAL"
     assert params["BODY_SHELL_TYPE"] and params["CAR_COLOR"]
     assert "REVERSE_DIR" not in params and "MODEL_S3_PREFIX" not in params
+
+
+def test_training_params_carry_nothing_that_points_into_pitwalls_bucket():
+    # DRFC's training_params.yaml (as the host writes it) names where the job read and wrote
+    from pitwall import drfc_files
+
+    target = drfc_files.ParamsTarget(
+        region="us-east-1",
+        bucket="pitwall-models",
+        model_prefix="models/m/seg-000",
+        custom_files_prefix="runs/r/custom_files",
+    )
+    drfc = drfc_files.training_params({"DR_WORLD_NAME": "reInvent2019_track"}, target)
+    assert any("pitwall-models" in str(v) for v in drfc.values())
+    params = yaml.safe_load(package.droa_training_params(yaml.safe_dump(drfc).encode()))
+    assert not [k for k, v in params.items() if "pitwall-models" in str(v) or "/" in str(v)]
+    assert "TRAINING_JOB_ARN" not in params and "SIMTRACE_S3_PREFIX" not in params
 
 
 @pytest.mark.parametrize(
@@ -124,8 +146,6 @@ def test_object_avoidance_keys_are_typed():
 def test_a_params_file_without_a_track_is_refused():
     with pytest.raises(DroaTrackUnknown):
         package.droa_training_params(b'RACE_TYPE: "TIME_TRIAL"\n')
-    with pytest.raises(DroaTrackUnknown):
-        package.droa_training_params(b'WORLD_NAME: "bad/track"\n')
 
 
 def build(chosen):
@@ -187,3 +207,49 @@ def test_the_car_file_holds_the_frozen_graph_and_the_metadata_and_is_reproducibl
         assert sorted(archive.getnames()) == ["agent/model.pb", "model_metadata.json"]
         assert archive.extractfile("agent/model.pb").read() == b"GRAPH"  # type: ignore[union-attr]
     assert package.car_file(b"GRAPH", b"{}") == package.car_file(b"GRAPH", b"{}")
+
+
+# -- DRoA's tracks and directions ----------------------------------------------------------------
+
+
+def test_pitwalls_copy_of_droas_tracks_is_the_published_list():
+    tracks = contract.tracks()
+    assert len(tracks) == 62
+    assert tracks["Albert"] == {contract.TrackDirection.CLOCKWISE}
+    assert tracks["reInvent2019_track"] == set(contract.TrackDirection)
+
+
+@pytest.mark.parametrize(
+    ("world", "message"),
+    [
+        ("Nowhere_track", "DRoA has no track 'Nowhere_track'"),
+        ("reInvent2019_trak", "close names: reInvent2019_track"),
+        ("bad/track", "DRoA has no track 'bad/track'"),
+    ],
+)
+def test_a_track_droa_lacks_is_refused_naming_close_ones(world, message):
+    with pytest.raises(DroaTrackUnknown, match=re.escape(message)):
+        package.droa_training_params(f'WORLD_NAME: "{world}"\n'.encode())
+
+
+def test_a_one_way_track_driven_the_other_way_is_refused_naming_droas_direction():
+    # Albert runs clockwise in its file; reversed it is a direction DRoA does not have
+    assert package.droa_track("Albert", False) == ("Albert", True)
+    with pytest.raises(DroaTrackUnknown, match="DRoA has Albert only CLOCKWISE"):
+        package.droa_training_params(b'WORLD_NAME: "Albert"\nREVERSE_DIR: "True"\n')
+
+
+def test_a_tracks_own_file_runs_the_way_the_direction_rule_says():
+    # the rule for a name without _cw/_ccw, checked on the simulator's waypoints: a positive
+    # signed area of the centre line is counter-clockwise
+    folder = Path(pitwall.tracks.__file__).parent / "data"
+    checked = 0
+    for track, directions in contract.tracks().items():
+        path = folder / f"{track}.npy"
+        if not path.is_file():
+            continue
+        x, y = np.load(path)[:, 0], np.load(path)[:, 1]
+        counter_clockwise = float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y)) > 0
+        assert package.droa_track(track, False) == (track, not counter_clockwise), directions
+        checked += 1
+    assert checked >= 50

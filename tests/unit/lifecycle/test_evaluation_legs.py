@@ -17,6 +17,7 @@ from pitwall.lifecycle.provision import evaluation_legs_to_do
 from pitwall.runs import (
     EvaluationRequest,
     EvaluationResult,
+    ImportRequest,
     Run,
     RunKind,
     RunRequest,
@@ -24,6 +25,7 @@ from pitwall.runs import (
     Segment,
     TrackLeg,
 )
+from pitwall.schedules import ScheduleFiring
 
 START = 1_800_000_000.0
 SOURCE_PREFIX = "models/m/seg-000"
@@ -266,3 +268,18 @@ def test_a_new_best_lap_is_one_faster_than_every_earlier_lap_on_that_track_and_d
     )
     records = new_best_laps(earlier, [faster, slower, reverse, first, none])
     assert records == [(faster, 11.5), (reverse, None), (first, None)]
+
+
+def test_only_the_evaluation_the_finished_training_started_may_import(deps: Deps) -> None:
+    # Given a finished training that imports after evaluation, and a schedule that fired
+    source = _trained_source(deps, state=RunState.SUCCEEDED)
+    source.request.import_after = ImportRequest(after="evaluation")
+    firing = ScheduleFiring(schedule_id="src-e0", at=START, evaluation_run_id="src-e0-1")
+    source.schedule_firings.append(firing)
+    deps.runs.save(source)
+    # When its evaluate_after's evaluation and the firing's evaluation are prepared
+    after_training = _prepare(deps, EvaluationRequest(checkpoint="best"), "ev-after-training")
+    scheduled = _prepare(deps, EvaluationRequest(checkpoint="last"), "src-e0-1")
+    # Then only the first one carries the import
+    assert after_training.request.import_after == ImportRequest(after="evaluation")
+    assert scheduled.request.import_after is None

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import re
 from enum import StrEnum
+from functools import cache
+from importlib import resources
 
-MODEL_NAME = re.compile(r"^[a-zA-Z0-9-]{1,64}$")
-MODEL_DESCRIPTION = re.compile(r"^[a-zA-Z0-9- ]{1,255}$")
+# whole strings (fullmatch): Python's `$` would also match before a final newline
+MODEL_NAME = re.compile(r"[a-zA-Z0-9-]{1,64}")
+MODEL_DESCRIPTION = re.compile(r"[a-zA-Z0-9- ]{1,255}")
 MAX_PACKAGE_BYTES = 1_000_000_000  # the web UI's limit per model: 1 GB
 SKIPPED_SUFFIXES = (".gz", ".zip")  # the import skips these files
 UPLOAD_PREFIX = "uploads/models/"  # the only place in the upload bucket the user may write
@@ -35,3 +39,20 @@ class ModelStatus(StrEnum):
 
 # An import ends in one of these; every other status means "not yet".
 FINAL_IMPORT_STATUSES = frozenset({ModelStatus.READY, ModelStatus.ERROR})
+
+
+class TrackDirection(StrEnum):
+    CLOCKWISE = "CLOCKWISE"
+    COUNTER_CLOCKWISE = "COUNTER_CLOCKWISE"
+
+
+@cache
+def tracks() -> dict[str, frozenset[TrackDirection]]:
+    """DRoA's published tracks (`droa/tracks.json`, which names its source): each track id and the
+    directions DRoA offers it in. The import refuses any other track or direction; a track offered
+    one way only is taken to run that way, whatever the model was trained on."""
+    document = json.loads(resources.files(__package__).joinpath("tracks.json").read_text())
+    return {
+        track: frozenset(TrackDirection(d) for d in directions)
+        for track, directions in document["tracks"].items()
+    }

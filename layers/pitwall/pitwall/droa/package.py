@@ -2,7 +2,8 @@
 segments holds in S3. Pure: listings and documents in, file plans and bytes out.
 
 DRoA reads, under the uploaded folder: `training_params.yaml` (typed YAML: WORLD_NAME a DRoA track
-id without `_cw`/`_ccw`, TRACK_DIRECTION_CLOCKWISE a real boolean, the race-type keys),
+id without `_cw`/`_ccw`, TRACK_DIRECTION_CLOCKWISE a real boolean, the race-type keys; the track
+must be one DRoA publishes, in that direction),
 `model_metadata.json` (also in `model/`), `reward_function.py`, `ip/hyperparameters.json`, and
 `model/` with ONE checkpoint: its `.ckpt` files, `model_<N>.pb`, `.coach_checkpoint` naming it and
 `deepracer_checkpoints.json` with last = best = it. DRFC writes every parameter as a quoted string
@@ -11,6 +12,7 @@ and keeps several checkpoints, so the package is rebuilt rather than copied.
 
 from __future__ import annotations
 
+import difflib
 import gzip
 import io
 import json
@@ -33,9 +35,9 @@ DEFAULT_BODY_SHELL = "deepracer"
 DEFAULT_CAR_COLOR = "Red"
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _FLOAT = re.compile(r"^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$")
-_TRACK_ID = re.compile(r"^[A-Za-z0-9_]+$")
-# DRFC's own S3 locations and the direction flag folded into TRACK_DIRECTION_CLOCKWISE: they
-# describe the training job, not the model, and point into Pitwall's bucket
+# Where the training job read and wrote (S3 locations in Pitwall's bucket, the job's ARN, its
+# video stream) and the direction flag folded into TRACK_DIRECTION_CLOCKWISE: DRoA's import reads
+# only the track, direction, race-type and car keys of training_params.yaml, so these go
 _DROPPED_PARAMS = frozenset(
     {
         "REVERSE_DIR",
@@ -47,6 +49,15 @@ _DROPPED_PARAMS = frozenset(
         "METRICS_S3_OBJECT_KEY",
         "MODEL_METADATA_FILE_S3_KEY",
         "REWARD_FILE_S3_KEY",
+        "SIMTRACE_S3_BUCKET",
+        "SIMTRACE_S3_PREFIX",
+        "MP4_S3_BUCKET",
+        "MP4_S3_OBJECT_PREFIX",
+        "POLICY_MODEL_S3_BUCKET",
+        "POLICY_MODEL_SAGEMAKER_S3_PREFIX",
+        "S3_KMS_CMK_ARN",
+        "TRAINING_JOB_ARN",
+        "KINESIS_VIDEO_STREAM_NAME",
     }
 )
 
@@ -55,7 +66,7 @@ _DROPPED_PARAMS = frozenset(
 
 
 def check_model_name(name: str) -> str:
-    if not contract.MODEL_NAME.match(name):
+    if not contract.MODEL_NAME.fullmatch(name):
         raise InvalidImportRequest(
             f"model name {name!r}: allowed are 1 to 64 letters, digits and '-' (DRoA's rule)"
         )
@@ -63,7 +74,7 @@ def check_model_name(name: str) -> str:
 
 
 def check_description(description: str | None) -> str | None:
-    if description is not None and not contract.MODEL_DESCRIPTION.match(description):
+    if description is not None and not contract.MODEL_DESCRIPTION.fullmatch(description):
         raise InvalidImportRequest(
             f"model description {description!r}: allowed are 1 to 255 letters, digits, '-' and spaces "
             "(DRoA's rule)"
@@ -199,18 +210,36 @@ def _typed(value: Any) -> Any:
 
 def droa_track(world_name: str, reverse: bool) -> tuple[str, bool]:
     """DRFC's WORLD_NAME (maybe `_cw`/`_ccw`, maybe `.npy`) and REVERSE_DIR -> (DRoA track id,
-    clockwise). A track without a suffix is driven counter-clockwise unless reversed."""
+    clockwise), for a track DRoA has in that direction (else DroaTrackUnknown, before any call).
+
+    A name without a suffix is the track's own file: it runs the only way DRoA offers a one-way
+    track (Albert: clockwise), and counter-clockwise for every other track (both as the simulator's
+    waypoints go); REVERSE_DIR turns it round."""
     name = world_name.strip().removesuffix(".npy")
-    clockwise = False
-    if name.endswith("_ccw"):
-        name = name.removesuffix("_ccw")
-    elif name.endswith("_cw"):
-        name, clockwise = name.removesuffix("_cw"), True
-    if not _TRACK_ID.match(name):
+    suffix = ""
+    for variant in ("_ccw", "_cw"):
+        if name.endswith(variant):
+            name, suffix = name.removesuffix(variant), variant
+            break
+    known = contract.tracks()
+    directions = known.get(name)
+    if directions is None:
+        close = difflib.get_close_matches(name, known, n=3, cutoff=0.6)
         raise DroaTrackUnknown(
-            f"training_params.yaml: WORLD_NAME {world_name!r} is not a track id (letters, digits, '_')"
+            f"training_params.yaml: WORLD_NAME {world_name!r}: DRoA has no track {name!r}"
+            + (f" (close names: {', '.join(close)})" if close else "")
         )
-    return name, clockwise != reverse
+    own_way = suffix == "_cw" if suffix else directions == {contract.TrackDirection.CLOCKWISE}
+    clockwise = own_way != reverse
+    trained = contract.TrackDirection.CLOCKWISE if clockwise else contract.TrackDirection.COUNTER_CLOCKWISE
+    if trained not in directions:
+        offered = " and ".join(sorted(d.value for d in directions))
+        raise DroaTrackUnknown(
+            f"training_params.yaml: WORLD_NAME {world_name!r} (REVERSE_DIR {str(reverse).lower()}) is "
+            f"track {name} driven {trained.value}; DRoA has {name} only {offered}, so it would take "
+            "the model for one driven the other way"
+        )
+    return name, clockwise
 
 
 def droa_training_params(drfc_yaml: bytes) -> str:

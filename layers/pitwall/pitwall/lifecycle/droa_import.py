@@ -16,7 +16,13 @@ from pitwall.adapters import secrets
 from pitwall.droa import package
 from pitwall.droa.client import DroaClient
 from pitwall.droa.contract import FINAL_IMPORT_STATUSES, UPLOAD_PREFIX, ModelStatus
-from pitwall.errors import DroaImportRejected, DroaImportTimedOut, NothingToContinueFrom
+from pitwall.errors import (
+    DroaImportRejected,
+    DroaImportTimedOut,
+    InvalidEvent,
+    NothingToContinueFrom,
+    RunAlreadyStarted,
+)
 from pitwall.lifecycle import events, telemetry
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import (
@@ -30,10 +36,11 @@ from pitwall.lifecycle.models import (
 from pitwall.lifecycle.notify import failure_reason
 from pitwall.lifecycle.ports import Store
 from pitwall.lifecycle.records import update_run
+from pitwall.observability import logger
 from pitwall.runs import ImportState, ModelImport, Run, RunKind, RunState
 from pitwall.settings import DroaSettings
 
-CAR_FILE_LINK_SECONDS = 7 * 24 * 3600  # the longest a SigV4 presigned link lives
+CAR_FILE_LINK_SECONDS = 3600  # asked for; a Lambda's temporary credentials may end it sooner
 
 
 def _find(run: Run, import_id: str) -> ModelImport:
@@ -87,9 +94,39 @@ def car_file_of(built: package.DroaPackage, store: Store) -> bytes:
     return package.car_file(graph, built.file(layout.MODEL_METADATA_FILE).body or b"")
 
 
+def _claim(task: PrepareImportInput, run: Run, deps: Deps) -> None:
+    """Record the import on the run before anything can fail, owned by this execution: a failure
+    of any later step is then recorded on it, and only this execution may finish it."""
+    request, now = task.request, deps.clock.now()
+    record = ModelImport(
+        import_id=task.import_id,
+        execution_id=task.execution_id,
+        checkpoint=request.checkpoint,
+        droa_model_name=request.model_name or run.request.model_name,
+        droa_model_description=request.description,
+        status=ImportState.PACKAGING,
+        started_at=now,
+        updated_at=now,
+    )
+
+    def add(target: Run) -> tuple[bool, None]:
+        found = next((i for i in target.imports if i.import_id == task.import_id), None)
+        if found is None:
+            target.imports.append(record)
+            return True, None
+        if found.execution_id not in (None, task.execution_id):
+            raise RunAlreadyStarted(
+                f"import {task.import_id} of run {run.run_id} belongs to execution {found.execution_id}"
+            )
+        return False, None  # a retried step: already recorded
+
+    update_run(deps, run.run_id, add)
+
+
 def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> ImportPlan:
     request = task.request
     run = deps.runs.get(request.run_id)
+    _claim(task, run, deps)
     if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
         raise NothingToContinueFrom(
             f"run {run.run_id} is a {run.kind} run in state {run.state}: an import needs a training "
@@ -108,27 +145,15 @@ def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> 
     deps.store.put_bytes(
         run.keys.car_file(task.import_id), car_file_of(built, deps.store), "application/gzip"
     )
-    now = deps.clock.now()
-    record = ModelImport(
-        import_id=task.import_id,
-        checkpoint=request.checkpoint,
+    _set(
+        deps,
+        ImportRef(run_id=run.run_id, import_id=task.import_id),
+        status=ImportState.PACKAGED,
         checkpoint_name=chosen.name,
         model_prefix=chosen.prefix,
-        droa_model_name=name,
-        droa_model_description=request.description,
         export_prefix=export,
         car_file_key=run.keys.car_file(task.import_id),
-        started_at=now,
-        updated_at=now,
     )
-
-    def add(target: Run) -> tuple[bool, None]:
-        if any(i.import_id == task.import_id for i in target.imports):
-            return False, None  # a retried step: already recorded
-        target.imports.append(record)
-        return True, None
-
-    update_run(deps, run.run_id, add)
     return ImportPlan(
         run_id=run.run_id,
         import_id=task.import_id,
@@ -156,17 +181,24 @@ def _set(deps: Deps, ref: ImportRef, **changes: object) -> ModelImport:
 
 def submit_import(task: ImportRef, deps: Deps, client: DroaClient) -> ImportProgress:
     record = _find(deps.runs.get(task.run_id), task.import_id)
+    export = record.export_prefix
+    if export is None:
+        raise NothingToContinueFrom(f"import {task.import_id} of run {task.run_id} was not packaged")
     if record.droa_model_id is None:
         # the same upload folder on a retry: a second attempt overwrites the first one's files
         s3_path = f"{UPLOAD_PREFIX}{uuid.uuid5(uuid.NAMESPACE_URL, task.run_id + '/' + task.import_id)}"
-        for key in sorted(deps.store.list_keys(record.export_prefix)):
-            client.upload(s3_path, key.removeprefix(record.export_prefix), deps.store.open(key))
+        for key in sorted(deps.store.list_keys(export)):
+            client.upload(s3_path, key.removeprefix(export), deps.store.open(key))
         try:
             model_id = client.import_model(s3_path, record.droa_model_name, record.droa_model_description)
         except DroaImportRejected as exc:  # DRoA's API read the files and refused them (400)
             _set(deps, task, status=ImportState.ERROR, import_error_message=str(exc))
             raise
         record = _set(deps, task, droa_model_id=model_id, status=ImportState.IMPORTING)
+        logger.info(
+            "submitted to DRoA",
+            extra={"run_id": task.run_id, "import_id": task.import_id, "droa_model_id": model_id},
+        )
     return ImportProgress(
         run_id=task.run_id,
         import_id=task.import_id,
@@ -196,32 +228,50 @@ def poll_import(task: ImportRef, deps: Deps, client: DroaClient, droa: DroaSetti
     )
 
 
+def _car_file_line(key: str, run_id: str, deps: Deps) -> str | None:
+    """The car file's link, with its true lifetime: a link signed with a Lambda's temporary
+    credentials dies with them, whatever expiry it asks for."""
+    if not deps.store.exists(key):
+        return None
+    url = deps.store.presigned_url(key, CAR_FILE_LINK_SECONDS)
+    return (
+        f"Car file (agent/model.pb + model_metadata.json), a link for at most "
+        f"{CAR_FILE_LINK_SECONDS // 3600} hour (less if the credentials that signed it expire first; "
+        f"a fresh one: pitwall car {run_id}): {url}"
+    )
+
+
 def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
-    """Record how the import ended, tell the racer (with the car file's link), emit the event."""
+    """Record how the import ended, tell the racer (with the car file's link), emit the event.
+    Only the Import execution that recorded the import (its first step) may finish it."""
     reason = failure_reason(task.error, None)
     run = deps.runs.get(task.run_id)
     found = next((i for i in run.imports if i.import_id == task.import_id), None)
-    if found is not None and reason is not None:
+    if found is None or found.execution_id not in (None, task.execution_id):
+        owner = f"belongs to execution {found.execution_id}" if found else "was never started"
+        raise InvalidEvent(
+            f"FinishImportInput: import_id: import {task.import_id} of run {task.run_id} {owner}, "
+            f"not {task.execution_id}: nothing recorded or notified"
+        )
+    if reason is not None:
         status = ImportState.ERROR if found.status == ImportState.ERROR else ImportState.FAILED
         found = _set(
             deps, ImportRef(run_id=task.run_id, import_id=task.import_id), status=status, failure=reason
         )
-    car_url = None
-    if found is not None and deps.store.exists(found.car_file_key):
-        car_url = deps.store.presigned_url(found.car_file_key, CAR_FILE_LINK_SECONDS)
-    status_text = str(found.status) if found else "FAILED"
+    car_line = _car_file_line(found.car_file_key, run.run_id, deps) if found.car_file_key else None
     lines = [
         f"Import {task.import_id}: "
         + (
             f"DRoA model {found.droa_model_name} ({found.droa_model_id or 'not created'}), "
             f"checkpoint {found.checkpoint_name} of {found.model_prefix}"
-            if found
+            if found.checkpoint_name
             else "nothing was packaged"
         )
     ]
-    if car_url:
-        lines.append(f"Car file (agent/model.pb + model_metadata.json): {car_url}")
+    if car_line:
+        lines.append(car_line)
     model = run.request.model_name
+    status_text = str(found.status)
     message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))
     message_id = deps.messaging.send(message)
     telemetry.imported(model, status_text)
@@ -231,7 +281,7 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
             "run_id": run.run_id,
             "import_id": task.import_id,
             "status": status_text,
-            "droa_model_id": found.droa_model_id if found else None,
+            "droa_model_id": found.droa_model_id,
             "reason": reason,
         },
     )
@@ -241,5 +291,5 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
         status=status_text,
         reason=reason or "",
         message_id=message_id,
-        car_file_url=car_url,
+        car_file_url=car_line.rsplit(": ", 1)[1] if car_line else None,
     )

@@ -354,9 +354,13 @@ class ImportInput(_Lenient):
     description: str | None = None
 
 
+EXECUTION_ARN = r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:"
+
+
 class PrepareImportInput(_Model):
     request: ImportInput
     import_id: ImportId = Field(description="the execution name: one import each")
+    execution_id: str = Field(pattern=EXECUTION_ARN, description="`$$.Execution.Id`: it owns the import")
 
 
 class ImportRef(_Lenient):
@@ -384,6 +388,8 @@ class FinishImportInput(_Lenient):
     run_id: RunId
     import_id: ImportId
     error: ErrorInfo | None = None
+    # the finishing execution: an import is recorded and notified only by the execution that owns it
+    execution_id: str = Field(pattern=EXECUTION_ARN)
 
 
 class FinishImportOutput(_Model):

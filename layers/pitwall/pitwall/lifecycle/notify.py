@@ -6,7 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 
-from pitwall import notifications
+from pitwall import layout, notifications
 from pitwall.errors import InvalidEvent, RunNotFound
 from pitwall.lifecycle import events, scheduled, telemetry
 from pitwall.lifecycle.deps import Deps
@@ -28,11 +28,11 @@ def failure_reason(error: ErrorInfo | None, run: Run | None) -> str | None:
 def import_wanted(run: Run) -> ImportInput | None:
     """The Import machine's input when this run's ending asks for one: a training run whose request
     imports after training; an evaluation (of the trained run) that reached the completion the
-    request names, when it imports after evaluation."""
+    request names, when it imports after evaluation: the checkpoint that evaluation ran."""
     wanted = run.request.import_after
     if wanted is None:
         return None
-    trained_run = run.run_id
+    trained_run, checkpoint = run.run_id, wanted.checkpoint
     if run.kind == RunKind.EVALUATE:
         minimum = wanted.min_completion_percent
         if wanted.after != "evaluation" or not run.evaluations or run.source_run_id is None:
@@ -41,11 +41,13 @@ def import_wanted(run: Run) -> ImportInput | None:
         if minimum is not None and any(r.mean_completion_percent < minimum for r in run.evaluations):
             return None
         trained_run = run.source_run_id
+        if run.evaluated_checkpoint:  # by number: the trained segment it came from is the latest with it
+            checkpoint = str(layout.checkpoint_number(run.evaluated_checkpoint))
     elif wanted.after != "training":
         return None
     return ImportInput(
         run_id=trained_run,
-        checkpoint=wanted.checkpoint,
+        checkpoint=checkpoint,
         model_name=wanted.model_name,
         description=wanted.description,
     )

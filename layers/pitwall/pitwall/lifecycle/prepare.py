@@ -101,6 +101,11 @@ def evaluation_money(
     return scheduled.uncommitted_money(source, evaluation.max_usd, deps, deps.clock.now())
 
 
+def _fired_by_schedule(source: Run, evaluation_id: str) -> bool:
+    """Whether a schedule started this evaluation (a firing is recorded before its start)."""
+    return any(f.evaluation_run_id == evaluation_id for f in source.schedule_firings)
+
+
 def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan:
     """An evaluation is a run of its own (kind evaluate) over a copy of the checkpoint under
     test (`layout.evaluation_model_prefix`): its training may go on, and delete old checkpoints,
@@ -117,8 +122,11 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
             "pretrained": None,
             "evaluations": [],
             "money_budget_usd": evaluation_money(source, evaluation, task.evaluation_id, deps),
-            # a model still training cannot be imported: its evaluations (scheduled) import nothing
-            "import_after": source.request.import_after if source.is_terminal else None,
+            # only the evaluation the finished training's evaluate_after started imports (a model
+            # still training cannot be imported; a schedule's firings import nothing)
+            "import_after": source.request.import_after
+            if source.is_terminal and not _fired_by_schedule(source, task.evaluation_id)
+            else None,
         }
     )
     run = Run(
