@@ -104,14 +104,6 @@ def test_an_interruption_says_what_the_run_does_and_why() -> None:
     )
 
 
-def test_a_stop_points_at_status_without_watching() -> None:
-    run = _run(_segment(0, POOL, 0.2310, launched_at=T0), state=RunState.FAILED)
-    message = notifications.run_interrupted(run, "stop", "circuit-breaker", "4 relaunches within 60 min")
-    assert message.subject == "Pitwall: fast-one stops after a circuit breaker"
-    assert "Latest checkpoint: none yet; segments so far: 1." in message.body
-    assert message.body.endswith("Next: pitwall status run-1\n      pitwall report run-1 -o run-1.html\n")
-
-
 def test_resumed_says_after_what_and_how_long_training_stopped() -> None:
     # Given a segment asked to save at T0+1800 (spot warning) and its replacement started 7 min later
     old = _segment(

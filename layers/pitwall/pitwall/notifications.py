@@ -113,14 +113,14 @@ def training_started(run: Run) -> Message:
 
 
 def run_interrupted(run: Run, action: str, reason: str | None, detail: str) -> Message:
-    """The recovery decided about a stall, a spot interruption, a failed host or no capacity."""
+    """The recovery decided about a stall, a spot interruption, a failed host or no capacity and
+    the run goes on (a stop is told by the run's end: `run_failed` or `run_finished`)."""
     model = run.request.model_name
     why = (reason or "an event").replace("-", " ")
     what = {
         "replace": "continues on a new instance",
         "handover": "boots its next instance while it trains on",
         "retry": "waits for spot capacity",
-        "stop": "stops",
     }.get(action, action)
     done = run.trained_segment
     return Message(
@@ -132,7 +132,7 @@ def run_interrupted(run: Run, action: str, reason: str | None, detail: str) -> M
             f"Latest checkpoint: {done.last_checkpoint if done else 'none yet'}; "
             f"segments so far: {len(run.segments)}.",
             "",
-            _next(run.run_id, watch=action != "stop"),
+            _next(run.run_id, watch=True),
         ),
         model,
         run.run_id,

@@ -51,13 +51,16 @@ def ask_to_save(run: Run, instance_id: str, why: str, deps: Deps) -> None:
 def report_recovery(
     run: Run, decision: recovery.Decision, deps: Deps, *, ends_handover: bool = False
 ) -> None:
-    """Count what the recovery did (metrics) and tell the racer (nothing for an ignored event).
+    """Count what the recovery did (metrics) and tell the racer: nothing for an ignored event, and
+    no message for a stop (the run's end is told once, by notify_run: failed or finished).
     `ends_handover`: the decision is about a hand-over's replacement (ready, or failed)."""
     if isinstance(decision, recovery.Ignore):
         return
     telemetry.recovery_decided(
         run.run_id, decision.action, decision.reason.value, ends_handover=ends_handover
     )
+    if isinstance(decision, recovery.Stop):
+        return
     message = notifications.run_interrupted(run, decision.action, decision.reason.value, decision.detail)
     deps.messaging.send(message)
 
