@@ -15,10 +15,9 @@ from plotly.subplots import make_subplots
 from pitwall import recovery
 from pitwall.runs import Run
 from pitwall_cli.lineage_metrics import rows_of
-from pitwall_cli.report_data import IterationTrace, ReportData
+from pitwall_cli.report_data import BEST_ITERATIONS, IterationTrace, ReportData
 from pitwall_cli.watch import clock_of
 
-BEST_ITERATIONS = 3  # the simtraces drawn on the track map
 _CONFIG = {"displaylogo": False, "responsive": True}
 
 
@@ -434,7 +433,11 @@ def build_html(data: ReportData) -> str:
             track_figure(data),
             f"The {BEST_ITERATIONS} iterations whose episodes got furthest on average, coloured by speed.",
         ),
-        ("Actions used", actions_figure(data.traces), "Steps per action over every simtrace read."),
+        (
+            "Actions used",
+            actions_figure(data.sample),
+            "Steps per action in the simtrace read, spread over the whole lineage.",
+        ),
     ]
     sections = []
     embedded = False

@@ -147,6 +147,7 @@ def synthetic_report() -> ReportData:
         run=run,
         lineage=join_lineage(documents),
         traces=traces,
+        sample=traces,
         custom_files={
             "model_metadata.json": json.dumps(metadata),
             "hyperparameters.json": json.dumps({"batch_size": 64}),
@@ -178,11 +179,11 @@ def test_the_track_map_draws_the_borders_and_the_best_paths_coloured_by_speed() 
 
 def test_the_action_counts_cover_every_step() -> None:
     data = synthetic_report()
-    figure = actions_figure(data.traces)
+    figure = actions_figure(data.sample)
     assert figure is not None
     bar = figure.data[0]
     assert list(bar.x) == ["0", "1", "2", "3", "4"]
-    assert sum(bar.y) == sum(len(t.steps) for t in data.traces)
+    assert sum(bar.y) == sum(len(t.steps) for t in data.sample)
 
 
 def test_the_page_holds_every_section_and_the_settings() -> None:
@@ -200,8 +201,8 @@ def test_the_page_holds_every_section_and_the_settings() -> None:
     assert page.count("Plotly.newPlot") == 4  # no evaluations yet: that section says so
 
 
-def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pitwall_local.browser import find_chromium, visit
+def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path, pixel_spread) -> None:  # type: ignore[no-untyped-def]
+    from pitwall_local.browser import DRAWN_PLOTS, find_chromium, visit
 
     chromium = find_chromium()
     if chromium is None:
@@ -214,4 +215,7 @@ def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path) -> None
     assert seen.errors == []
     drawn = sum(len(t.steps) for t in best_iterations(synthetic_report().traces))
     assert seen.value >= drawn
+    # and every plot of the page drew something
+    assert visit(page, probe=DRAWN_PLOTS, chromium=chromium).value == page.read_text().count("Plotly.newPlot")
     (tmp_path / "report.png").write_bytes(seen.screenshot)
+    assert pixel_spread(seen.screenshot) > 0.05  # not a blank page
