@@ -268,13 +268,22 @@ def test_a_new_best_lap_says_by_how_much() -> None:
     assert first.attributes["event"] == "evaluation-best-lap"
 
 
-def test_every_event_is_one_the_templates_filter_parameter_names() -> None:
+def test_the_templates_filter_parameter_allows_exactly_the_event_names() -> None:
     from pathlib import Path
 
-    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
-    start = template.index("  NotificationEvents:")
-    following = re.search(r"\n  [A-Z]\w*:", template[start + 1 :])  # the next parameter
-    assert following is not None
-    described = template[start : start + 1 + following.start()]
+    from pitwall_local.template import load_template
+
+    # Given the template's NotificationEvents parameter
+    template = Path(__file__).resolve().parents[2] / "template.yaml"
+    parameter = load_template(template)["Parameters"]["NotificationEvents"]
+    pattern = parameter["AllowedPattern"]
+    # Then its pattern is the one built from the events, and its description names each of them
+    assert pattern == notifications.events_pattern()
     for event in Event:
-        assert event.value in described
+        assert event.value in " ".join(parameter["Description"].split())
+    # so that any list of event names passes, and a misspelt or unknown name does not
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, ",".join(event.value for event in Event))
+    assert re.fullmatch(pattern, "run-finished,run-failed")
+    for wrong in ("run-finishd", "run-finished,", "run-finished, run-failed", "Run-Failed", "stall"):
+        assert not re.fullmatch(pattern, wrong), wrong

@@ -29,6 +29,14 @@ class Event(StrEnum):
     EVALUATION_BEST_LAP = "evaluation-best-lap"  # a scheduled evaluation beat the model's best lap
 
 
+def events_pattern() -> str:
+    """The regular expression of a comma-separated list of event names (or none): the template's
+    NotificationEvents parameter must have exactly this AllowedPattern, so a misspelt event is
+    refused at deployment rather than filtering out every message."""
+    names = "|".join(event.value for event in Event)
+    return f"^(({names})(,({names}))*)?$"
+
+
 @dataclass(frozen=True)
 class Message:
     event: Event
