@@ -14,7 +14,15 @@ from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
 from pitwall.tracks import builtin_tracks
 from pitwall_cli.lineage_metrics import SegmentDocuments, join_lineage
 from pitwall_cli.report_data import IterationTrace, ReportData, parse_simtrace
-from pitwall_cli.report_html import actions_figure, best_iterations, build_html, track_figure
+from pitwall_cli.report_html import (
+    actions_figure,
+    best_iterations,
+    build_html,
+    episode_times,
+    pace,
+    timeline_figure,
+    track_figure,
+)
 
 COLUMNS_17 = (
     "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
@@ -109,6 +117,7 @@ def synthetic_report() -> ReportData:
                             "reward_score": 10 * n,
                             "completion_percentage": min(100, 2 * n),
                             "episode_status": "Off track",
+                            "metric_time": 30_000 * n,  # an episode every 30 s of the simulator
                         }
                         for n in range(1, 41)
                     ]
@@ -184,6 +193,26 @@ def test_the_action_counts_cover_every_step() -> None:
     bar = figure.data[0]
     assert list(bar.x) == ["0", "1", "2", "3", "4"]
     assert sum(bar.y) == sum(len(t.steps) for t in data.sample)
+
+
+def test_episodes_per_hour_is_a_series_over_the_run_at_zero_during_the_recovery() -> None:
+    # Given two segments training 20 min each at an episode every 30 s, with a recovery between
+    data = synthetic_report()
+    times = episode_times(data.run, data.lineage)
+    assert len(times) == 80 and times[0] == T0 + 300 + 30  # segment 0 started training at T0 + 300
+    # When the pace is taken over the run (its first launch to its last instance's end)
+    hours, rates = pace(times, T0, T0 + 3800)
+    # Then every episode is in it, about 120 an hour while training, none between the segments
+    window = 3800 / 40 / 3600
+    assert round(sum(rate * window for rate in rates)) == 80
+    training = [r for h, r in zip(hours, rates, strict=True) if 400 / 3600 < h < 1400 / 3600]
+    assert training and all(100 < r < 160 for r in training)  # 3 or 4 episodes in a 95 s window
+    assert abs(sum(training) / len(training) - 120) < 10
+    recovery = [r for h, r in zip(hours, rates, strict=True) if 1850 / 3600 < h < 2250 / 3600]
+    assert recovery and all(r == 0 for r in recovery)
+    # and that is what the page plots beside the cost
+    figure = timeline_figure(data.run, data.lineage, data.generated_at)
+    assert list(figure.data[-1].y) == rates
 
 
 def test_the_page_holds_every_section_and_the_settings() -> None:
