@@ -145,6 +145,18 @@ def pace(
     return [(index + 0.5) * hours for index in range(windows)], [count / hours for count in counts]
 
 
+def cost_at(run: Run, at: float, end_of_run: float) -> float:
+    """What the run's instances had cost by `at`: each is paid from its launch to its end, and
+    two of them overlap (a replacement launched before the instance it replaces has ended)."""
+    total = 0.0
+    for segment in run.segments:
+        if segment.launched_at is None or segment.price_per_hour is None:
+            continue
+        ended = segment.ended_at if segment.ended_at is not None else end_of_run
+        total += max(0.0, min(at, ended) - segment.launched_at) / 3600 * segment.price_per_hour
+    return total
+
+
 def timeline_figure(run: Run, lineage: Lineage, now: float) -> go.Figure:
     """Cost over time (each segment adds its price while it runs) and episodes per hour over
     the run; the gaps between segments are the recoveries."""
@@ -154,16 +166,22 @@ def timeline_figure(run: Run, lineage: Lineage, now: float) -> go.Figure:
     starts = [s.launched_at for s in run.segments if s.launched_at is not None]
     origin = min(starts) if starts else run.created_at
     end_of_run = clock_of(run, now)
-    cost = 0.0
-    times: list[float | None] = []
-    costs: list[float | None] = []
+    # the cost grows linearly between two launches or ends: those times draw it exactly
+    moments = sorted(
+        {origin}
+        | {s.launched_at for s in run.segments if s.launched_at is not None}
+        | {
+            s.ended_at if s.ended_at is not None else end_of_run
+            for s in run.segments
+            if s.launched_at is not None
+        }
+    )
+    times = [(at - origin) / 3600 for at in moments]
+    costs = [cost_at(run, at, end_of_run) for at in moments]
     for segment in run.segments:
         if segment.launched_at is None:
             continue
         ended = segment.ended_at if segment.ended_at is not None else end_of_run
-        times += [(segment.launched_at - origin) / 3600, (ended - origin) / 3600]
-        costs += [cost, cost + segment.cost_usd(end_of_run)]
-        cost += segment.cost_usd(end_of_run)
         figure.add_vrect(
             x0=(segment.launched_at - origin) / 3600,
             x1=(ended - origin) / 3600,
@@ -179,7 +197,7 @@ def timeline_figure(run: Run, lineage: Lineage, now: float) -> go.Figure:
         if segment.end_reason and segment.end_reason != "completed":
             figure.add_annotation(
                 x=(ended - origin) / 3600,
-                y=cost,
+                y=cost_at(run, ended, end_of_run),
                 text=segment.end_reason.split(":", 1)[0],
                 showarrow=True,
                 arrowhead=2,

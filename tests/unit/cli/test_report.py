@@ -215,6 +215,31 @@ def test_episodes_per_hour_is_a_series_over_the_run_at_zero_during_the_recovery(
     assert list(figure.data[-1].y) == rates
 
 
+def test_the_cost_over_time_only_grows_and_counts_both_instances_while_they_overlap() -> None:
+    # Given a replacement launched 10 min before the instance it replaces ended
+    pool = Pool(instance_type="g4dn.2xlarge", availability_zone="us-east-1a", subnet_id="subnet-1")
+    segments = [
+        Segment(
+            index=i,
+            model_prefix=layout.segment_model_prefix("m", i),
+            deadline_epoch=T0 + 9000,
+            pool=pool,
+            price_per_hour=price,
+            launched_at=T0 + launched,
+            ended_at=T0 + ended,
+        )
+        for i, (price, launched, ended) in enumerate(((1.0, 0, 3600), (2.0, 3000, 6600)))
+    ]
+    run = synthetic_report().run.model_copy(update={"segments": segments})
+    # When its cost is drawn over time
+    figure = timeline_figure(run, join_lineage([]), T0 + 7000)
+    [line] = [trace for trace in figure.data if trace.name == "cost"]
+    # Then the line climbs at 1 $/h, then 3 $/h during the overlap, then 2 $/h, to what it cost
+    assert list(line.x) == [0.0, 3000 / 3600, 1.0, 6600 / 3600]
+    assert [round(c, 4) for c in line.y] == [0.0, round(3000 / 3600, 4), round(1 + 600 / 1800, 4), 3.0]
+    assert line.y[-1] == pytest.approx(run.cost_usd(T0 + 7000))
+
+
 def test_the_page_holds_every_section_and_the_settings() -> None:
     page = build_html(synthetic_report())
     for heading in (
