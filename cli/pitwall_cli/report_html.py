@@ -216,6 +216,7 @@ def timeline_figure(run: Run, lineage: Lineage, now: float) -> go.Figure:
     )
     for column in (1, 2):
         figure.update_xaxes(title_text="hours since the first launch", row=1, col=column)
+    figure.update_yaxes(rangemode="tozero", row=1, col=2)  # a slower window reads as slower
     figure.update_layout(height=380, showlegend=False, margin={"t": 40, "b": 40})
     return figure
 
