@@ -44,18 +44,28 @@ fi
 npm ci --silent --no-audit --no-fund
 
 # Debian's headless Chromium, which opens `pitwall report`'s page in the tests (they skip, saying
-# why, without it): installed when missing and apt-get works (as root, or sudo without a password).
-if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+# why, without it): installed when missing and apt-get works (as root, or sudo without a password);
+# otherwise said, with the reason. The names are those pitwall_local.browser looks for.
+if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null \
+  && ! command -v google-chrome >/dev/null; then
   apt_get=()
-  if [ "$(id -u)" = 0 ]; then
+  why=""
+  if ! command -v apt-get >/dev/null; then
+    why="no apt-get"
+  elif [ "$(id -u)" = 0 ]; then
     apt_get=(env DEBIAN_FRONTEND=noninteractive apt-get)
   elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then
     apt_get=(sudo -n env DEBIAN_FRONTEND=noninteractive apt-get)
+  else
+    why="neither root nor sudo without a password"
   fi
   if [ ${#apt_get[@]} -gt 0 ]; then
     "${apt_get[@]}" install -y -q --no-install-recommends chromium >/dev/null 2>&1 \
       || { "${apt_get[@]}" update -q >/dev/null 2>&1 \
         && "${apt_get[@]}" install -y -q --no-install-recommends chromium >/dev/null 2>&1; } \
-      || echo "setup: chromium could not be installed; the report's browser tests will be skipped" >&2
+      || why="apt-get install chromium failed"
+  fi
+  if [ -n "$why" ]; then
+    echo "setup: chromium could not be installed ($why); the report's browser tests will be skipped" >&2
   fi
 fi

@@ -3,6 +3,8 @@ fresh set of boto3 clients per test so moto always sees new clients."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,6 +80,18 @@ class FakeLambdaContext:
 @pytest.fixture
 def lambda_context() -> FakeLambdaContext:
     return FakeLambdaContext()
+
+
+@pytest.fixture
+def pixel_spread() -> Callable[[bytes], float]:
+    """The standard deviation of a PNG's pixel values: 0 for a blank (one-colour) screenshot."""
+
+    def spread(png: bytes) -> float:
+        from matplotlib import image
+
+        return float(image.imread(io.BytesIO(png), format="png").std())
+
+    return spread
 
 
 @pytest.fixture(autouse=True)

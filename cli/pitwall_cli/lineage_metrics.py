@@ -51,6 +51,7 @@ class LineageEpisode:
     reward: float
     completion: float
     status: str
+    sim_seconds: float = 0.0  # when it ended on its segment's simulation clock (0: training began)
 
     @property
     def lap_completed(self) -> bool:
@@ -129,6 +130,7 @@ def join_lineage(segments: Sequence[SegmentDocuments]) -> Lineage:
                         reward=episode.reward,
                         completion=episode.completion_percentage,
                         status=episode.status,
+                        sim_seconds=episode.metric_time_ms / 1000,
                     )
                 )
             if evaluation:

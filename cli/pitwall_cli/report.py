@@ -9,7 +9,6 @@ geometry from `--tracks` (or PITWALL_TRACKS_DIR, else the built-in tracks).
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 from pitwall.adapters.runs_table import RunsTable
@@ -18,7 +17,7 @@ from pitwall.errors import RunNotFound
 from pitwall.tracks import InvalidTrackFile, load_tracks
 from pitwall_cli.report_data import gather
 from pitwall_cli.report_html import build_html
-from pitwall_cli.runs import add_location, stack_outputs
+from pitwall_cli.runs import add_location, stack_now, stack_outputs
 from pitwall_cli.tracks import add_tracks_option, tracks_folder
 
 
@@ -38,7 +37,10 @@ def write_report(args: argparse.Namespace) -> int:
     store = ObjectStore(args.bucket or outputs["ModelBucketName"])
     path = args.output or Path(f"{args.run_id}.html")
     try:
-        report_to(path, args.run_id, table=table, store=store, tracks=tracks_folder(args.tracks))
+        # a live run's cost and time so far are measured on the stack's clock, as `pitwall status`
+        # does (the local stack's runs far outpace the wall clock)
+        now = stack_now(args)
+        report_to(path, args.run_id, table=table, store=store, tracks=tracks_folder(args.tracks), now=now)
     except (RunNotFound, InvalidTrackFile, ValueError) as exc:  # ValueError: a metrics file not JSON
         print(exc)
         return 1
@@ -53,10 +55,10 @@ def report_to(
     table: RunsTable,
     store: ObjectStore,
     tracks: Path | None,
-    now: float | None = None,
+    now: float,
 ) -> Path:
     """Write the report of `run_id` to `path` (tracks: a folder of .npy files, None: built-in;
-    now: the cloud's time, when it is not the wall clock's, as on the local cloud)."""
-    data = gather(table.get(run_id), store, load_tracks(tracks), time.time() if now is None else now)
+    now: on the stack's clock, which the run record's times are on)."""
+    data = gather(table.get(run_id), store, load_tracks(tracks), now)
     path.write_text(build_html(data), encoding="utf-8")
     return path

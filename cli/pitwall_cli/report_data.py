@@ -22,7 +22,9 @@ from pitwall_cli.metrics import read_segment
 
 # <model prefix>[/<worker>]/training-simtrace/<iteration>-iteration.csv
 _SIMTRACE_KEY = re.compile(r"(?:/(\d+))?/training-simtrace/(\d+)-iteration\.csv$")
-MAX_SIMTRACE_ROWS = 200_000  # what one report reads at most (a long run writes millions of steps)
+# what one report reads for its action counts at most (a long run writes millions of steps)
+MAX_SIMTRACE_ROWS = 200_000
+BEST_ITERATIONS = 3  # the simtraces drawn on the track map
 
 
 @dataclass(frozen=True)
@@ -63,7 +65,8 @@ class IterationTrace:
 class ReportData:
     run: Run
     lineage: Lineage
-    traces: list[IterationTrace]
+    traces: list[IterationTrace]  # the best iterations' simtrace: the track map
+    sample: list[IterationTrace]  # simtrace spread over the whole lineage: the action counts
     custom_files: dict[str, str]
     track: Track | None
     generated_at: float
@@ -96,36 +99,100 @@ def parse_simtrace(text: str, source: str) -> list[Step]:
     return steps
 
 
-def read_traces(run: Run, store: ObjectStore, problems: list[str]) -> list[IterationTrace]:
-    traces: list[IterationTrace] = []
-    rows = 0
+@dataclass(frozen=True)
+class SimtraceFile:
+    segment: int
+    iteration: int  # the segment's own, 0-based, as the simapp names the file
+    worker: int
+    key: str
+
+
+def simtrace_files(run: Run, store: ObjectStore) -> list[SimtraceFile]:
+    """Every training simtrace of the lineage, in segment, iteration and worker order."""
+    files = []
     for segment in run.segments:
-        found = []
         for key in store.list_keys(segment.model_prefix.rstrip("/") + "/"):
             match = _SIMTRACE_KEY.search(key)
             if match and key.startswith(segment.model_prefix):
-                found.append((int(match.group(2)), int(match.group(1) or 0), key))
-        for iteration, worker, key in sorted(found):
-            if rows >= MAX_SIMTRACE_ROWS:
-                problems.append(f"simtrace beyond {MAX_SIMTRACE_ROWS} steps not read")
-                return traces
-            body = store.get_bytes(key)
-            if body is None:
-                continue
+                files.append(SimtraceFile(segment.index, int(match.group(2)), int(match.group(1) or 0), key))
+    return sorted(files, key=lambda f: (f.segment, f.iteration, f.worker))
+
+
+def iteration_scores(lineage: Lineage) -> dict[tuple[int, int], float]:
+    """The mean completion of each iteration's training episodes (the TrainingMetrics files), by
+    segment and the segment's own 0-based iteration: how the simtrace files are named."""
+    completions: dict[tuple[int, int], list[float]] = {}
+    for episode in lineage.episodes:
+        completions.setdefault((episode.segment, episode.iteration), []).append(episode.completion)
+    scores = {}
+    for segment in {s for s, _ in completions}:
+        iterations = sorted(i for s, i in completions if s == segment)
+        for local, iteration in enumerate(iterations):
+            values = completions[(segment, iteration)]
+            scores[(segment, local)] = sum(values) / len(values)
+    return scores
+
+
+def spread(count: int) -> list[int]:
+    """0 .. count-1 in an order whose every prefix is spread over the whole range (bit-reversed:
+    the first, the middle, the quarters, ...), so reading stops anywhere with an even sample."""
+    bits = max(1, (count - 1).bit_length())
+    order = (int(format(i, f"0{bits}b")[::-1], 2) for i in range(1 << bits))
+    return [i for i in order if i < count]
+
+
+def read_traces(
+    run: Run, store: ObjectStore, lineage: Lineage, problems: list[str]
+) -> tuple[list[IterationTrace], list[IterationTrace]]:
+    """The simtrace of the BEST_ITERATIONS best iterations, ranked by the lineage's metrics before
+    any simtrace is read, and a sample of about MAX_SIMTRACE_ROWS steps spread over the lineage."""
+    files = simtrace_files(run, store)
+    read: dict[str, IterationTrace | None] = {}
+
+    def trace_of(file: SimtraceFile) -> IterationTrace | None:
+        if file.key not in read:
+            body = store.get_bytes(file.key)
             try:
-                steps = parse_simtrace(body.decode("utf-8", errors="replace"), f"s3://{store.bucket}/{key}")
+                steps = parse_simtrace(
+                    (body or b"").decode("utf-8", errors="replace"), f"s3://{store.bucket}/{file.key}"
+                )
             except ValueError as exc:
                 problems.append(str(exc))
-                continue
-            rows += len(steps)
-            traces.append(IterationTrace(segment.index, worker, iteration, steps))
-    return traces
+                steps = []
+            trace = IterationTrace(file.segment, file.worker, file.iteration, steps)
+            read[file.key] = trace if body is not None and steps else None
+        return read[file.key]
+
+    scores = iteration_scores(lineage)
+    # an iteration without metrics ranks after every one with them
+    ranked = sorted(files, key=lambda f: -scores.get((f.segment, f.iteration), -1.0))
+    best: list[IterationTrace] = []
+    for file in ranked:  # one worker's file of each iteration (the first with steps)
+        if len(best) == BEST_ITERATIONS:
+            break
+        if any((t.segment, t.iteration) == (file.segment, file.iteration) for t in best):
+            continue
+        if (trace := trace_of(file)) is not None:
+            best.append(trace)
+    sample: list[IterationTrace] = []
+    rows = 0
+    for index in spread(len(files)):
+        if rows >= MAX_SIMTRACE_ROWS:
+            problems.append(
+                f"action counts from {len(sample)} of {len(files)} simtrace files, spread over the "
+                f"whole lineage ({rows} steps; a report reads about {MAX_SIMTRACE_ROWS})"
+            )
+            break
+        if (trace := trace_of(files[index])) is not None:
+            sample.append(trace)
+            rows += len(trace.steps)
+    return best, sorted(sample, key=lambda t: (t.segment, t.iteration, t.worker))
 
 
 def gather(run: Run, store: ObjectStore, tracks: dict[str, Track], now: float) -> ReportData:
     problems: list[str] = []
     lineage = join_lineage([read_segment(store, s.index, s.model_prefix) for s in run.segments])
-    traces = read_traces(run, store, problems)
+    traces, sample = read_traces(run, store, lineage, problems)
     if not traces:
         problems.append("no training simtrace in the model prefixes: no car path and no action counts")
     custom_files = {}
@@ -138,4 +205,4 @@ def gather(run: Run, store: ObjectStore, tracks: dict[str, Track], now: float) -
     track = tracks.get(run.request.track)
     if track is None:
         problems.append(f"track {run.request.track} not among the tracks given (--tracks): no track map")
-    return ReportData(run, lineage, traces, custom_files, track, now, problems)
+    return ReportData(run, lineage, traces, sample, custom_files, track, now, problems)

@@ -14,12 +14,12 @@ from plotly.subplots import make_subplots
 
 from pitwall import recovery
 from pitwall.runs import Run
-from pitwall_cli.lineage_metrics import rows_of
-from pitwall_cli.report_data import IterationTrace, ReportData
+from pitwall_cli.lineage_metrics import Lineage, rows_of
+from pitwall_cli.report_data import BEST_ITERATIONS, IterationTrace, ReportData
 from pitwall_cli.watch import clock_of
 
-BEST_ITERATIONS = 3  # the simtraces drawn on the track map
 _CONFIG = {"displaylogo": False, "responsive": True}
+PACE_WINDOWS = 40  # the episodes-per-hour series: the training episodes ended in each window
 
 
 def _when(epoch: float | None) -> str:
@@ -117,27 +117,71 @@ def progress_figure(data: ReportData) -> go.Figure:
     return figure
 
 
-def timeline_figure(run: Run, now: float) -> go.Figure:
-    """Cost over time (each segment adds its price while it runs) and episodes per hour of each
-    segment's training time; the gaps between segments are the recoveries."""
+def episode_times(run: Run, lineage: Lineage) -> list[float]:
+    """When each training episode ended, on the run's clock: its segment's start plus its time on
+    the segment's simulation clock (which starts with the training). Episodes without a time
+    (older metrics files) are left out."""
+    started = {segment.index: segment.started_at for segment in run.segments}
+    return sorted(
+        start + episode.sim_seconds
+        for episode in lineage.episodes
+        if episode.sim_seconds > 0 and (start := started.get(episode.segment)) is not None
+    )
+
+
+def pace(
+    times: list[float], origin: float, end: float, windows: int = PACE_WINDOWS
+) -> tuple[list[float], list[float]]:
+    """Episodes per hour in `windows` equal windows from `origin` to `end`: each window's middle
+    (hours since `origin`) and its rate."""
+    if end <= origin:
+        return [], []
+    width = (end - origin) / windows
+    counts = [0] * windows
+    for at in times:
+        if origin <= at <= end:
+            counts[min(int((at - origin) / width), windows - 1)] += 1
+    hours = width / 3600
+    return [(index + 0.5) * hours for index in range(windows)], [count / hours for count in counts]
+
+
+def cost_at(run: Run, at: float, end_of_run: float) -> float:
+    """What the run's instances had cost by `at`: each is paid from its launch to its end, and
+    two of them overlap (a replacement launched before the instance it replaces has ended)."""
+    total = 0.0
+    for segment in run.segments:
+        if segment.launched_at is None or segment.price_per_hour is None:
+            continue
+        ended = segment.ended_at if segment.ended_at is not None else end_of_run
+        total += max(0.0, min(at, ended) - segment.launched_at) / 3600 * segment.price_per_hour
+    return total
+
+
+def timeline_figure(run: Run, lineage: Lineage, now: float) -> go.Figure:
+    """Cost over time (each segment adds its price while it runs) and episodes per hour over
+    the run; the gaps between segments are the recoveries."""
     figure = make_subplots(
-        rows=1, cols=2, column_widths=[0.6, 0.4], subplot_titles=("Cost over time ($)", "Episodes per hour")
+        rows=1, cols=2, column_widths=[0.55, 0.45], subplot_titles=("Cost over time ($)", "Episodes per hour")
     )
     starts = [s.launched_at for s in run.segments if s.launched_at is not None]
     origin = min(starts) if starts else run.created_at
     end_of_run = clock_of(run, now)
-    cost = 0.0
-    times: list[float | None] = []
-    costs: list[float | None] = []
-    labels, rates = [], []
+    # the cost grows linearly between two launches or ends: those times draw it exactly
+    moments = sorted(
+        {origin}
+        | {s.launched_at for s in run.segments if s.launched_at is not None}
+        | {
+            s.ended_at if s.ended_at is not None else end_of_run
+            for s in run.segments
+            if s.launched_at is not None
+        }
+    )
+    times = [(at - origin) / 3600 for at in moments]
+    costs = [cost_at(run, at, end_of_run) for at in moments]
     for segment in run.segments:
         if segment.launched_at is None:
             continue
         ended = segment.ended_at if segment.ended_at is not None else end_of_run
-        times += [(segment.launched_at - origin) / 3600, (ended - origin) / 3600]
-        costs += [cost, cost + segment.cost_usd(end_of_run)]
-        cost += segment.cost_usd(end_of_run)
-        pool = segment.pool.label if segment.pool else "?"
         figure.add_vrect(
             x0=(segment.launched_at - origin) / 3600,
             x1=(ended - origin) / 3600,
@@ -150,13 +194,10 @@ def timeline_figure(run: Run, now: float) -> go.Figure:
             annotation_position="top left",
             exclude_empty_subplots=False,  # drawn before the cost line is added
         )
-        training = ended - (segment.started_at or ended)
-        labels.append(f"seg {segment.index}<br>{pool}")
-        rates.append(segment.episodes / (training / 3600) if training > 0 else 0.0)
         if segment.end_reason and segment.end_reason != "completed":
             figure.add_annotation(
                 x=(ended - origin) / 3600,
-                y=cost,
+                y=cost_at(run, ended, end_of_run),
                 text=segment.end_reason.split(":", 1)[0],
                 showarrow=True,
                 arrowhead=2,
@@ -167,8 +208,15 @@ def timeline_figure(run: Run, now: float) -> go.Figure:
     figure.add_trace(
         go.Scatter(x=times, y=costs, mode="lines", name="cost", line={"shape": "linear"}), row=1, col=1
     )
-    figure.add_trace(go.Bar(x=labels, y=rates, name="episodes / hour"), row=1, col=2)
-    figure.update_xaxes(title_text="hours since the first launch", row=1, col=1)
+    hours, rates = pace(episode_times(run, lineage), origin, end_of_run)
+    figure.add_trace(
+        go.Scatter(x=hours, y=rates, mode="lines", name="episodes / hour", line={"shape": "hvh"}),
+        row=1,
+        col=2,
+    )
+    for column in (1, 2):
+        figure.update_xaxes(title_text="hours since the first launch", row=1, col=column)
+    figure.update_yaxes(rangemode="tozero", row=1, col=2)  # a slower window reads as slower
     figure.update_layout(height=380, showlegend=False, margin={"t": 40, "b": 40})
     return figure
 
@@ -425,8 +473,9 @@ def build_html(data: ReportData) -> str:
         ),
         (
             "Cost and pace",
-            timeline_figure(run, data.generated_at),
-            "Shaded: an instance at work; the gaps are recoveries.",
+            timeline_figure(run, data.lineage, data.generated_at),
+            "Shaded: an instance at work; the gaps are recoveries. Episodes per hour: the training "
+            f"episodes ended in each of {PACE_WINDOWS} windows of the run (timed by the simulator).",
         ),
         ("Evaluations", evaluations_figure(run), ""),
         (
@@ -434,7 +483,11 @@ def build_html(data: ReportData) -> str:
             track_figure(data),
             f"The {BEST_ITERATIONS} iterations whose episodes got furthest on average, coloured by speed.",
         ),
-        ("Actions used", actions_figure(data.traces), "Steps per action over every simtrace read."),
+        (
+            "Actions used",
+            actions_figure(data.sample),
+            "Steps per action in the simtrace read, spread over the whole lineage.",
+        ),
     ]
     sections = []
     embedded = False

@@ -32,7 +32,10 @@ class RunsTableLike(Protocol):
     def get(self, run_id: str) -> Run: ...
 
 
-TICK_SECONDS = 1.0  # how often the clock-driven parts of the view move
+TICK_SECONDS = 1.0  # how often the clock-driven parts of the view move, in the stack's seconds
+# ... and at least this much wall time between two redraws: on a fast stack clock (the local
+# stack's 480x) a stack second is 2 ms, and redrawing that often keeps a core busy for nothing
+WALL_TICK_SECONDS = 0.25
 MINIMUM_INTERVAL = 5.0  # the host's own status cadence: nothing reaches S3 faster
 
 _STATE_STYLE = {
@@ -162,6 +165,11 @@ def render(snapshot: Snapshot, now: float, default_time_budget_minutes: int) -> 
     return Panel(Group(table), title=f"[bold]{title}[/]", subtitle=f"{run.run_id} · {footer}", expand=False)
 
 
+def tick_of(scale: float) -> float:
+    """The stack seconds between two redraws on a clock `scale` times the wall clock's speed."""
+    return max(TICK_SECONDS, WALL_TICK_SECONDS * scale)
+
+
 def watch(
     load: Callable[[], Snapshot],
     console: Console,
@@ -170,9 +178,11 @@ def watch(
     default_time_budget_minutes: int,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
+    tick: float = TICK_SECONDS,
 ) -> Snapshot:
     """Show the run live until it ends; return its last snapshot. `load` reads the run again (every
-    `interval` seconds, at least MINIMUM_INTERVAL); between reads the clock moves the view."""
+    `interval` seconds, at least MINIMUM_INTERVAL); between reads the clock moves the view, redrawn
+    every `tick` seconds (a tick ends early when a read is due, so reads keep their cadence)."""
     interval = max(interval, MINIMUM_INTERVAL)
     snapshot = load()
     read_at = clock()
@@ -180,7 +190,7 @@ def watch(
         render(snapshot, read_at, default_time_budget_minutes), console=console, auto_refresh=False
     ) as live:
         while not snapshot.run.is_terminal:
-            sleep(TICK_SECONDS)
+            sleep(max(0.0, min(tick, read_at + interval - clock())))
             now = clock()
             if now - read_at >= interval:
                 snapshot, read_at = load(), now
@@ -195,21 +205,27 @@ def cadence(parameters: dict[str, str]) -> tuple[float, int]:
     return max(MINIMUM_INTERVAL, window / 4), int(parameters.get("DefaultTimeBudgetMinutes", "120"))
 
 
+def read_interval(parameters: dict[str, str], interval: float | None) -> float:
+    """How often to read the run: `--interval` when given, never faster than the cadence."""
+    slowest, _ = cadence(parameters)
+    return slowest if interval is None else max(interval, slowest)
+
+
 def watch_command(
     run_id: str, table: RunsTableLike, store: ObjectStore, parameters: dict[str, str], interval: float | None
 ) -> int:
     """`pitwall status RUN --watch`: 0 when the run succeeded, 1 when it failed. The view runs on
     the stack's clock (its TimeScale and TimeAnchorEpoch: the wall clock in AWS)."""
-    slowest, default_minutes = cadence(parameters)
-    every = slowest if interval is None else max(interval, slowest)
+    _, default_minutes = cadence(parameters)
     scale = float(parameters.get("TimeScale", 1))
     clock = stack_clock(scale, float(parameters.get("TimeAnchorEpoch", 0)))
     final = watch(
         lambda: read_snapshot(table.get(run_id), store),
         Console(),
-        interval=every,
+        interval=read_interval(parameters, interval),
         default_time_budget_minutes=default_minutes,
         clock=clock.now,
         sleep=lambda seconds: time.sleep(seconds / scale),  # `seconds` of the stack's time
+        tick=tick_of(scale),
     )
     return 0 if final.run.state == RunState.SUCCEEDED else 1

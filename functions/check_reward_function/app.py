@@ -7,11 +7,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from pitwall.customfiles.validate import RewardCheck, run_check
 from pitwall.lifecycle.models import parse_event
-from pitwall.observability import logger, metrics, tracer
+from pitwall.observability import logger, tracer
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     check = parse_event(RewardCheck, event)

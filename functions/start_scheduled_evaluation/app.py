@@ -9,13 +9,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import parse_event
 from pitwall.lifecycle.scheduled import fire_schedule
-from pitwall.observability import logger, metrics, tracer
+from pitwall.observability import logger, tracer
 from pitwall.schedules import EvaluationSchedule
 from pitwall.settings import Settings
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     schedule = parse_event(EvaluationSchedule, event)

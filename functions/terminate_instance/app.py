@@ -8,12 +8,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pitwall.lifecycle.deps import Deps
 from pitwall.lifecycle.models import TerminateInput, parse_event
 from pitwall.lifecycle.terminate import terminate_instance
-from pitwall.observability import logger, metrics, tracer
+from pitwall.observability import logger, tracer
 from pitwall.settings import Settings
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
 @tracer.capture_lambda_handler
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse_event(TerminateInput, event)

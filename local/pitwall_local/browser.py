@@ -34,6 +34,13 @@ FLAGS = (
     "--hide-scrollbars",
 )
 MAX_HEIGHT = 16_000  # pixels of a full-page screenshot at most
+
+# A probe: how many plotly plots drew something. plotly marks each plot's div `.js-plotly-plot`
+# and draws several `.main-svg` layers per plot (even an empty one), so layers prove nothing: a
+# plot counts when one of its traces has a path with coordinates (a line, a marker, a bar).
+DRAWN_PLOTS = """[...document.querySelectorAll('.js-plotly-plot')].filter(plot =>
+  [...plot.querySelectorAll('.main-svg .trace path')].some(path => /\\d/.test(path.getAttribute('d') || ''))
+).length"""
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
 
 

@@ -1,14 +1,14 @@
 """The cockpit on the local cloud: a run interrupted twice by spot warnings (three segments) and
 evaluated afterwards; `pitwall status --watch` ends at once on the ended run; `pitwall report`
 writes one HTML file, which a real headless Chromium opens with no console error and every plot
-drawn (a screenshot is kept beside the report)."""
+drawn (its screenshot is kept in build/cockpit/report.png)."""
 
 from __future__ import annotations
 
 import os
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -16,14 +16,15 @@ import pytest
 from pitwall import aws
 from pitwall.runs import Run, Segment
 from pitwall_cli import main
-from pitwall_local.browser import find_chromium, visit
+from pitwall_local.browser import DRAWN_PLOTS, find_chromium, visit
 from pitwall_local.cloud import LocalCloud
 from pitwall_local.faults import INTERRUPTION_WARNING, put_instance_event
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_TRACKS = REPO_ROOT.parent / "shared" / "tracks"
-# where the report and its screenshot stay after the test (to look at); a temporary folder if unset
+# where the report stays after the test (to look at); a temporary folder if unset
 KEEP_ENV = "PITWALL_REPORT_DIR"
+SCREENSHOT = REPO_ROOT / "build" / "cockpit" / "report.png"  # the browser's view of it, kept
 
 
 def _segment_with_checkpoint(cloud: LocalCloud, run_id: str, index: int, timeout: float = 60.0) -> Segment:
@@ -140,7 +141,11 @@ def test_the_watch_of_an_ended_run_shows_it_and_returns_at_once(
 
 
 def test_the_report_opens_in_headless_chromium_without_errors_and_draws_every_plot(
-    module_cloud: LocalCloud, interrupted_run: Run, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    module_cloud: LocalCloud,
+    interrupted_run: Run,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    pixel_spread: Callable[[bytes], float],
 ) -> None:
     folder = Path(os.environ.get(KEEP_ENV) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,12 +168,11 @@ def test_the_report_opens_in_headless_chromium_without_errors_and_draws_every_pl
     if chromium is None:
         pytest.skip("no Chromium installed (scripts/setup.sh installs Debian's chromium where apt works)")
     # And a real browser opens it: no console error, every plot drawn, a screenshot taken
-    seen = visit(
-        report, probe="document.querySelectorAll('.js-plotly-plot .main-svg').length", chromium=chromium
-    )
+    seen = visit(report, probe=DRAWN_PLOTS, chromium=chromium)
     assert seen.errors == []
-    assert seen.value >= page.count("Plotly.newPlot")
-    screenshot = folder / "report.png"
-    screenshot.write_bytes(seen.screenshot)
+    assert seen.value == page.count("Plotly.newPlot")
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    SCREENSHOT.write_bytes(seen.screenshot)
     assert seen.screenshot.startswith(b"\x89PNG")
-    print(f"report: {report}\nscreenshot: {screenshot}")
+    assert pixel_spread(seen.screenshot) > 0.05  # not a blank page
+    print(f"report: {report}\nscreenshot: {SCREENSHOT}")

@@ -1,6 +1,9 @@
 """The CloudWatch metrics each handler emits, read from the EMF documents powertools prints
 (`@metrics.log_metrics` flushes the fleet's set at the end; `single_metric` prints its own).
-The handlers run against moto with the settings a deployed stack gives them."""
+The handlers run against moto with the settings a deployed stack gives them.
+
+`EMITS` is the table: every handler that emits metrics, and the names it emits for the typical
+event its test sends. Only those handlers wear `@metrics.log_metrics`; the others emit nothing."""
 
 from __future__ import annotations
 
@@ -19,6 +22,8 @@ from pitwall.adapters.runs_table import RunsTable
 from pitwall.host.protocol import EvaluationLegDone, HostState, HostStatus
 from pitwall.runs import (
     EvaluationRequest,
+    ImportState,
+    ModelImport,
     Pool,
     Run,
     RunKind,
@@ -37,6 +42,29 @@ MODEL = "fast-one"
 BUCKET = "models-bucket"
 WINDOW = 600
 EXECUTION = f"arn:aws:states:us-east-1:123456789012:execution:pitwall-Train:{RUN_ID}"
+
+# handler -> the metric names it emits for its typical event (the test named beside it)
+EMITS = {
+    "record_heartbeat": {"Heartbeats", "Episodes", "Checkpoints"},  # new episodes and a checkpoint
+    "decide_recovery": {"Replacements", "Stalls"},  # a stall replaced
+    "request_checkpoint_save": {"Replacements", "Interruptions"},  # a spot warning
+    "provision_instance": {"RunsStarted"},  # a run's first instance
+    "notify_run": {"RunsSucceeded", "CostUSD"},  # a run that succeeded
+    "evaluate_outcome": {"Evaluations", "BestLapSeconds"},  # an evaluation with a lap
+    "reap_instances": {"LiveRuns", "StaleRuns", "BudgetUsedPercent", "LiveCostUSD"},
+    "finish_import": {"Imports"},  # an import that ended
+}
+
+
+def names(found: list[dict[str, Any]]) -> set[str]:
+    return {m["name"] for m in found}
+
+
+def test_exactly_the_handlers_that_emit_metrics_wear_log_metrics() -> None:
+    decorated = {
+        app.parent.name for app in FUNCTIONS.glob("*/app.py") if "@metrics.log_metrics" in app.read_text()
+    }
+    assert decorated == set(EMITS)
 
 
 @pytest.fixture
@@ -174,6 +202,7 @@ def test_a_heartbeat_counts_itself_its_new_episodes_by_model_and_a_new_checkpoin
     assert named(found, "Episodes") == [6.0]
     assert named(found, "Episodes", Model=MODEL) == [6.0]
     assert named(found, "Checkpoints") == [1.0]
+    assert names(found) == EMITS["record_heartbeat"]
     assert {m["run_id"] for m in found if m["name"] == "Heartbeats"} == {RUN_ID}
 
 
@@ -228,6 +257,8 @@ def test_a_replacement_is_counted_by_its_cause_and_as_a_stall_or_an_interruption
     assert named(found, cause) == [1.0]
     other = {"Stalls", "Interruptions"} - {cause}
     assert not named(found, other.pop())
+    if error == "States.HeartbeatTimeout":
+        assert names(found) == EMITS["decide_recovery"]
 
 
 def test_a_circuit_breaker_trip_is_counted(
@@ -274,6 +305,7 @@ def test_a_run_that_ends_is_counted_with_its_cost_fleet_wide_and_by_model(
     handler("notify_run")({"run_id": RUN_ID, "execution_id": run.execution_id or EXECUTION}, lambda_context)
     found = emitted(capsys.readouterr().out)
     assert named(found, "RunsSucceeded") == [1.0]
+    assert names(found) == EMITS["notify_run"]
     assert named(found, "CostUSD") == [0.75]
     assert named(found, "CostUSD", Model=MODEL) == [0.75]
     assert not named(found, "RunsFailed")
@@ -318,6 +350,7 @@ def test_an_evaluation_is_counted_by_outcome_and_its_best_lap_by_model(
     assert named(found, "Evaluations") == [1.0]
     assert named(found, "Evaluations", Outcome="lap") == [1.0]
     assert named(found, "BestLapSeconds", Model=MODEL) == [11.25]
+    assert names(found) == EMITS["evaluate_outcome"]
 
 
 def _tagged_instance() -> str:
@@ -354,7 +387,7 @@ def test_a_spot_warning_counts_an_interruption_and_a_replacement_by_its_cause(
     found = emitted(capsys.readouterr().out)
     assert named(found, "Interruptions") == [1.0]
     assert named(found, "Replacements", Cause="spot-interruption") == [1.0]
-    assert not named(found, "Stalls")
+    assert names(found) == EMITS["request_checkpoint_save"]
 
 
 def test_the_reaper_reports_live_and_stale_runs_and_the_highest_share_of_a_budget(
@@ -385,14 +418,123 @@ def test_the_reaper_reports_live_and_stale_runs_and_the_highest_share_of_a_budge
     assert 74.0 < used < 76.0  # 30 min at 0.75 USD/h of 0.5 USD
     [cost] = named(found, "LiveCostUSD")
     assert 0.37 < cost < 0.38
+    assert names(found) == EMITS["reap_instances"]
 
 
-def test_an_import_outcome_is_counted_fleet_wide_and_by_status(capsys: pytest.CaptureFixture[str]) -> None:
-    from pitwall.lifecycle import telemetry
-    from pitwall.observability import metrics
+def test_a_hand_over_counts_one_interruption_and_one_replacement_by_its_cause(
+    stack: Settings, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a run training on a tagged instance, with a checkpoint and budget left
+    instance = _tagged_instance()
+    run = _training_run(budget_usd=5.0, last_checkpoint="5_Step-400.ckpt")
+    run.segments[0].instance_id = instance
+    assert RunsTable("runs").create(run)
+    event = json.loads((EVENTS / "request_checkpoint_save__rebalance.json").read_text())
+    event["detail"]["instance-id"] = instance
+    # When EC2 recommends a rebalance: the segment hands over (its replacement boots meanwhile)
+    answer = handler("request_checkpoint_save")(event, lambda_context)
+    assert answer["decision"] == "handover"
+    handing_over = emitted(capsys.readouterr().out)
+    # and the replacement, launched as the provision step launches it, reports ready
+    runs = RunsTable("runs")
+    run = runs.get(RUN_ID)
+    run.standby = run.segments[0].model_copy(
+        update={"index": 1, "instance_id": "i-0fedcba9876543210", "last_checkpoint": None}
+    )
+    runs.save(run)
+    answer = handler("decide_recovery")(
+        {"run_id": RUN_ID, "error": {"Error": "StandbyReady", "Cause": ""}, "failed_wait": "ready"},
+        lambda_context,
+    )
+    assert answer["action"] == "replace"
+    handed_over = emitted(capsys.readouterr().out)
+    # Then the rebalance counts as an interruption and a replacement by its cause, when it comes,
+    assert named(handing_over, "Interruptions") == [1.0]
+    assert named(handing_over, "Replacements", Cause="rebalance-recommendation") == [1.0]
+    # and the hand-over's end counts neither again
+    assert not named(handed_over, "Interruptions") and not named(handed_over, "Replacements")
 
-    telemetry.imported(MODEL, "ERROR")
-    metrics.flush_metrics()
+
+def test_a_failed_run_is_counted_as_failed_with_its_cost(
+    stack: Settings, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a running segment whose machine failed (no heartbeat, the run could not go on)
+    run = _training_run()
+    assert RunsTable("runs").create(run)
+    event = json.loads((EVENTS / "notify_run__failed.json").read_text())
+    event |= {"run_id": RUN_ID, "execution_id": run.execution_id or EXECUTION}
+    # When the run's end is notified
+    handler("notify_run")(event, lambda_context)
+    # Then it counts as failed, with what it cost
+    found = emitted(capsys.readouterr().out)
+    assert named(found, "RunsFailed") == [1.0]
+    assert not named(found, "RunsSucceeded")
+    [cost] = named(found, "CostUSD", Model=MODEL)
+    assert cost == pytest.approx(0.375, abs=0.01)  # 30 min at 0.75 USD/h
+
+
+def test_an_import_is_counted_by_its_status_when_it_finishes(
+    stack: Settings, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a trained run whose import into the console ended READY
+    run = _training_run(state=RunState.SUCCEEDED, last_checkpoint="5_Step-400.ckpt")
+    event = json.loads((EVENTS / "finish_import__ready.json").read_text())
+    now = time.time()
+    run.imports = [
+        ModelImport(
+            import_id=event["import_id"],
+            checkpoint="best",
+            checkpoint_name="5_Step-400.ckpt",
+            droa_model_name=MODEL,
+            status=ImportState.READY,
+            export_prefix=f"exports/{RUN_ID}/",
+            car_file_key=f"exports/{RUN_ID}/car.tar.gz",
+            started_at=now - 600,
+            updated_at=now,
+        )
+    ]
+    assert RunsTable("runs").create(run)
+    # When the Import machine's last step runs
+    handler("finish_import")(event | {"run_id": RUN_ID}, lambda_context)
+    # Then one import is counted, fleet-wide and by its status
     found = emitted(capsys.readouterr().out)
     assert named(found, "Imports") == [1.0]
-    assert named(found, "Imports", Status="ERROR") == [1.0]
+    assert named(found, "Imports", Status="READY") == [1.0]
+    assert names(found) == EMITS["finish_import"]
+
+
+def test_a_run_is_counted_as_started_when_its_first_instance_launches(
+    stack: Settings, monkeypatch: pytest.MonkeyPatch, lambda_context: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a prepared run with its custom files, in a stack with a subnet and group of a real VPC
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.0.0/24", AvailabilityZone="us-east-1a")
+    monkeypatch.setenv("PITWALL_SUBNET_IDS", subnet["Subnet"]["SubnetId"])
+    group = ec2.create_security_group(GroupName="hosts", Description="hosts", VpcId=vpc)["GroupId"]
+    monkeypatch.setenv("PITWALL_SECURITY_GROUP_ID", group)
+    image = ec2.describe_images()["Images"][0]["ImageId"]
+    monkeypatch.setenv("PITWALL_IMAGE_ID", image)
+    run = _training_run(state=RunState.PREPARED)
+    run.segments = []
+    assert RunsTable("runs").create(run)
+    for name, body in (
+        (layout.HYPERPARAMETERS_FILE, {"num_episodes_between_training": 20}),
+        (
+            layout.MODEL_METADATA_FILE,
+            {"training_algorithm": "clipped_ppo", "action_space_type": "continuous"},
+        ),
+    ):
+        aws.client("s3").put_object(
+            Bucket=BUCKET,
+            Key=layout.custom_file_key(run.custom_files_prefix, name),
+            Body=json.dumps(body).encode(),
+        )
+    event = json.loads((EVENTS / "provision_instance__first_segment.json").read_text())
+    # When its first segment is provisioned
+    answer = handler("provision_instance")(event | {"run_id": RUN_ID}, lambda_context)
+    # Then its instance launched, and one run is counted as started
+    assert answer["instance_id"]
+    found = emitted(capsys.readouterr().out)
+    assert named(found, "RunsStarted") == [1.0]
+    assert names(found) == EMITS["provision_instance"]

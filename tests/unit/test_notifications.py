@@ -104,14 +104,6 @@ def test_an_interruption_says_what_the_run_does_and_why() -> None:
     )
 
 
-def test_a_stop_points_at_status_without_watching() -> None:
-    run = _run(_segment(0, POOL, 0.2310, launched_at=T0), state=RunState.FAILED)
-    message = notifications.run_interrupted(run, "stop", "circuit-breaker", "4 relaunches within 60 min")
-    assert message.subject == "Pitwall: fast-one stops after a circuit breaker"
-    assert "Latest checkpoint: none yet; segments so far: 1." in message.body
-    assert message.body.endswith("Next: pitwall status run-1\n      pitwall report run-1 -o run-1.html\n")
-
-
 def test_resumed_says_after_what_and_how_long_training_stopped() -> None:
     # Given a segment asked to save at T0+1800 (spot warning) and its replacement started 7 min later
     old = _segment(
@@ -276,13 +268,22 @@ def test_a_new_best_lap_says_by_how_much() -> None:
     assert first.attributes["event"] == "evaluation-best-lap"
 
 
-def test_every_event_is_one_the_templates_filter_parameter_names() -> None:
+def test_the_templates_filter_parameter_allows_exactly_the_event_names() -> None:
     from pathlib import Path
 
-    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
-    start = template.index("  NotificationEvents:")
-    following = re.search(r"\n  [A-Z]\w*:", template[start + 1 :])  # the next parameter
-    assert following is not None
-    described = template[start : start + 1 + following.start()]
+    from pitwall_local.template import load_template
+
+    # Given the template's NotificationEvents parameter
+    template = Path(__file__).resolve().parents[2] / "template.yaml"
+    parameter = load_template(template)["Parameters"]["NotificationEvents"]
+    pattern = parameter["AllowedPattern"]
+    # Then its pattern is the one built from the events, and its description names each of them
+    assert pattern == notifications.events_pattern()
     for event in Event:
-        assert event.value in described
+        assert event.value in " ".join(parameter["Description"].split())
+    # so that any list of event names passes, and a misspelt or unknown name does not
+    assert re.fullmatch(pattern, "")
+    assert re.fullmatch(pattern, ",".join(event.value for event in Event))
+    assert re.fullmatch(pattern, "run-finished,run-failed")
+    for wrong in ("run-finishd", "run-finished,", "run-finished, run-failed", "Run-Failed", "stall"):
+        assert not re.fullmatch(pattern, wrong), wrong

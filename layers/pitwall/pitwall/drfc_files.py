@@ -125,6 +125,7 @@ class Episode:
     elapsed_ms: float
     reward: float = 0.0  # reward_score: the episode's total reward
     trial: int = 0  # see the module's docstring: per iteration on worker 0, cumulative elsewhere
+    metric_time_ms: float = 0.0  # when it ended, on the simulation clock (0 when training began)
 
 
 def episodes_of(document: Mapping[str, Any] | None) -> list[Episode]:
@@ -139,6 +140,7 @@ def episodes_of(document: Mapping[str, Any] | None) -> list[Episode]:
             elapsed_ms=float(entry.get("elapsed_time_in_milliseconds", 0)),
             reward=float(entry.get("reward_score", 0)),
             trial=int(entry.get("trial", 0)),
+            metric_time_ms=float(entry.get("metric_time", 0)),
         )
         for entry in document.get("metrics", [])
     ]

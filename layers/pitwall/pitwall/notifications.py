@@ -29,6 +29,14 @@ class Event(StrEnum):
     EVALUATION_BEST_LAP = "evaluation-best-lap"  # a scheduled evaluation beat the model's best lap
 
 
+def events_pattern() -> str:
+    """The regular expression of a comma-separated list of event names (or none): the template's
+    NotificationEvents parameter must have exactly this AllowedPattern, so a misspelt event is
+    refused at deployment rather than filtering out every message."""
+    names = "|".join(event.value for event in Event)
+    return f"^(({names})(,({names}))*)?$"
+
+
 @dataclass(frozen=True)
 class Message:
     event: Event
@@ -113,14 +121,14 @@ def training_started(run: Run) -> Message:
 
 
 def run_interrupted(run: Run, action: str, reason: str | None, detail: str) -> Message:
-    """The recovery decided about a stall, a spot interruption, a failed host or no capacity."""
+    """The recovery decided about a stall, a spot interruption, a failed host or no capacity and
+    the run goes on (a stop is told by the run's end: `run_failed` or `run_finished`)."""
     model = run.request.model_name
     why = (reason or "an event").replace("-", " ")
     what = {
         "replace": "continues on a new instance",
         "handover": "boots its next instance while it trains on",
         "retry": "waits for spot capacity",
-        "stop": "stops",
     }.get(action, action)
     done = run.trained_segment
     return Message(
@@ -132,7 +140,7 @@ def run_interrupted(run: Run, action: str, reason: str | None, detail: str) -> M
             f"Latest checkpoint: {done.last_checkpoint if done else 'none yet'}; "
             f"segments so far: {len(run.segments)}.",
             "",
-            _next(run.run_id, watch=action != "stop"),
+            _next(run.run_id, watch=True),
         ),
         model,
         run.run_id,

@@ -14,7 +14,15 @@ from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
 from pitwall.tracks import builtin_tracks
 from pitwall_cli.lineage_metrics import SegmentDocuments, join_lineage
 from pitwall_cli.report_data import IterationTrace, ReportData, parse_simtrace
-from pitwall_cli.report_html import actions_figure, best_iterations, build_html, track_figure
+from pitwall_cli.report_html import (
+    actions_figure,
+    best_iterations,
+    build_html,
+    episode_times,
+    pace,
+    timeline_figure,
+    track_figure,
+)
 
 COLUMNS_17 = (
     "episode,steps,X,Y,yaw,steer,throttle,action,reward,done,all_wheels_on_track,progress,"
@@ -109,6 +117,7 @@ def synthetic_report() -> ReportData:
                             "reward_score": 10 * n,
                             "completion_percentage": min(100, 2 * n),
                             "episode_status": "Off track",
+                            "metric_time": 30_000 * n,  # an episode every 30 s of the simulator
                         }
                         for n in range(1, 41)
                     ]
@@ -147,6 +156,7 @@ def synthetic_report() -> ReportData:
         run=run,
         lineage=join_lineage(documents),
         traces=traces,
+        sample=traces,
         custom_files={
             "model_metadata.json": json.dumps(metadata),
             "hyperparameters.json": json.dumps({"batch_size": 64}),
@@ -178,11 +188,56 @@ def test_the_track_map_draws_the_borders_and_the_best_paths_coloured_by_speed() 
 
 def test_the_action_counts_cover_every_step() -> None:
     data = synthetic_report()
-    figure = actions_figure(data.traces)
+    figure = actions_figure(data.sample)
     assert figure is not None
     bar = figure.data[0]
     assert list(bar.x) == ["0", "1", "2", "3", "4"]
-    assert sum(bar.y) == sum(len(t.steps) for t in data.traces)
+    assert sum(bar.y) == sum(len(t.steps) for t in data.sample)
+
+
+def test_episodes_per_hour_is_a_series_over_the_run_at_zero_during_the_recovery() -> None:
+    # Given two segments training 20 min each at an episode every 30 s, with a recovery between
+    data = synthetic_report()
+    times = episode_times(data.run, data.lineage)
+    assert len(times) == 80 and times[0] == T0 + 300 + 30  # segment 0 started training at T0 + 300
+    # When the pace is taken over the run (its first launch to its last instance's end)
+    hours, rates = pace(times, T0, T0 + 3800)
+    # Then every episode is in it, about 120 an hour while training, none between the segments
+    window = 3800 / 40 / 3600
+    assert round(sum(rate * window for rate in rates)) == 80
+    training = [r for h, r in zip(hours, rates, strict=True) if 400 / 3600 < h < 1400 / 3600]
+    assert training and all(100 < r < 160 for r in training)  # 3 or 4 episodes in a 95 s window
+    assert abs(sum(training) / len(training) - 120) < 10
+    recovery = [r for h, r in zip(hours, rates, strict=True) if 1850 / 3600 < h < 2250 / 3600]
+    assert recovery and all(r == 0 for r in recovery)
+    # and that is what the page plots beside the cost
+    figure = timeline_figure(data.run, data.lineage, data.generated_at)
+    assert list(figure.data[-1].y) == rates
+
+
+def test_the_cost_over_time_only_grows_and_counts_both_instances_while_they_overlap() -> None:
+    # Given a replacement launched 10 min before the instance it replaces ended
+    pool = Pool(instance_type="g4dn.2xlarge", availability_zone="us-east-1a", subnet_id="subnet-1")
+    segments = [
+        Segment(
+            index=i,
+            model_prefix=layout.segment_model_prefix("m", i),
+            deadline_epoch=T0 + 9000,
+            pool=pool,
+            price_per_hour=price,
+            launched_at=T0 + launched,
+            ended_at=T0 + ended,
+        )
+        for i, (price, launched, ended) in enumerate(((1.0, 0, 3600), (2.0, 3000, 6600)))
+    ]
+    run = synthetic_report().run.model_copy(update={"segments": segments})
+    # When its cost is drawn over time
+    figure = timeline_figure(run, join_lineage([]), T0 + 7000)
+    [line] = [trace for trace in figure.data if trace.name == "cost"]
+    # Then the line climbs at 1 $/h, then 3 $/h during the overlap, then 2 $/h, to what it cost
+    assert list(line.x) == [0.0, 3000 / 3600, 1.0, 6600 / 3600]
+    assert [round(c, 4) for c in line.y] == [0.0, round(3000 / 3600, 4), round(1 + 600 / 1800, 4), 3.0]
+    assert line.y[-1] == pytest.approx(run.cost_usd(T0 + 7000))
 
 
 def test_the_page_holds_every_section_and_the_settings() -> None:
@@ -200,8 +255,8 @@ def test_the_page_holds_every_section_and_the_settings() -> None:
     assert page.count("Plotly.newPlot") == 4  # no evaluations yet: that section says so
 
 
-def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from pitwall_local.browser import find_chromium, visit
+def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path, pixel_spread) -> None:  # type: ignore[no-untyped-def]
+    from pitwall_local.browser import DRAWN_PLOTS, find_chromium, visit
 
     chromium = find_chromium()
     if chromium is None:
@@ -214,4 +269,7 @@ def test_the_page_with_a_car_path_renders_in_headless_chromium(tmp_path) -> None
     assert seen.errors == []
     drawn = sum(len(t.steps) for t in best_iterations(synthetic_report().traces))
     assert seen.value >= drawn
+    # and every plot of the page drew something
+    assert visit(page, probe=DRAWN_PLOTS, chromium=chromium).value == page.read_text().count("Plotly.newPlot")
     (tmp_path / "report.png").write_bytes(seen.screenshot)
+    assert pixel_spread(seen.screenshot) > 0.05  # not a blank page

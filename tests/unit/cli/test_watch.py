@@ -4,12 +4,16 @@ it), and the loop that reads the run no faster than the heartbeat cadence and en
 from __future__ import annotations
 
 import itertools
+import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from moto import mock_aws
 from rich.console import Console
 
-from pitwall import layout
+from pitwall import aws, drfc_files, layout
+from pitwall.adapters.store import ObjectStore
 from pitwall.runs import (
     EvaluationResult,
     Pool,
@@ -20,7 +24,17 @@ from pitwall.runs import (
     Segment,
     TrainingOutcome,
 )
-from pitwall_cli.watch import MINIMUM_INTERVAL, Snapshot, cadence, render, watch
+from pitwall_cli.watch import (
+    MINIMUM_INTERVAL,
+    WALL_TICK_SECONDS,
+    Snapshot,
+    cadence,
+    read_interval,
+    read_snapshot,
+    render,
+    tick_of,
+    watch,
+)
 
 SNAPSHOTS = Path(__file__).parent / "snapshots"
 T0 = 1_800_000_000.0
@@ -195,3 +209,81 @@ def test_the_cadence_is_a_quarter_of_the_stacks_heartbeat_window() -> None:
     assert cadence({"HeartbeatWindowSeconds": "600", "DefaultTimeBudgetMinutes": "90"}) == (150.0, 90)
     assert cadence({}) == (150.0, 120)
     assert cadence({"HeartbeatWindowSeconds": "12"}) == (MINIMUM_INTERVAL, 120)
+
+
+def test_a_fast_stack_clock_redraws_every_quarter_second_of_wall_time_and_reads_at_its_cadence() -> None:
+    # Given the local stack's clock, 480 times the wall clock's speed
+    tick = tick_of(480)
+    assert tick / 480 == WALL_TICK_SECONDS and tick_of(1) == 1.0
+    clock = FakeClock(T0)
+    sleeps: list[float] = []
+    reads: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        clock.sleep(seconds)
+
+    def load() -> Snapshot:
+        reads.append(clock())
+        return _snapshot(RUNS["running"] if len(reads) < 3 else RUNS["succeeded"])
+
+    console = Console(record=True, width=110, color_system=None, force_terminal=False)
+    # When a run is watched, read every 150 stack seconds
+    watch(load, console, interval=150, default_time_budget_minutes=120, clock=clock, sleep=sleep, tick=tick)
+    # Then it is read every 150 s all the same, and redrawn 4 times, not 300 (once a stack second)
+    assert [at - T0 for at in reads] == [0, 150, 300]
+    assert sleeps == [120, 30, 120, 30]
+
+
+def test_an_interval_shorter_than_the_cadence_is_raised_to_it_and_a_longer_one_is_kept() -> None:
+    stack = {"HeartbeatWindowSeconds": "600"}
+    assert read_interval(stack, None) == 150.0
+    assert read_interval(stack, 1.0) == 150.0
+    assert read_interval(stack, 900.0) == 900.0
+
+
+@pytest.fixture
+def bucket() -> Iterator[ObjectStore]:
+    with mock_aws():
+        aws.reset_clients()
+        aws.client("s3").create_bucket(Bucket="models")
+        yield ObjectStore("models")
+    aws.reset_clients()
+
+
+def _put(store: ObjectStore, key: str, document: object) -> None:
+    aws.client("s3").put_object(Bucket=store.bucket, Key=key, Body=json.dumps(document).encode())
+
+
+def _training(episodes: range) -> dict[str, object]:
+    entries = [
+        {"episode": n, "phase": "training", "completion_percentage": 40, "reward_score": 10.0}
+        for n in episodes
+    ]
+    return drfc_files.training_metrics_document(entries, "progress")
+
+
+def test_a_snapshot_reads_the_lineages_metrics_and_the_latest_checkpoints_from_s3(
+    bucket: ObjectStore,
+) -> None:
+    # Given a run on its second segment: the first trained 2 iterations of 10 episodes and saved
+    # checkpoints, the second has trained one iteration and saved none yet
+    run = _run(RunState.RUNNING, _trained(ended_at=T0 + 1800, episodes=20), _segment(1, instance_id="i-0bbb"))
+    first, second = (layout.ModelKeys(s.model_prefix) for s in run.segments)
+    for model, episodes in ((first, range(1, 21)), (second, range(1, 11))):
+        _put(bucket, model.training_metrics(0), _training(episodes))
+        _put(bucket, model.ip_hyperparameters, {"num_episodes_between_training": 10})
+    record = drfc_files.checkpoint_record
+    _put(
+        bucket,
+        first.checkpoints_json,
+        drfc_files.checkpoints_document(
+            best=record("1_Step-900.ckpt", 55.0, T0), last=record("2_Step-1800.ckpt", 40.0, T0)
+        ),
+    )
+    # When the watch reads it
+    snapshot = read_snapshot(run, bucket)
+    # Then it counts the lineage's episodes and iterations, with the first segment's checkpoints
+    assert (snapshot.episodes, snapshot.iterations) == (30, 3)
+    assert snapshot.newest_checkpoint == "2_Step-1800.ckpt"
+    assert (snapshot.best_checkpoint, snapshot.best_metric) == ("1_Step-900.ckpt", 55.0)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from pitwall import recovery
+from pitwall import notifications, recovery
 from pitwall.clock import ManualClock
 from pitwall.host.protocol import HostState, HostStatus
 from pitwall.lifecycle.deps import Deps
@@ -74,6 +74,33 @@ def test_a_work_wait_timeout_inside_the_budget_is_a_stall_and_replaces_the_insta
     assert action == "replace"
     assert run.state == RunState.PROVISIONING
     assert (run.segments[0].end_reason or "").startswith("stall")
+    # and the racer is told once, that the run goes on
+    assert [m.event for m in deps.messaging.messages] == [notifications.Event.RUN_INTERRUPTED]
+
+
+def test_a_stop_sends_no_message_of_its_own_the_runs_end_is_told_once_by_notify_run(deps: Deps) -> None:
+    # Given a run whose first host failed without a checkpoint, on its second instance
+    run = _running_run(deps, checkpoint=None)
+    first = run.segments[0].model_copy(
+        update={"ended_at": START + 900, "end_reason": "host-failed: the container exited"}
+    )
+    second = first.model_copy(
+        update={
+            "index": 1,
+            "instance_id": "i-1",
+            "ended_at": None,
+            "end_reason": None,
+            "launched_at": START + 960,
+        }
+    )
+    run.segments = [first, second]
+    deps.runs.save(run)
+    _advance(deps, 1200)
+    # When that host fails too
+    action, run = _decide(deps, "HostFailed", "finished", cause="the container exited")
+    # Then the run stops, and the recovery sends nothing (notify_run tells the run-failed)
+    assert action == "fail" and run.state == RunState.FAILED
+    assert deps.messaging.messages == []
 
 
 def test_a_work_wait_timeout_past_the_budget_finishes_with_the_checkpoints(deps: Deps) -> None:

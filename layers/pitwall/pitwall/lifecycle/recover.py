@@ -48,11 +48,19 @@ def ask_to_save(run: Run, instance_id: str, why: str, deps: Deps) -> None:
     deps.store.put_text(run.keys.host_control, request.to_json())
 
 
-def report_recovery(run: Run, decision: recovery.Decision, deps: Deps) -> None:
-    """Count what the recovery did (metrics) and tell the racer (nothing for an ignored event)."""
+def report_recovery(
+    run: Run, decision: recovery.Decision, deps: Deps, *, ends_handover: bool = False
+) -> None:
+    """Count what the recovery did (metrics) and tell the racer: nothing for an ignored event, and
+    no message for a stop (the run's end is told once, by notify_run: failed or finished).
+    `ends_handover`: the decision is about a hand-over's replacement (ready, or failed)."""
     if isinstance(decision, recovery.Ignore):
         return
-    telemetry.recovery_decided(run.run_id, decision.action, decision.reason.value)
+    telemetry.recovery_decided(
+        run.run_id, decision.action, decision.reason.value, ends_handover=ends_handover
+    )
+    if isinstance(decision, recovery.Stop):
+        return
     message = notifications.run_interrupted(run, decision.action, decision.reason.value, decision.detail)
     deps.messaging.send(message)
 
@@ -131,7 +139,7 @@ def decide_recovery(task: RecoveryInput, deps: Deps) -> RecoveryOutput:
             if resolved.task_token and isinstance(decision, recovery.Replace | recovery.Stop):
                 # the wait that failed is this machine's own: its token is gone, this is a no-op
                 deps.tasks.fail(resolved.task_token, decision.task_error, decision.end_reason)
-            report_recovery(run, decision, deps)
+            report_recovery(run, decision, deps, ends_handover=kind in recovery.STANDBY_EVENTS)
     if isinstance(decision, recovery.Retry):
         step = recovery.Step(action="retry", reason=decision.detail)
         wait_seconds = settings.wall_seconds(decision.after_seconds)

@@ -105,12 +105,17 @@ def run_ended(run_id: str, model: str, succeeded: bool, cost_usd: float) -> None
     _by(COST, MetricUnit.NoUnit, round(cost_usd, 6), "Model", model)
 
 
-def recovery_decided(run_id: str, action: str, cause: str | None) -> None:
-    """The recovery decided to replace a segment or stop a run, for `cause` (a recovery.Reason)."""
-    if action not in ("replace", "stop") or cause is None:
+def recovery_decided(run_id: str, action: str, cause: str | None, *, ends_handover: bool = False) -> None:
+    """The recovery decided to replace a segment, hand it over or stop a run, for `cause` (a
+    recovery.Reason). A hand-over counts when it is decided (the rebalance recommendation, or the
+    move to a cheaper pool): the replace that ends it (its replacement ready, or failed and
+    launched anew) is the same replacement, so `ends_handover` counts it no second time."""
+    if action not in ("replace", "handover", "stop") or cause is None:
+        return
+    if ends_handover and action == "replace":
         return
     _about(run_id)
-    if action == "replace":
+    if action in ("replace", "handover"):
         _add(name=REPLACEMENTS, unit=MetricUnit.Count, value=1)
         _by(REPLACEMENTS, MetricUnit.Count, 1, "Cause", cause)
     if cause in INTERRUPTION_CAUSES:
