@@ -228,12 +228,9 @@ def poll_import(task: ImportRef, deps: Deps, client: DroaClient, droa: DroaSetti
     )
 
 
-def _car_file_line(key: str, run_id: str, deps: Deps) -> str | None:
+def _car_file_line(url: str, run_id: str) -> str:
     """The car file's link, with its true lifetime: a link signed with a Lambda's temporary
     credentials dies with them, whatever expiry it asks for."""
-    if not deps.store.exists(key):
-        return None
-    url = deps.store.presigned_url(key, CAR_FILE_LINK_SECONDS)
     return (
         f"Car file (agent/model.pb + model_metadata.json), a link for at most "
         f"{CAR_FILE_LINK_SECONDS // 3600} hour (less if the credentials that signed it expire first; "
@@ -258,7 +255,9 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
         found = _set(
             deps, ImportRef(run_id=task.run_id, import_id=task.import_id), status=status, failure=reason
         )
-    car_line = _car_file_line(found.car_file_key, run.run_id, deps) if found.car_file_key else None
+    car_url = None
+    if found.car_file_key and deps.store.exists(found.car_file_key):
+        car_url = deps.store.presigned_url(found.car_file_key, CAR_FILE_LINK_SECONDS)
     lines = [
         f"Import {task.import_id}: "
         + (
@@ -268,8 +267,8 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
             else "nothing was packaged"
         )
     ]
-    if car_line:
-        lines.append(car_line)
+    if car_url:
+        lines.append(_car_file_line(car_url, run.run_id))
     model = run.request.model_name
     status_text = str(found.status)
     message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))
@@ -291,5 +290,5 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
         status=status_text,
         reason=reason or "",
         message_id=message_id,
-        car_file_url=car_line.rsplit(": ", 1)[1] if car_line else None,
+        car_file_url=car_url,
     )
