@@ -34,6 +34,8 @@ VALIDATION_REPORT_FILE = "validation-report.json"
 
 MODELS_PREFIX = "models/"
 RUNS_PREFIX = "runs/"
+# A run id: its folder under runs/, its key in the runs table, its Train execution's name.
+RUN_ID_PATTERN = r"^[a-zA-Z0-9-]{1,80}$"
 AGENT_PREFIX = "agent/"
 
 _CHECKPOINT_NAME = re.compile(r"^(\d+)_Step-(\d+)\.ckpt$")

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pitwall import layout
 from pitwall.evaluations import EvaluationRequest
 
 # EventBridge Scheduler's recurring expressions: rate(value unit) or cron(6 fields)
@@ -46,7 +47,7 @@ class EvaluationSchedule(ScheduleSpec):
     """One schedule of one model, as its target receives it at each firing."""
 
     schedule_id: str = Field(pattern=SCHEDULE_ID_PATTERN)
-    source_run_id: str = Field(min_length=1, description="the model's training run")
+    source_run_id: str = Field(pattern=layout.RUN_ID_PATTERN, description="the model's training run")
     model_name: str
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from pitwall import layout
 from pitwall.errors import InvalidEvent
 from pitwall.runs import (
     CHECKPOINT_CHOICE_PATTERN,
@@ -23,9 +24,7 @@ from pitwall.runs import (
 )
 from pitwall.schedules import ScheduleSpec
 
-# A run id, as the Train machine's input names it and DynamoDB keys it (also an execution name).
-RUN_ID_PATTERN = r"^[a-zA-Z0-9-]{1,80}$"
-RunId = Annotated[str, Field(pattern=RUN_ID_PATTERN)]
+RunId = Annotated[str, Field(pattern=layout.RUN_ID_PATTERN)]
 # An import id: the Import machine's execution name (a UUID when EventBridge starts it), a folder
 # of the run's S3 prefix.
 ImportId = Annotated[str, Field(pattern=r"^[a-zA-Z0-9_-]{1,80}$")]
