@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pitwall import aws, layout
+from pitwall import aws, budget, layout, notifications, recovery
 from pitwall.errors import BudgetExhausted
 from pitwall.evaluations import EvaluationRequest, TrackLeg
 from pitwall.lifecycle.deps import Deps
@@ -19,7 +19,8 @@ from pitwall.lifecycle.scheduled import (
     fire_schedule,
     schedule_of,
 )
-from pitwall.runs import EvaluationResult, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.reaper import fleet_view
+from pitwall.runs import EvaluationResult, Run, RunKind, RunRequest, RunState, Segment, summarize
 from pitwall.schedules import MAX_FIRINGS_KEPT, EvaluationSchedule, ScheduleSpec
 
 START = 1_800_000_000.0
@@ -331,6 +332,20 @@ def test_an_evaluation_not_started_by_a_schedule_or_no_longer_in_its_firings_sti
     )
 
 
+def _money_views(run: Run, deps: Deps) -> tuple[object, ...]:
+    """What the racer reads and the alarms see of a run's money: the fleet view's share of its
+    budget and spend, the cost its end notification and `pitwall status` give."""
+    now = deps.clock.now()
+    fleet = fleet_view([run], now, heartbeat_window_seconds=600)
+    ended = run.model_copy(update={"state": RunState.SUCCEEDED})
+    return (
+        fleet.budget_used_percent,
+        fleet.live_cost_usd,
+        notifications.run_finished(ended, now).subject,
+        summarize(run, now).cost_usd,
+    )
+
+
 def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
     deps: Deps, evaluate_machine: str
 ) -> None:
@@ -339,14 +354,24 @@ def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
     _training(deps, price_per_hour=1.0)
     deps.clock.advance(1800)
     run = deps.runs.get("train-1")
+    now = deps.clock.now()
+    before = _money_views(run, deps)
     # When a schedule with a 10 USD cap fires
     fired = fire_schedule(_schedule(run, max_usd=10), deps)
-    # Then it reserves the 3 USD left beside the training, counted in the run's cost, and the
-    # evaluation's money budget is that reservation
+    # Then it reserves the 3 USD left beside the training, and the evaluation's money budget is
+    # that reservation
     run = deps.runs.get("train-1")
     assert run.evaluation_reservations == {fired.evaluation_run_id: 3.0}
-    assert run.cost_usd(deps.clock.now()) == pytest.approx(3.5)
     assert evaluation_money(run, EvaluationRequest(max_usd=10), fired.evaluation_run_id, deps) == 3.0
+    # and the budget rule counts it as gone: no money is left for a next segment or evaluation
+    assert recovery.spent(run, now).committed_usd == pytest.approx(3.5)
+    run_budget = recovery.run_budget(run, recovery.RecoveryPolicy.from_settings(deps.settings))
+    assert budget.left(run_budget, recovery.spent(run, now)).money_usd == pytest.approx(1.5)
+    with pytest.raises(BudgetExhausted):
+        evaluation_money(run, EvaluationRequest(), "another", deps)
+    # but what the run reports and alarms on is what it spent, 0.50, as before the firing
+    assert run.spent_usd(now) == pytest.approx(0.5)
+    assert _money_views(run, deps) == before
     # When the evaluation ends having cost 0.40, that replaces the reservation
     evaluation = Run(
         run_id=fired.evaluation_run_id,
