@@ -11,6 +11,8 @@ from pitwall import aws, budget, layout, notifications, recovery
 from pitwall.errors import BudgetExhausted
 from pitwall.evaluations import EvaluationRequest, TrackLeg
 from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import NotifyInput
+from pitwall.lifecycle.notify import notify_run
 from pitwall.lifecycle.prepare import evaluation_money
 from pitwall.lifecycle.scheduled import (
     charge_evaluation,
@@ -273,6 +275,52 @@ def test_a_firing_whose_evaluation_failed_to_prepare_does_not_block_the_next_one
     assert list(deps.runs.get("train-1").evaluation_reservations) == [again.evaluation_run_id]
 
 
+NOTIFYING = "arn:aws:states:us-east-1:123456789012:execution:Train:train-1"
+
+
+def test_the_reservation_of_an_evaluation_that_failed_to_prepare_is_released_when_its_run_ends(
+    deps: Deps,
+) -> None:
+    # Given a 5 USD run at 1 USD/h whose scheduled evaluation failed in PrepareEvaluation (no
+    # record, nothing charged), and no firing after it
+    run = _training(deps, evaluations=[{"every": "rate(2 hours)"}], price_per_hour=1.0)
+    create_run_schedules(run, deps)
+    deps.clock.advance(1800)
+    [schedule] = deps.schedules.all()
+    failed = fire_schedule(schedule, deps)
+    deps.machines.end(failed.evaluation_run_id, "FAILED")
+    assert deps.runs.get("train-1").evaluation_reservations == {failed.evaluation_run_id: 3.0}
+    deps.clock.advance(600)
+    spent = deps.runs.get("train-1").spent_usd(deps.clock.now())
+    # When the run ends
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    # Then the reservation is gone, charging nothing: the run's cost is what it was
+    run = deps.runs.get("train-1")
+    assert run.evaluation_reservations == {} and run.evaluation_costs == {}
+    assert run.spent_usd(deps.clock.now()) == pytest.approx(spent) == pytest.approx(2 / 3)
+    assert run.committed_usd(deps.clock.now()) == pytest.approx(spent)
+    [message] = deps.messaging.messages
+    assert message.subject.endswith("$0.67")
+
+
+def test_an_evaluation_still_running_when_its_run_ends_keeps_its_reservation_until_it_charges(
+    deps: Deps,
+) -> None:
+    # Given a 5 USD run at 1 USD/h whose scheduled evaluation is running as the run ends
+    run = _training(deps, price_per_hour=1.0)
+    deps.clock.advance(1800)
+    fired = fire_schedule(_schedule(run), deps)
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    # Then it keeps its reservation
+    assert deps.runs.get("train-1").evaluation_reservations == {fired.evaluation_run_id: 3.0}
+    # and when it ends having cost 0.25, that replaces it
+    evaluation = _evaluation(fired.evaluation_run_id, run.request, launched=START + 1800, seconds=900)
+    deps.machines.end(fired.evaluation_run_id)
+    charge_evaluation(evaluation, deps, deps.clock.now())
+    run = deps.runs.get("train-1")
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.25})
+
+
 class StartFails(Exception):
     pass
 
@@ -332,6 +380,30 @@ def test_an_evaluation_not_started_by_a_schedule_or_no_longer_in_its_firings_sti
     )
 
 
+def _evaluation(run_id: str, request: RunRequest, *, launched: float, seconds: float) -> Run:
+    """An ended evaluation of train-1 on one instance at 1 USD/h."""
+    return Run(
+        run_id=run_id,
+        kind=RunKind.EVALUATE,
+        request=request,
+        state=RunState.SUCCEEDED,
+        created_at=launched,
+        updated_at=launched + seconds,
+        custom_files_prefix="c",
+        source_run_id="train-1",
+        segments=[
+            Segment(
+                index=0,
+                model_prefix="e",
+                deadline_epoch=launched + 7200,
+                launched_at=launched,
+                ended_at=launched + seconds,
+                price_per_hour=1.0,
+            )
+        ],
+    )
+
+
 def _money_views(run: Run, deps: Deps) -> tuple[object, ...]:
     """What the racer reads and the alarms see of a run's money: the fleet view's share of its
     budget and spend, the cost its end notification and `pitwall status` give."""
@@ -373,26 +445,7 @@ def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
     assert run.spent_usd(now) == pytest.approx(0.5)
     assert _money_views(run, deps) == before
     # When the evaluation ends having cost 0.40, that replaces the reservation
-    evaluation = Run(
-        run_id=fired.evaluation_run_id,
-        kind=RunKind.EVALUATE,
-        request=run.request,
-        state=RunState.SUCCEEDED,
-        created_at=START,
-        updated_at=START,
-        custom_files_prefix="c",
-        source_run_id="train-1",
-        segments=[
-            Segment(
-                index=0,
-                model_prefix="e",
-                deadline_epoch=START + 7200,
-                launched_at=START + 1800,
-                ended_at=START + 1800 + 1440,
-                price_per_hour=1.0,
-            )
-        ],
-    )
+    evaluation = _evaluation(fired.evaluation_run_id, run.request, launched=START + 1800, seconds=1440)
     charge_evaluation(evaluation, deps, deps.clock.now())
     run = deps.runs.get("train-1")
     assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.4})

@@ -113,10 +113,11 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         run.move_to(RunState.SUCCEEDED, now)
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
-    # scheduled evaluations: a training's schedules end with it; an evaluation's cost is its
-    # model's run's to bear
+    # scheduled evaluations: a training's schedules end with it, and so do the reservations of
+    # its evaluations no longer running; an evaluation's cost is its model's run's to bear
     if run.kind == RunKind.TRAIN:
         scheduled.end_run_schedules(run, deps)
+        run = scheduled.settle_ended_run(run, deps)
     elif run.source_run_id is not None:
         scheduled.charge_evaluation(run, deps, now)
     summary = summarize(run, now)

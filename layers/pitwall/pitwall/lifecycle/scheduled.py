@@ -9,7 +9,9 @@ newest checkpoint, or records on the run why it started none:
 - the model has no checkpoint yet, or its run ended or used its time (a schedule that ends
   with it then deletes itself: the run's NotifyRun may be late or lost);
 - the run has no money left beside what its training will still cost: a firing reserves its
-  evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends.
+  evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends and charges
+  its cost; one that ended charging nothing (it failed to start or to prepare) has its
+  reservation released by the model's next firing, or by its run's end.
 """
 
 from __future__ import annotations
@@ -119,6 +121,22 @@ def _settle_reservations(run: Run, live: list[str], deps: Deps, now: float) -> N
         except RunNotFound:
             continue  # never prepared: it launched nothing
         run.evaluation_costs[evaluation_id] = evaluation_cost(made, now)
+
+
+def settle_ended_run(run: Run, deps: Deps) -> Run:
+    """A training run ended: release what its firings reserved for evaluations no longer running
+    that charged nothing (a next firing would have, but none may come); an evaluation still
+    running keeps its reservation until it ends and charges its cost."""
+    now = deps.clock.now()
+
+    def settle(latest: Run) -> tuple[bool, None]:
+        before = dict(latest.evaluation_reservations), dict(latest.evaluation_costs)
+        if latest.evaluation_reservations:
+            _settle_reservations(latest, _live_evaluations(latest, deps, now), deps, now)
+        return (latest.evaluation_reservations, latest.evaluation_costs) != before, None
+
+    settled, _ = update_run(deps, run.run_id, settle)
+    return settled
 
 
 def _already_evaluated(run: Run, schedule: EvaluationSchedule, checkpoint: str) -> bool:
