@@ -11,7 +11,7 @@ from pitwall import aws, budget, layout, notifications, recovery
 from pitwall.errors import BudgetExhausted
 from pitwall.evaluations import EvaluationRequest, TrackLeg
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.models import NotifyInput
+from pitwall.lifecycle.models import ErrorInfo, NotifyInput
 from pitwall.lifecycle.notify import notify_run
 from pitwall.lifecycle.prepare import evaluation_money
 from pitwall.lifecycle.scheduled import (
@@ -319,6 +319,27 @@ def test_an_evaluation_still_running_when_its_run_ends_keeps_its_reservation_unt
     charge_evaluation(evaluation, deps, deps.clock.now())
     run = deps.runs.get("train-1")
     assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.25})
+
+
+def test_an_evaluation_that_fails_to_prepare_after_its_run_ended_frees_its_reservation(deps: Deps) -> None:
+    # Given a scheduled evaluation whose Evaluate execution is running as its run ends
+    run = _training(deps, price_per_hour=1.0)
+    deps.clock.advance(1800)
+    fired = fire_schedule(_schedule(run), deps)
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    assert list(deps.runs.get("train-1").evaluation_reservations) == [fired.evaluation_run_id]
+    # When it then fails in PrepareEvaluation (its checkpoint was deleted): no record, nothing
+    # launched, and its RecordFailure names the run under test
+    failing = NotifyInput(
+        run_id=fired.evaluation_run_id,
+        execution_id=f"arn:aws:states:us-east-1:123456789012:execution:Evaluate:{fired.evaluation_run_id}",
+        error=ErrorInfo(Error="NothingToContinueFrom", Cause="checkpoint 4_Step-400.ckpt is no longer there"),
+        source_run_id="train-1",
+    )
+    notify_run(failing, deps)
+    # Then what its firing reserved is free, and it charged nothing
+    run = deps.runs.get("train-1")
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {})
 
 
 class StartFails(Exception):

@@ -95,6 +95,8 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
             raise  # only a failure can come before the record: nothing to tell anyone
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task.error, None)
+        if task.source_run_id is not None:  # an evaluation that failed to prepare
+            scheduled.release_reservation(task.source_run_id, task.run_id, deps)
         message_id = deps.messaging.send(notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None

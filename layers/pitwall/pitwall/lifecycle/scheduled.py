@@ -10,11 +10,13 @@ newest checkpoint, or records on the run why it started none:
   with it then deletes itself: the run's NotifyRun may be late or lost);
 - the run has no money left beside what its training will still cost: a firing reserves its
   evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends and charges
-  its cost; one that ended charging nothing (it failed to start or to prepare) has its
-  reservation released by the model's next firing, or by its run's end.
+  its cost; one that ended charging nothing has its reservation released by its failure (to
+  prepare), the model's next firing (a start that failed) or its run's end.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from pitwall import budget, recovery
 from pitwall.errors import BudgetExhausted, RunNotFound
@@ -121,6 +123,17 @@ def _settle_reservations(run: Run, live: list[str], deps: Deps, now: float) -> N
         except RunNotFound:
             continue  # never prepared: it launched nothing
         run.evaluation_costs[evaluation_id] = evaluation_cost(made, now)
+
+
+def release_reservation(source_run_id: str, evaluation_id: str, deps: Deps) -> None:
+    """Free what a firing reserved for an evaluation that failed before it had a record (it
+    launched nothing, so it charges nothing)."""
+
+    def release(source: Run) -> tuple[bool, None]:
+        return source.evaluation_reservations.pop(evaluation_id, None) is not None, None
+
+    with contextlib.suppress(RunNotFound):
+        update_run(deps, source_run_id, release)
 
 
 def settle_ended_run(run: Run, deps: Deps) -> Run:
