@@ -326,7 +326,8 @@ def actions_figure(traces: list[IterationTrace]) -> go.Figure | None:
 
 def _summary(data: ReportData) -> str:
     run = data.run
-    spent = recovery.spent(run, clock_of(run, data.generated_at))
+    at = clock_of(run, data.generated_at)
+    elapsed = recovery.spent(run, at).elapsed_seconds
     outcome = run.outcome
     trained = run.trained_segment
     request = run.request
@@ -346,12 +347,12 @@ def _summary(data: ReportData) -> str:
         ),
         (
             "cost",
-            f"${spent.cost_usd:.2f}"
+            f"${run.spent_usd(at):.2f}"
             + (f" of ${request.money_budget_usd:.2f}" if request.money_budget_usd else ""),
         ),
         (
             "time",
-            _hours(spent.elapsed_seconds)
+            _hours(elapsed)
             + (f" of {_hours(request.time_budget_minutes * 60)}" if request.time_budget_minutes else ""),
         ),
         ("created", _when(run.created_at)),

@@ -110,7 +110,10 @@ def render(snapshot: Snapshot, now: float, default_time_budget_minutes: int) -> 
     segment = run.current_segment
     minutes = run.request.time_budget_minutes or default_time_budget_minutes
     time_budget = minutes * 60.0
-    spent = recovery.spent(run, clock_of(run, now))
+    at = clock_of(run, now)
+    elapsed = recovery.spent(run, at).elapsed_seconds
+    cost = run.spent_usd(at)  # money only reserved for a running evaluation is not spent
+    reserved = run.committed_usd(at) - cost
     money = run.request.money_budget_usd
     lap = min((r.best_lap_seconds for r in run.evaluations if r.best_lap_seconds is not None), default=None)
     best_eval = next((r for r in run.evaluations if r.best_lap_seconds == lap), None) if lap else None
@@ -145,17 +148,19 @@ def render(snapshot: Snapshot, now: float, default_time_budget_minutes: int) -> 
         "best evaluation lap",
         f"{lap:.3f} s on {best_eval.track}" if lap is not None and best_eval else "-",
     )
-    table.add_row("cost so far", f"${spent.cost_usd:.2f}" + (f" of ${money:.2f}" if money else ""))
-    left = time_budget - spent.elapsed_seconds
+    table.add_row(
+        "cost so far",
+        f"${cost:.2f}"
+        + (f" of ${money:.2f}" if money else "")
+        + (f", ${reserved:.2f} reserved for a running evaluation" if reserved else ""),
+    )
+    left = time_budget - elapsed
     table.add_row(
         "time",
-        f"{_clock(spent.elapsed_seconds)} of {_clock(time_budget)}"
-        + ("" if run.is_terminal else f", {_clock(left)} left"),
+        f"{_clock(elapsed)} of {_clock(time_budget)}" + ("" if run.is_terminal else f", {_clock(left)} left"),
     )
-    table.add_row(
-        "time budget", _bar(spent.elapsed_seconds, time_budget, f"{_clock(spent.elapsed_seconds)} used")
-    )
-    table.add_row("money budget", _bar(spent.cost_usd, money, f"${spent.cost_usd:.2f} spent"))
+    table.add_row("time budget", _bar(elapsed, time_budget, f"{_clock(elapsed)} used"))
+    table.add_row("money budget", _bar(cost, money, f"${cost:.2f} spent"))
     title = f"{run.request.model_name} on {run.request.track}"
     footer = (
         f"pitwall report {run.run_id} -o {run.run_id}.html"

@@ -56,7 +56,7 @@ def test_a_rebalance_recommendation_hands_over_to_a_replacement_booted_while_tra
     assert first.host_state == "saved", first.host_state  # asked when the replacement was ready
     _never_two_training(suite, run)
     # and the overlap is in the run's cost: both instances were paid for while both ran
-    assert run.cost_usd(run.updated_at) == pytest.approx(
+    assert run.spent_usd(run.updated_at) == pytest.approx(
         sum(s.cost_usd(run.updated_at) for s in run.segments)
     )
     _survived(result)

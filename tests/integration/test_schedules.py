@@ -15,7 +15,7 @@ import yaml
 from pitwall import layout
 from pitwall.adapters.scheduler import EvaluationSchedules
 from pitwall.errors import RunNotFound
-from pitwall.runs import Run, RunState
+from pitwall.runs import Run, RunKind, RunRequest, RunState, Segment
 from pitwall.schedules import EvaluationSchedule
 from pitwall_cli import main
 from pitwall_local.cloud import LocalCloud
@@ -273,3 +273,42 @@ def test_firings_that_would_pile_up_or_waste_are_skipped_and_a_removed_schedule_
     assert len(cloud.scheduler.firings_of(busy)) == fired_before
     assert busy not in [s.schedule_id for s in _schedules(cloud)]
     assert main(["schedule", "remove", witness, *location]) == 0
+
+
+def test_an_evaluation_that_fails_to_prepare_frees_the_money_its_firing_reserved(
+    cloud: LocalCloud, helpers
+) -> None:
+    # Given an ended training run on which a firing reserved 2 USD for an evaluation that asks
+    # for a checkpoint the model does not have
+    run_id, evaluation_id = helpers.new_run_id("reserved"), helpers.new_run_id("reserved-e0")
+    now = cloud.clock().now()
+    cloud.runs.create(
+        Run(
+            run_id=run_id,
+            kind=RunKind.TRAIN,
+            request=RunRequest(model_name=run_id, track="reInvent2019_track", money_budget_usd=5),
+            state=RunState.SUCCEEDED,
+            created_at=now - 3600,
+            updated_at=now,
+            custom_files_prefix=layout.RunKeys(run_id).custom_files_prefix,
+            segments=[
+                Segment(
+                    index=0,
+                    model_prefix=layout.segment_model_prefix(run_id, 0),
+                    deadline_epoch=now,
+                    last_checkpoint="4_Step-400.ckpt",
+                    launched_at=now - 3600,
+                    ended_at=now - 60,
+                    price_per_hour=1.0,
+                )
+            ],
+            evaluation_reservations={evaluation_id: 2.0},
+        )
+    )
+    # When its Evaluate execution fails in PrepareEvaluation (no record: it launched nothing)
+    payload = {"source_run_id": run_id, "evaluation": {"checkpoint": 999}}
+    ended = cloud.wait(cloud.start("Evaluate", payload, name=evaluation_id), timeout=60)
+    assert ended["status"] == "FAILED" and "NothingToContinueFrom" in (ended.get("cause") or ""), ended
+    # Then its failure freed the reservation and charged nothing
+    run = cloud.runs.get(run_id)
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {})

@@ -213,9 +213,9 @@ def test_the_overlap_is_paid_and_counted_in_the_runs_cost():
     run = handing_over()
     now = T0 + 2 * HOUR
     alone = run.segments[0].cost_usd(now)
-    assert run.cost_usd(now) == pytest.approx(alone + (HOUR - 5) / HOUR * 0.40)
+    assert run.spent_usd(now) == pytest.approx(alone + (HOUR - 5) / HOUR * 0.40)
     run.dropped_standby_cost_usd = 0.1
-    assert run.cost_usd(now) == pytest.approx(alone + (HOUR - 5) / HOUR * 0.40 + 0.1)
+    assert run.spent_usd(now) == pytest.approx(alone + (HOUR - 5) / HOUR * 0.40 + 0.1)
 
 
 def test_the_reaper_spares_a_booting_standby_past_the_launch_grace():

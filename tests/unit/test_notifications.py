@@ -170,6 +170,24 @@ def test_finished_gives_episodes_best_checkpoint_cost_and_evaluations() -> None:
     assert message.event == Event.RUN_FINISHED
 
 
+def test_the_cost_a_run_ends_with_is_what_it_spent_not_what_a_running_evaluation_reserved() -> None:
+    # Given a run that spent 0.25 USD on its instance and 0.10 on an ended evaluation, and whose
+    # last scheduled evaluation, still running as it ends, reserved 1.50
+    run = _run(
+        _segment(0, POOL, 0.25, launched_at=T0, ended_at=T0 + 3600, last_checkpoint="20_Step-5000.ckpt"),
+        state=RunState.SUCCEEDED,
+        evaluation_costs={"run-1-e0-1": 0.1},
+        evaluation_reservations={"run-1-e0-2": 1.5},
+    )
+    # When it is told as finished, or as failed
+    finished = notifications.run_finished(run, now=T0 + 3700)
+    failed = notifications.run_failed(run.model_copy(update={"state": RunState.FAILED}), now=T0 + 3700)
+    # Then each says it cost 0.35
+    assert finished.subject == "Pitwall: fast-one trained, 0 episodes, $0.35"
+    assert "cost: $0.35." in finished.body
+    assert "cost: $0.35." in failed.body
+
+
 def test_a_finished_evaluation_run_reports_its_laps_for_the_trained_run() -> None:
     run = _run(_segment(0, POOL, 0.25, launched_at=T0, ended_at=T0 + 900), state=RunState.SUCCEEDED)
     run = run.model_copy(

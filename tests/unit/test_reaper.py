@@ -175,3 +175,20 @@ def test_the_fleet_view_counts_live_runs_stale_ones_and_the_highest_budget_share
     assert view.stale_runs == 1
     assert view.budget_used_percent == 80.0
     assert view.live_cost_usd == 3.0  # three live runs, an hour at 1 USD/h each
+
+
+def test_money_reserved_for_a_running_evaluation_is_not_counted_as_spent_by_the_fleet_view() -> None:
+    from pitwall.reaper import fleet_view
+
+    # Given a 5 USD run an hour into an instance at 1 USD/h, with 3 USD reserved for a scheduled
+    # evaluation still running
+    now = T0 + 3600
+    live = run(segment(0, T0, price_per_hour=1.0, last_heartbeat_at=now))
+    live.request = live.request.model_copy(update={"money_budget_usd": 5.0})
+    reserving = live.model_copy(update={"evaluation_reservations": {"run-r-e0-1": 3.0}})
+    # When the fleet is looked at
+    plain_view = fleet_view([live], now, heartbeat_window_seconds=600)
+    view = fleet_view([reserving], now, heartbeat_window_seconds=600)
+    # Then it spent 1 USD, 20% of its budget (not 80%: no alarm), as without the reservation
+    assert (view.budget_used_percent, view.live_cost_usd) == (20.0, 1.0)
+    assert view == plain_view

@@ -80,10 +80,23 @@ def test_cost_and_paid_time_add_up_over_the_segments() -> None:
         launched_at=4000.0,
     )  # still running
     run = _run(segments=[first, second])
-    assert run.cost_usd(now=4000.0 + 1800.0) == pytest.approx(0.36 + 0.36)
+    assert run.spent_usd(now=4000.0 + 1800.0) == pytest.approx(0.36 + 0.36)
     assert run.paid_seconds(now=5800.0) == pytest.approx(3600 + 1800)
     assert run.model_prefix == "models/m/seg-001"
     assert summarize(run, now=5800.0).segments == 2
+
+
+def test_an_ended_evaluations_cost_is_spent_and_a_running_ones_reservation_only_committed() -> None:
+    # Given a run an hour into an instance at 1 USD/h, with an evaluation that ended having cost
+    # 0.40 and 3 USD reserved for one still running
+    segment = Segment(
+        index=0, model_prefix="models/m/seg-000", deadline_epoch=0, price_per_hour=1.0, launched_at=0.0
+    )
+    run = _run(segments=[segment], evaluation_costs={"ev-0": 0.4}, evaluation_reservations={"ev-1": 3.0})
+    # Then it spent 1.40 (what it reports) and committed 4.40 (what its budget rule counts)
+    assert run.spent_usd(3600.0) == pytest.approx(1.4)
+    assert run.committed_usd(3600.0) == pytest.approx(4.4)
+    assert summarize(run, now=3600.0).cost_usd == pytest.approx(1.4)
 
 
 def test_a_model_name_the_console_would_refuse_is_refused() -> None:

@@ -1,9 +1,10 @@
 """THE budget rule: what a run has left (time and money) and what its next segment may use.
 
-Time is wall-clock time since the run's first launch; money is what its instances cost at the
-prices actually paid. A segment may run until the earlier of the time left and what the money
-left buys at the new pool's price, and must have at least `minimum_segment_seconds` of useful
-training after booting, or it is not worth launching.
+Time is wall-clock time since the run's first launch; money is what its instances and ended
+evaluations cost at the prices actually paid, and what its running evaluations reserved. A
+segment may run until the earlier of the time left and what the money left buys at the new
+pool's price, and must have at least `minimum_segment_seconds` of useful training after booting,
+or it is not worth launching.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ class Budget:
 @dataclass(frozen=True)
 class Spent:
     elapsed_seconds: float  # since the run's first launch (0 before it)
-    cost_usd: float
+    committed_usd: float  # spent, and reserved by its running evaluations (`Run.committed_usd`)
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Left:
 
 
 def left(budget: Budget, spent: Spent) -> Left:
-    money = None if budget.money_usd is None else budget.money_usd - spent.cost_usd
+    money = None if budget.money_usd is None else budget.money_usd - spent.committed_usd
     return Left(time_seconds=budget.time_seconds - spent.elapsed_seconds, money_usd=money)
 
 
@@ -66,7 +67,7 @@ def evaluation_money(
 ) -> float | None:
     """What an evaluation of a run may spend (None: no limit): its own cap, within the money the
     run has not committed: its budget, less what it spent and what its running evaluations
-    reserved (`spent.cost_usd`), less what its live training segment will still cost up to its
+    reserved (`spent.committed_usd`), less what its live training segment will still cost up to its
     deadline (that deadline was set from the money left then). BudgetExhausted when the run
     has no money left beside its training."""
     caps = [cap_usd] if cap_usd is not None else []

@@ -191,7 +191,7 @@ def run_finished(run: Run, now: float) -> Message:
     model = run.request.model_name
     outcome = run.outcome
     episodes = outcome.episodes if outcome else run.episodes()
-    cost = run.cost_usd(now)
+    cost = run.spent_usd(now)
     evaluations = _evaluation_lines(run.evaluations)
     return Message(
         Event.RUN_FINISHED,
@@ -247,7 +247,7 @@ def run_failed(run: Run, now: float) -> Message:
             f"Model {model} (run {run.run_id}, {run.kind.value}) failed.",
             f"Why: {reason}",
             f"Latest checkpoint: {trained.last_checkpoint if trained else 'none'}; "
-            f"segments: {len(run.segments)}; cost: {usd(run.cost_usd(now))}.",
+            f"segments: {len(run.segments)}; cost: {usd(run.spent_usd(now))}.",
             "",
             _next(run.run_id),
         ),

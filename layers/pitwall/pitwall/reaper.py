@@ -148,7 +148,7 @@ class FleetView:
     live_runs: int  # runs not ended that have an instance
     stale_runs: int  # of them, training or evaluating with no heartbeat within the window
     budget_used_percent: float  # the highest share of its money budget a live run has spent
-    live_cost_usd: float  # what the live runs have cost so far, together
+    live_cost_usd: float  # what the live runs have spent so far, together
 
 
 def fleet_view(runs: Iterable[Run], now: float, heartbeat_window_seconds: float) -> FleetView:
@@ -161,10 +161,10 @@ def fleet_view(runs: Iterable[Run], now: float, heartbeat_window_seconds: float)
             last = segment.last_heartbeat_at or segment.started_at or segment.launched_at or run.updated_at
             stale += now - last > heartbeat_window_seconds
         if run.request.money_budget_usd:
-            used = max(used, 100.0 * run.cost_usd(now) / run.request.money_budget_usd)
+            used = max(used, 100.0 * run.spent_usd(now) / run.request.money_budget_usd)
     return FleetView(
         live_runs=len(live),
         stale_runs=stale,
         budget_used_percent=used,
-        live_cost_usd=sum(run.cost_usd(now) for run in live),
+        live_cost_usd=sum(run.spent_usd(now) for run in live),
     )

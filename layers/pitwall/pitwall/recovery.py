@@ -345,10 +345,11 @@ def run_budget(run: Run, policy: RecoveryPolicy) -> budget.Budget:
 
 
 def spent(run: Run, now: float) -> budget.Spent:
-    """What the run has used: wall time since its first launch, and the cost of its instances."""
+    """What the budget counts as used: wall time since the run's first launch, and the money it
+    spent or reserved for its running evaluations."""
     first_launch = min((s.launched_at for s in run.segments if s.launched_at is not None), default=None)
     elapsed = 0.0 if first_launch is None else max(0.0, now - first_launch)
-    return budget.Spent(elapsed_seconds=elapsed, cost_usd=run.cost_usd(now))
+    return budget.Spent(elapsed_seconds=elapsed, committed_usd=run.committed_usd(now))
 
 
 def excluded_pools(run: Run, now: float, policy: RecoveryPolicy) -> list[str]:

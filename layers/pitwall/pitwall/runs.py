@@ -316,17 +316,21 @@ class Run(_Model):
         self.awaiting = None
         self.task_token = None
 
-    def cost_usd(self, now: float) -> float:
-        """Its instances' cost, and its evaluations' (they spend the same money budget), or what a
-        running one reserved."""
+    def spent_usd(self, now: float) -> float:
+        """What the run has spent: its instances' cost and its ended evaluations' (they spend the
+        same money budget). What it reports and what its alarms compare with its budget."""
         standby = self.standby.cost_usd(now) if self.standby else 0.0  # the overlap is paid
         return (
             sum(segment.cost_usd(now) for segment in self.segments)
             + standby
             + self.dropped_standby_cost_usd
             + sum(self.evaluation_costs.values())
-            + sum(self.evaluation_reservations.values())
         )
+
+    def committed_usd(self, now: float) -> float:
+        """What it spent and what its running evaluations reserved: the money the budget rule
+        counts as gone when it decides what the run may still spend."""
+        return self.spent_usd(now) + sum(self.evaluation_reservations.values())
 
     def training_committed_usd(self, now: float) -> float:
         """What its live training segments (and a hand-over's replacement) will still cost up to
@@ -355,7 +359,7 @@ class RunSummary(_Model):
     instance_id: str | None
     episodes: int
     last_checkpoint: str | None
-    cost_usd: float
+    cost_usd: float  # what it spent (`Run.spent_usd`); money only reserved is not
     failure: str | None
 
 
@@ -371,6 +375,6 @@ def summarize(run: Run, now: float) -> RunSummary:
         instance_id=segment.instance_id if segment else None,
         episodes=run.episodes(),
         last_checkpoint=trained.last_checkpoint if trained else None,
-        cost_usd=round(run.cost_usd(now), 4),
+        cost_usd=round(run.spent_usd(now), 4),
         failure=run.failure,
     )

@@ -237,7 +237,7 @@ def test_the_cost_over_time_only_grows_and_counts_both_instances_while_they_over
     # Then the line climbs at 1 $/h, then 3 $/h during the overlap, then 2 $/h, to what it cost
     assert list(line.x) == [0.0, 3000 / 3600, 1.0, 6600 / 3600]
     assert [round(c, 4) for c in line.y] == [0.0, round(3000 / 3600, 4), round(1 + 600 / 1800, 4), 3.0]
-    assert line.y[-1] == pytest.approx(run.cost_usd(T0 + 7000))
+    assert line.y[-1] == pytest.approx(run.spent_usd(T0 + 7000))
 
 
 def test_the_page_holds_every_section_and_the_settings() -> None:

@@ -154,6 +154,29 @@ def test_the_view_of_each_state_matches_its_snapshot(state: str) -> None:
     assert text == expected.read_text(), f"{state}:\n{text}"
 
 
+def test_money_reserved_for_a_running_evaluation_is_said_beside_the_cost_not_counted_in_it() -> None:
+    # Given the running run (0.25 USD/h, 2 USD budget) and the same run with 1.50 USD reserved
+    # for a scheduled evaluation still running
+    plain = RUNS["running"]
+    reserving = plain.model_copy(update={"evaluation_reservations": {"run-1-e0-1": 1.5}})
+    # When each is drawn half an hour in
+    lines = {
+        name: [
+            line
+            for line in _text(run, now=T0 + 1800).splitlines()
+            if "cost so far" in line or "spent" in line
+        ]
+        for name, run in (("plain", plain), ("reserving", reserving))
+    }
+    # Then both show the 0.12 USD its instance cost, cost and money bar; the reservation is said beside
+    assert [" ".join(line.split()) for line in lines["reserving"]] == [
+        "│ cost so far $0.12 of $2.00, $1.50 reserved for a running evaluation │",
+        "│ money budget ━╸ 6% $0.12 spent │",
+    ]
+    assert len(lines["plain"]) == 2 and "reserved" not in lines["plain"][0]
+    assert lines["plain"][1] == lines["reserving"][1]
+
+
 class FakeClock:
     """A clock that moves only when the loop sleeps: no real waiting."""
 

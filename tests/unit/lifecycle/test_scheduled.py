@@ -7,10 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from pitwall import aws, layout
+from pitwall import aws, budget, layout, notifications, recovery
 from pitwall.errors import BudgetExhausted
 from pitwall.evaluations import EvaluationRequest, TrackLeg
 from pitwall.lifecycle.deps import Deps
+from pitwall.lifecycle.models import ErrorInfo, NotifyInput
+from pitwall.lifecycle.notify import notify_run
 from pitwall.lifecycle.prepare import evaluation_money
 from pitwall.lifecycle.scheduled import (
     charge_evaluation,
@@ -19,7 +21,8 @@ from pitwall.lifecycle.scheduled import (
     fire_schedule,
     schedule_of,
 )
-from pitwall.runs import EvaluationResult, Run, RunKind, RunRequest, RunState, Segment
+from pitwall.reaper import fleet_view
+from pitwall.runs import EvaluationResult, Run, RunKind, RunRequest, RunState, Segment, summarize
 from pitwall.schedules import MAX_FIRINGS_KEPT, EvaluationSchedule, ScheduleSpec
 
 START = 1_800_000_000.0
@@ -272,6 +275,73 @@ def test_a_firing_whose_evaluation_failed_to_prepare_does_not_block_the_next_one
     assert list(deps.runs.get("train-1").evaluation_reservations) == [again.evaluation_run_id]
 
 
+NOTIFYING = "arn:aws:states:us-east-1:123456789012:execution:Train:train-1"
+
+
+def test_the_reservation_of_an_evaluation_that_failed_to_prepare_is_released_when_its_run_ends(
+    deps: Deps,
+) -> None:
+    # Given a 5 USD run at 1 USD/h whose scheduled evaluation failed in PrepareEvaluation (no
+    # record, nothing charged), and no firing after it
+    run = _training(deps, evaluations=[{"every": "rate(2 hours)"}], price_per_hour=1.0)
+    create_run_schedules(run, deps)
+    deps.clock.advance(1800)
+    [schedule] = deps.schedules.all()
+    failed = fire_schedule(schedule, deps)
+    deps.machines.end(failed.evaluation_run_id, "FAILED")
+    assert deps.runs.get("train-1").evaluation_reservations == {failed.evaluation_run_id: 3.0}
+    deps.clock.advance(600)
+    spent = deps.runs.get("train-1").spent_usd(deps.clock.now())
+    # When the run ends
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    # Then the reservation is gone, charging nothing: the run's cost is what it was
+    run = deps.runs.get("train-1")
+    assert run.evaluation_reservations == {} and run.evaluation_costs == {}
+    assert run.spent_usd(deps.clock.now()) == pytest.approx(spent) == pytest.approx(2 / 3)
+    assert run.committed_usd(deps.clock.now()) == pytest.approx(spent)
+    [message] = deps.messaging.messages
+    assert message.subject.endswith("$0.67")
+
+
+def test_an_evaluation_still_running_when_its_run_ends_keeps_its_reservation_until_it_charges(
+    deps: Deps,
+) -> None:
+    # Given a 5 USD run at 1 USD/h whose scheduled evaluation is running as the run ends
+    run = _training(deps, price_per_hour=1.0)
+    deps.clock.advance(1800)
+    fired = fire_schedule(_schedule(run), deps)
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    # Then it keeps its reservation
+    assert deps.runs.get("train-1").evaluation_reservations == {fired.evaluation_run_id: 3.0}
+    # and when it ends having cost 0.25, that replaces it
+    evaluation = _evaluation(fired.evaluation_run_id, run.request, launched=START + 1800, seconds=900)
+    deps.machines.end(fired.evaluation_run_id)
+    charge_evaluation(evaluation, deps, deps.clock.now())
+    run = deps.runs.get("train-1")
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.25})
+
+
+def test_an_evaluation_that_fails_to_prepare_after_its_run_ended_frees_its_reservation(deps: Deps) -> None:
+    # Given a scheduled evaluation whose Evaluate execution is running as its run ends
+    run = _training(deps, price_per_hour=1.0)
+    deps.clock.advance(1800)
+    fired = fire_schedule(_schedule(run), deps)
+    notify_run(NotifyInput(run_id="train-1", execution_id=NOTIFYING), deps)
+    assert list(deps.runs.get("train-1").evaluation_reservations) == [fired.evaluation_run_id]
+    # When it then fails in PrepareEvaluation (its checkpoint was deleted): no record, nothing
+    # launched, and its RecordFailure names the run under test
+    failing = NotifyInput(
+        run_id=fired.evaluation_run_id,
+        execution_id=f"arn:aws:states:us-east-1:123456789012:execution:Evaluate:{fired.evaluation_run_id}",
+        error=ErrorInfo(Error="NothingToContinueFrom", Cause="checkpoint 4_Step-400.ckpt is no longer there"),
+        source_run_id="train-1",
+    )
+    notify_run(failing, deps)
+    # Then what its firing reserved is free, and it charged nothing
+    run = deps.runs.get("train-1")
+    assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {})
+
+
 class StartFails(Exception):
     pass
 
@@ -331,6 +401,44 @@ def test_an_evaluation_not_started_by_a_schedule_or_no_longer_in_its_firings_sti
     )
 
 
+def _evaluation(run_id: str, request: RunRequest, *, launched: float, seconds: float) -> Run:
+    """An ended evaluation of train-1 on one instance at 1 USD/h."""
+    return Run(
+        run_id=run_id,
+        kind=RunKind.EVALUATE,
+        request=request,
+        state=RunState.SUCCEEDED,
+        created_at=launched,
+        updated_at=launched + seconds,
+        custom_files_prefix="c",
+        source_run_id="train-1",
+        segments=[
+            Segment(
+                index=0,
+                model_prefix="e",
+                deadline_epoch=launched + 7200,
+                launched_at=launched,
+                ended_at=launched + seconds,
+                price_per_hour=1.0,
+            )
+        ],
+    )
+
+
+def _money_views(run: Run, deps: Deps) -> tuple[object, ...]:
+    """What the racer reads and the alarms see of a run's money: the fleet view's share of its
+    budget and spend, the cost its end notification and `pitwall status` give."""
+    now = deps.clock.now()
+    fleet = fleet_view([run], now, heartbeat_window_seconds=600)
+    ended = run.model_copy(update={"state": RunState.SUCCEEDED})
+    return (
+        fleet.budget_used_percent,
+        fleet.live_cost_usd,
+        notifications.run_finished(ended, now).subject,
+        summarize(run, now).cost_usd,
+    )
+
+
 def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
     deps: Deps, evaluate_machine: str
 ) -> None:
@@ -339,35 +447,26 @@ def test_a_firing_reserves_the_money_its_run_has_not_committed_to_its_training(
     _training(deps, price_per_hour=1.0)
     deps.clock.advance(1800)
     run = deps.runs.get("train-1")
+    now = deps.clock.now()
+    before = _money_views(run, deps)
     # When a schedule with a 10 USD cap fires
     fired = fire_schedule(_schedule(run, max_usd=10), deps)
-    # Then it reserves the 3 USD left beside the training, counted in the run's cost, and the
-    # evaluation's money budget is that reservation
+    # Then it reserves the 3 USD left beside the training, and the evaluation's money budget is
+    # that reservation
     run = deps.runs.get("train-1")
     assert run.evaluation_reservations == {fired.evaluation_run_id: 3.0}
-    assert run.cost_usd(deps.clock.now()) == pytest.approx(3.5)
     assert evaluation_money(run, EvaluationRequest(max_usd=10), fired.evaluation_run_id, deps) == 3.0
+    # and the budget rule counts it as gone: no money is left for a next segment or evaluation
+    assert recovery.spent(run, now).committed_usd == pytest.approx(3.5)
+    run_budget = recovery.run_budget(run, recovery.RecoveryPolicy.from_settings(deps.settings))
+    assert budget.left(run_budget, recovery.spent(run, now)).money_usd == pytest.approx(1.5)
+    with pytest.raises(BudgetExhausted):
+        evaluation_money(run, EvaluationRequest(), "another", deps)
+    # but what the run reports and alarms on is what it spent, 0.50, as before the firing
+    assert run.spent_usd(now) == pytest.approx(0.5)
+    assert _money_views(run, deps) == before
     # When the evaluation ends having cost 0.40, that replaces the reservation
-    evaluation = Run(
-        run_id=fired.evaluation_run_id,
-        kind=RunKind.EVALUATE,
-        request=run.request,
-        state=RunState.SUCCEEDED,
-        created_at=START,
-        updated_at=START,
-        custom_files_prefix="c",
-        source_run_id="train-1",
-        segments=[
-            Segment(
-                index=0,
-                model_prefix="e",
-                deadline_epoch=START + 7200,
-                launched_at=START + 1800,
-                ended_at=START + 1800 + 1440,
-                price_per_hour=1.0,
-            )
-        ],
-    )
+    evaluation = _evaluation(fired.evaluation_run_id, run.request, launched=START + 1800, seconds=1440)
     charge_evaluation(evaluation, deps, deps.clock.now())
     run = deps.runs.get("train-1")
     assert (run.evaluation_reservations, run.evaluation_costs) == ({}, {fired.evaluation_run_id: 0.4})

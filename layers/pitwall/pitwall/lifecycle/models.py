@@ -230,6 +230,9 @@ class NotifyInput(_Lenient):
     error: ErrorInfo | None = None
     # the notifying execution (`$$.Execution.Id`): a run is ended only by the execution that owns it
     execution_id: str = Field(pattern=r"^arn:aws[a-z-]*:states:[a-z0-9-]+:[0-9]{12}:execution:")
+    # an evaluation's failure: the run under test (what its firing reserved there is freed when
+    # the evaluation failed before it had a record)
+    source_run_id: RunId | None = None
 
 
 class NotifyOutput(_Model):

@@ -95,6 +95,8 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
             raise  # only a failure can come before the record: nothing to tell anyone
         # e.g. invalid custom files: the run never got a record
         reason = failure_reason(task.error, None)
+        if task.source_run_id is not None:  # an evaluation that failed to prepare
+            scheduled.release_reservation(task.source_run_id, task.run_id, deps)
         message_id = deps.messaging.send(notifications.run_rejected(task.run_id, reason or ""))
         return NotifyOutput(
             run_id=task.run_id, state=None, reason=reason or "", message_id=message_id, event=None
@@ -113,10 +115,11 @@ def notify_run(task: NotifyInput, deps: Deps) -> NotifyOutput:
         run.move_to(RunState.SUCCEEDED, now)
     run.awaiting, run.task_token = None, None
     run = deps.runs.save(run)
-    # scheduled evaluations: a training's schedules end with it; an evaluation's cost is its
-    # model's run's to bear
+    # scheduled evaluations: a training's schedules end with it, and so do the reservations of
+    # its evaluations no longer running; an evaluation's cost is its model's run's to bear
     if run.kind == RunKind.TRAIN:
         scheduled.end_run_schedules(run, deps)
+        run = scheduled.settle_ended_run(run, deps)
     elif run.source_run_id is not None:
         scheduled.charge_evaluation(run, deps, now)
     summary = summarize(run, now)

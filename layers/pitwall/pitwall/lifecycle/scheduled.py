@@ -9,10 +9,14 @@ newest checkpoint, or records on the run why it started none:
 - the model has no checkpoint yet, or its run ended or used its time (a schedule that ends
   with it then deletes itself: the run's NotifyRun may be late or lost);
 - the run has no money left beside what its training will still cost: a firing reserves its
-  evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends.
+  evaluation's money on the run (`budget.evaluation_money`) until the evaluation ends and charges
+  its cost; one that ended charging nothing has its reservation released by its failure (to
+  prepare), the model's next firing (a start that failed) or its run's end.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 from pitwall import budget, recovery
 from pitwall.errors import BudgetExhausted, RunNotFound
@@ -119,6 +123,33 @@ def _settle_reservations(run: Run, live: list[str], deps: Deps, now: float) -> N
         except RunNotFound:
             continue  # never prepared: it launched nothing
         run.evaluation_costs[evaluation_id] = evaluation_cost(made, now)
+
+
+def release_reservation(source_run_id: str, evaluation_id: str, deps: Deps) -> None:
+    """Free what a firing reserved for an evaluation that failed before it had a record (it
+    launched nothing, so it charges nothing)."""
+
+    def release(source: Run) -> tuple[bool, None]:
+        return source.evaluation_reservations.pop(evaluation_id, None) is not None, None
+
+    with contextlib.suppress(RunNotFound):
+        update_run(deps, source_run_id, release)
+
+
+def settle_ended_run(run: Run, deps: Deps) -> Run:
+    """A training run ended: release what its firings reserved for evaluations no longer running
+    that charged nothing (a next firing would have, but none may come); an evaluation still
+    running keeps its reservation until it ends and charges its cost."""
+    now = deps.clock.now()
+
+    def settle(latest: Run) -> tuple[bool, None]:
+        before = dict(latest.evaluation_reservations), dict(latest.evaluation_costs)
+        if latest.evaluation_reservations:
+            _settle_reservations(latest, _live_evaluations(latest, deps, now), deps, now)
+        return (latest.evaluation_reservations, latest.evaluation_costs) != before, None
+
+    settled, _ = update_run(deps, run.run_id, settle)
+    return settled
 
 
 def _already_evaluated(run: Run, schedule: EvaluationSchedule, checkpoint: str) -> bool:
