@@ -10,6 +10,7 @@ run's `imports` only: the run's model and state are untouched.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from pitwall import layout, notifications
 from pitwall.adapters import secrets
@@ -123,10 +124,15 @@ def _claim(task: PrepareImportInput, run: Run, deps: Deps) -> None:
     update_run(deps, run.run_id, add)
 
 
-def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> ImportPlan:
+def prepare_import(
+    task: PrepareImportInput, deps: Deps, droa_settings: Callable[[], DroaSettings]
+) -> ImportPlan:
+    """`droa_settings` is read after the import is recorded on the run: a stack without DRoA's
+    settings (DroaNotConfigured) then fails the import on the run and tells the racer why."""
     request = task.request
     run = deps.runs.get(request.run_id)
     _claim(task, run, deps)
+    droa = droa_settings()
     if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
         raise NothingToContinueFrom(
             f"run {run.run_id} is a {run.kind} run in state {run.state}: an import needs a training "
