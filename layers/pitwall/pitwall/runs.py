@@ -14,7 +14,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from pitwall import layout
 from pitwall.errors import InvalidTransition
@@ -91,6 +92,16 @@ class ImportRequest(_Model):
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
     description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
 
+    @model_validator(mode="after")
+    def _condition_needs_an_evaluation(self) -> ImportRequest:
+        if self.min_completion_percent is not None and self.after != "evaluation":
+            raise PydanticCustomError(
+                "import_after",
+                "import_after.min_completion_percent applies to an evaluation's result only: set "
+                "import_after.after to 'evaluation' (allowed: 'training', 'evaluation'), or drop it",
+            )
+        return self
+
 
 class ImportState(StrEnum):
     PACKAGING = "PACKAGING"  # the Import execution started: choosing the checkpoint, packaging
@@ -140,6 +151,22 @@ class RunRequest(_Model):
     )
     pretrained: PretrainedSource | None = None
     import_after: ImportRequest | None = None
+
+    @model_validator(mode="after")
+    def _import_after_evaluation_needs_one(self) -> RunRequest:
+        # an evaluation run's request carries its training's evaluate_after with the import
+        if (
+            self.import_after is not None
+            and self.import_after.after == "evaluation"
+            and not self.evaluate_after
+        ):
+            raise PydanticCustomError(
+                "import_after",
+                "import_after.after 'evaluation' needs evaluate_after (the evaluation that decides the "
+                "import; none: nothing is ever imported): add evaluate_after, or set import_after.after "
+                "to 'training' (allowed: 'training', 'evaluation')",
+            )
+        return self
 
 
 class Pool(_Model):
