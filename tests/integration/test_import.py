@@ -117,7 +117,7 @@ def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(
     # the racer is told, with the car file's link, its true lifetime and how to get a fresh one
     (told,) = [n for n in notifications_of(racer_inbox, trained) if n["event"] == "model-imported"]
     assert f"/{record.car_file_key}?" in told["body"]
-    assert f"a fresh one: pitwall car {trained}" in told["body"]
+    assert f"a fresh one: pitwall car {trained} --checkpoint {number}):" in told["body"]
     assert "at most 1 hour" in told["body"]
     # the password is nowhere: run record, execution history, logs, Lambda environments, parameters
     password = droa_double.PASSWORD

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from pitwall import layout
+from pitwall.droa import contract, package
 from pitwall.errors import InvalidTransition
 from pitwall.evaluations import Checkpoint, CheckpointName, Direction, EvaluationRequest, TrackLeg
 from pitwall.schedules import MAX_FIRINGS_KEPT, ScheduleFiring, ScheduleSpec
@@ -63,7 +64,7 @@ def can_move(source: RunState, target: RunState) -> bool:
     return target in _NEXT[source]
 
 
-MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"  # what DRoA accepts as a model name
+MODEL_NAME_PATTERN = contract.MODEL_NAME_PATTERN  # a run's model is imported under its name
 
 
 class _Model(BaseModel):
@@ -77,8 +78,7 @@ class PretrainedSource(_Model):
     checkpoint: Checkpoint = "last"
 
 
-CHECKPOINT_CHOICE_PATTERN = r"^(best|last|\d+)$"  # an import's checkpoint: best, last or a number
-DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"  # what DRoA accepts as a model description
+CHECKPOINT_CHOICE_PATTERN = package.CHOICE_PATTERN
 
 
 class ImportRequest(_Model):
@@ -90,7 +90,7 @@ class ImportRequest(_Model):
     # after training; after an evaluation, the checkpoint that evaluation ran
     checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
-    description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
+    description: str | None = Field(default=None, pattern=contract.MODEL_DESCRIPTION_PATTERN)
 
     @model_validator(mode="after")
     def _condition_needs_an_evaluation(self) -> ImportRequest:

@@ -234,13 +234,15 @@ def poll_import(task: ImportRef, deps: Deps, client: DroaClient, droa: DroaSetti
     )
 
 
-def _car_file_line(url: str, run_id: str) -> str:
+def _car_file_line(url: str, run_id: str, checkpoint_name: str) -> str:
     """The car file's link, with its true lifetime: a link signed with a Lambda's temporary
-    credentials dies with them, whatever expiry it asks for."""
+    credentials dies with them, whatever expiry it asks for; and the command that writes the
+    imported checkpoint's car file again (by number, as the import chooses one)."""
+    number = layout.checkpoint_number(checkpoint_name)
     return (
         f"Car file (agent/model.pb + model_metadata.json), a link for at most "
         f"{CAR_FILE_LINK_SECONDS // 3600} hour (less if the credentials that signed it expire first; "
-        f"a fresh one: pitwall car {run_id}): {url}"
+        f"a fresh one: pitwall car {run_id} --checkpoint {number}): {url}"
     )
 
 
@@ -273,8 +275,8 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
             else "nothing was packaged"
         )
     ]
-    if car_url:
-        lines.append(_car_file_line(car_url, run.run_id))
+    if car_url and found.checkpoint_name:
+        lines.append(_car_file_line(car_url, run.run_id, found.checkpoint_name))
     model = run.request.model_name
     status_text = str(found.status)
     message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))
