@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import tarfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from pitwall import aws, layout
+from pitwall.errors import RunNotFound
 from pitwall.observability import logger
 from pitwall.runs import ImportState, Run
 from pitwall_local import droa as droa_double
@@ -396,6 +398,33 @@ def test_car_writes_the_car_file(cloud, droa, trained, tmp_path):
     assert main(["car", trained, "-o", str(target), *_where(cloud)]) == 0
     with tarfile.open(target, mode="r:gz") as car:
         assert sorted(car.getnames()) == ["agent/model.pb", "model_metadata.json"]
+
+
+def _run_or_none(cloud: LocalCloud, run_id: str) -> Run | None:
+    try:
+        return cloud.runs.get(run_id)
+    except RunNotFound:  # the Train machine has not recorded it yet
+        return None
+
+
+def test_a_training_under_way_has_no_folder_export_or_car_file_yet(cloud, helpers, tmp_path, capsys):
+    from pitwall_cli import main
+
+    # Given a training that has written a checkpoint and goes on
+    run_id = helpers.new_run_id("under-way")
+    arn = cloud.start("Train", helpers.train_input(cloud, run_id, time_budget_minutes=120), name=run_id)
+    deadline = time.monotonic() + 120
+    while not ((run := _run_or_none(cloud, run_id)) and run.trained_segment and not run.is_terminal):
+        assert time.monotonic() < deadline, "no checkpoint while training"
+        time.sleep(0.2)
+    # Then `pitwall import --to-folder` and `pitwall car` refuse it, saying why, and write nothing
+    folder, target = tmp_path / "export", tmp_path / "car.tar.gz"
+    assert main(["import", run_id, "--to-folder", str(folder), *_where(cloud)]) == 1
+    assert main(["car", run_id, "-o", str(target), *_where(cloud)]) == 1
+    refused = capsys.readouterr().err.splitlines()
+    assert len(refused) == 2 and all("it has not ended" in line for line in refused), refused
+    assert not folder.exists() and not target.exists()
+    assert cloud.wait(arn)["status"] == "SUCCEEDED"
 
 
 def test_the_import_command_starts_the_machine_and_status_shows_the_import(cloud, droa, trained, capsys):

@@ -1,15 +1,16 @@
 """PrepareImport records the import on the run before anything can fail: on a stack without
-DRoA's settings the import then ends FAILED on the run, with the reason, and the racer is told."""
+DRoA's settings the import then ends FAILED on the run, with the reason, and the racer is told.
+An export (DRoA's package, the car file) is only of a training that has ended well."""
 
 from __future__ import annotations
 
 import pytest
 
-from pitwall.errors import DroaNotConfigured
+from pitwall.errors import DroaNotConfigured, NothingToContinueFrom
 from pitwall.lifecycle.deps import Deps
-from pitwall.lifecycle.droa_import import finish_import, prepare_import
+from pitwall.lifecycle.droa_import import build_export, finish_import, prepare_import
 from pitwall.lifecycle.models import ErrorInfo, FinishImportInput, ImportInput, PrepareImportInput
-from pitwall.runs import ImportState, Run, RunKind, RunRequest, RunState
+from pitwall.runs import ImportState, Run, RunKind, RunRequest, RunState, Segment
 from pitwall.settings import DroaSettings
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:pitwall-Import:imp-1"
@@ -56,3 +57,26 @@ def test_an_import_on_an_unconfigured_stack_is_recorded_failed_and_told(fake_dep
     assert (record.failure or "").startswith("DroaNotConfigured: DRoA is not configured on this stack")
     (message,) = fake_deps.messaging.messages  # type: ignore[attr-defined]
     assert "DroaSiteUrl" in message.body and "DroaNotConfigured" in message.subject
+
+
+@pytest.mark.parametrize("state", [RunState.RUNNING, RunState.FINISHING, RunState.FAILED])
+def test_no_export_or_car_file_of_a_training_that_has_not_ended_well(fake_deps: Deps, state) -> None:
+    # Given a training with a checkpoint that is still under way (or failed)
+    run = Run(
+        run_id="r2",
+        kind=RunKind.TRAIN,
+        request=RunRequest(model_name="m", track="reInvent2019_track"),
+        state=state,
+        created_at=0,
+        updated_at=0,
+        custom_files_prefix="runs/r2/custom_files",
+        segments=[
+            Segment(index=0, model_prefix="runs/r2/m0", deadline_epoch=0, last_checkpoint="3_Step-1.ckpt")
+        ],
+    )
+    # Then `pitwall import --to-folder` and `pitwall car` (both build the export) refuse it
+    with pytest.raises(
+        NothingToContinueFrom, match=f"in state {state}: an import or a car file needs"
+    ) as raised:
+        build_export(run, fake_deps.store, "best")
+    assert ("it has not ended" in str(raised.value)) == (state != RunState.FAILED)

@@ -74,9 +74,15 @@ def _required(store: Store, key: str) -> bytes:
 
 def build_export(run: Run, store: Store, choice: str) -> package.DroaPackage:
     """The DRoA package of a run's checkpoint (`best`, `last` or N over its lineage), from what the
-    model bucket holds now: the Import machine's first step and `pitwall import --to-folder`."""
-    if run.kind != RunKind.TRAIN or run.trained_segment is None:
-        raise NothingToContinueFrom(f"run {run.run_id} is a {run.kind} run with no trained checkpoint")
+    model bucket holds now: the Import machine's first step, `pitwall import --to-folder` and
+    `pitwall car`. Only of a training that has ended well: one still training may yet delete the
+    checkpoint (the simulator keeps only the newest four)."""
+    if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
+        raise NothingToContinueFrom(
+            f"run {run.run_id} is a {run.kind} run in state {run.state}: an import or a car file needs "
+            "a training run that succeeded with a checkpoint"
+            + (" (it has not ended: follow it with `pitwall status`)" if not run.is_terminal else "")
+        )
     chosen = package.choose_checkpoint(_lineage(run, store), choice)
     model = layout.ModelKeys(chosen.prefix)
     return package.build_package(
@@ -133,11 +139,6 @@ def prepare_import(
     run = deps.runs.get(request.run_id)
     _claim(task, run, deps)
     droa = droa_settings()
-    if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
-        raise NothingToContinueFrom(
-            f"run {run.run_id} is a {run.kind} run in state {run.state}: an import needs a training "
-            "run that succeeded with a checkpoint"
-        )
     name = package.check_model_name(request.model_name or run.request.model_name)
     package.check_description(request.description)
     built = build_export(run, deps.store, request.checkpoint)
