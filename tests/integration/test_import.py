@@ -149,8 +149,26 @@ def _metadata(**changes: Any) -> bytes:
     return json.dumps({**CONTINUOUS_SAC, **changes}).encode()
 
 
+def _object_avoidance(count: int, *positions: str) -> bytes:
+    """The segment's training_params.yaml of an object-avoidance race (DRFC's quoted strings);
+    Pitwall's package passes the obstacles on as they are: DRoA's rules judge them."""
+    lines = [
+        'WORLD_NAME: "reInvent2019_track"',
+        'RACE_TYPE: "OBJECT_AVOIDANCE"',
+        f'NUMBER_OF_OBSTACLES: "{count}"',
+        'RANDOMIZE_OBSTACLE_LOCATIONS: "False"',
+        "OBJECT_POSITIONS:",
+        *(f'  - "{position}"' for position in positions),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
 # What a model in S3 may hold that DRoA's import refuses: (file of the segment, content, message).
-# The API refuses the first three when it is called (400); the workflow the reward function (ERROR).
+# The API refuses all but the last when it is called (400); the workflow the reward function (ERROR).
+# The workflow's checkpoint rules (model/ holding exactly one complete checkpoint, .coach_checkpoint
+# and deepracer_checkpoints.json naming it) cannot be broken through a run: Pitwall's package
+# always writes them so (tests/unit/droa/test_package.py); the double's side of them is tested in
+# tests/unit/droa/test_droa_double_rules.py.
 REJECTIONS = {
     "sac_with_discrete_actions": (
         "model/model_metadata.json",
@@ -169,6 +187,39 @@ REJECTIONS = {
             action_space={"steering_angle": {"low": -45, "high": 30}, "speed": {"low": 1, "high": 3}},
         ),
         "steering_angle range",
+    ),
+    "speed_range": (
+        "model/model_metadata.json",
+        _metadata(
+            training_algorithm="clipped_ppo",
+            action_space={"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.1, "high": 3}},
+        ),
+        "speed range 0.1..3.0 is outside 0.5..4",
+    ),
+    "too_many_obstacles": (
+        "training_params.yaml",
+        _object_avoidance(7, *(f"{0.1 * n:.1f},{n % 2}" for n in range(1, 8))),
+        "Number of obstacle positions is invalid.",
+    ),
+    "obstacle_positions_not_one_each": (
+        "training_params.yaml",
+        _object_avoidance(3, "0.2,0", "0.5,1"),
+        "Obstacle positions must be equal to number of objects.",
+    ),
+    "first_obstacle_too_early": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.05,0", "0.5,1"),
+        "First obstacle position is invalid.",
+    ),
+    "last_obstacle_too_late": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.2,0", "0.95,1"),
+        "Last obstacle position is invalid.",
+    ),
+    "obstacles_too_close": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.2,0", "0.3,1"),
+        "Obstacle position distances are invalid.",
     ),
     "reward_function_without_the_function": (
         "reward_function.py",
