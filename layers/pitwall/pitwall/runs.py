@@ -132,6 +132,18 @@ class ModelImport(_Model):
     updated_at: float
 
 
+def check_import_after(evaluate_after: EvaluationRequest | None, import_after: ImportRequest | None) -> None:
+    """The rule of a request (a run's, an increment's) that imports after an evaluation: it must
+    ask for that evaluation too. For model validators: the error names the fields."""
+    if import_after is not None and import_after.after == "evaluation" and evaluate_after is None:
+        raise PydanticCustomError(
+            "import_after",
+            "import_after.after 'evaluation' needs evaluate_after (the evaluation that decides the "
+            "import; none: nothing is ever imported): add evaluate_after, or set import_after.after "
+            "to 'training' (allowed: 'training', 'evaluation')",
+        )
+
+
 class RunRequest(_Model):
     """What a racer asks for: which model, where, how long, what next. The custom files (the
     three DRFC files) sit beside it in S3."""
@@ -155,17 +167,7 @@ class RunRequest(_Model):
     @model_validator(mode="after")
     def _import_after_evaluation_needs_one(self) -> RunRequest:
         # an evaluation run's request carries its training's evaluate_after with the import
-        if (
-            self.import_after is not None
-            and self.import_after.after == "evaluation"
-            and not self.evaluate_after
-        ):
-            raise PydanticCustomError(
-                "import_after",
-                "import_after.after 'evaluation' needs evaluate_after (the evaluation that decides the "
-                "import; none: nothing is ever imported): add evaluate_after, or set import_after.after "
-                "to 'training' (allowed: 'training', 'evaluation')",
-            )
+        check_import_after(self.evaluate_after, self.import_after)
         return self
 
 

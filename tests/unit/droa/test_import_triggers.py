@@ -109,3 +109,16 @@ def test_submit_leaves_the_import_rules_to_the_run_request(capsys):
     words = ["submit", "dir", "--model", "m", "--track", "t", "--import-after", "evaluation"]
     assert run(build_parser("submit").parse_args(words)) == 2
     assert "run request: import_after.after 'evaluation' needs evaluate_after" in capsys.readouterr().err
+
+
+def test_an_increment_that_imports_after_an_evaluation_must_ask_for_one():
+    from pitwall.lifecycle.models import IncrementRequest
+
+    with pytest.raises(ValidationError, match=r"import_after\.after 'evaluation' needs evaluate_after"):
+        IncrementRequest(source_run_id="train-1", import_after=ImportRequest(after="evaluation"))
+    asked = IncrementRequest(
+        source_run_id="train-1",
+        evaluate_after=EvaluationRequest(),
+        import_after=ImportRequest(after="evaluation"),
+    )
+    assert asked.import_after is not None
