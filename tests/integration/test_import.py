@@ -494,6 +494,16 @@ def test_the_import_command_starts_the_machine_and_status_shows_the_import(cloud
     assert "car file: http" in shown and "carfile.tar.gz" in shown
 
 
+def test_the_import_command_finds_the_machine_and_droas_settings_on_the_stack(cloud, droa, trained, capsys):
+    from pitwall_cli import main
+
+    # the stack was deployed with DroaSiteUrl and DroaUserName: the command starts the import
+    stack = ["--stack", cloud.stack_name, "--region", cloud.region]
+    assert main(["import", trained, "--name", "from-the-stack", *stack]) == 0
+    arn = capsys.readouterr().out.split("import started: ")[1].split()[0]
+    assert cloud.wait(arn, timeout=120)["status"] == "SUCCEEDED"
+
+
 def test_the_import_command_refuses_a_bad_name_before_starting_anything(cloud, trained, capsys):
     from pitwall_cli import main
 
