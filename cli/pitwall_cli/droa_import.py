@@ -23,10 +23,11 @@ from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.droa import package
-from pitwall.errors import PitwallError
+from pitwall.errors import DroaNotConfigured, PitwallError
 from pitwall.lifecycle.droa_import import build_export, car_file_of
 from pitwall.lifecycle.models import ImportInput
-from pitwall_cli.runs import add_location, stack_outputs
+from pitwall.settings import DROA_NOT_CONFIGURED
+from pitwall_cli.runs import add_location, describe_stack, stack_outputs
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -68,6 +69,17 @@ def _export(args: argparse.Namespace) -> tuple[package.DroaPackage, ObjectStore]
     return build_export(run, store, args.checkpoint), store
 
 
+def _check_droa_configured(args: argparse.Namespace) -> None:
+    """Refuse at once on a stack deployed without DRoA's settings (the parameters' defaults):
+    the Import machine would only fail on them. Unknown when `--state-machine` names the machine."""
+    if args.state_machine:
+        return
+    parameters = {p["ParameterKey"]: p["ParameterValue"] for p in describe_stack(args).get("Parameters", [])}
+    empty = [name for name in ("DroaSiteUrl", "DroaUserName") if not parameters.get(name)]
+    if empty:
+        raise DroaNotConfigured(f"{DROA_NOT_CONFIGURED} (stack {args.stack}: empty {', '.join(empty)})")
+
+
 def run_import(args: argparse.Namespace) -> int:
     try:
         if args.to_folder:
@@ -78,6 +90,7 @@ def run_import(args: argparse.Namespace) -> int:
             model_name=package.check_model_name(args.name) if args.name else None,
             description=package.check_description(args.description),
         )
+        _check_droa_configured(args)
         arn = _outputs(args, "ImportStateMachineArn")["ImportStateMachineArn"]
         answer = aws.client("stepfunctions", args.region).start_execution(
             stateMachineArn=arn,

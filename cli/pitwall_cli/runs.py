@@ -16,6 +16,7 @@ from pitwall import aws
 from pitwall.adapters.runs_table import RunsTable
 from pitwall.adapters.store import ObjectStore
 from pitwall.errors import RunNotFound
+from pitwall.lifecycle.droa_import import CAR_FILE_LINK_SECONDS
 from pitwall.runs import Run, Segment, summarize
 from pitwall.settings import stack_clock
 
@@ -121,9 +122,6 @@ def _watch(args: argparse.Namespace) -> int:
     return watch_command(args.run_id, table, store, parameters, args.interval)
 
 
-CAR_LINK_SECONDS = 3600
-
-
 def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
     """A presigned download link per import's car file (when the model bucket is known)."""
     if not run.imports:
@@ -133,7 +131,7 @@ def _car_links(args: argparse.Namespace, run: Run) -> dict[str, str]:
         return {}
     store = ObjectStore(bucket)
     return {
-        i.import_id: store.presigned_url(i.car_file_key, CAR_LINK_SECONDS)
+        i.import_id: store.presigned_url(i.car_file_key, CAR_FILE_LINK_SECONDS)
         for i in run.imports
         if i.car_file_key and store.exists(i.car_file_key)
     }

@@ -75,14 +75,12 @@ def run_request(args: argparse.Namespace) -> RunRequest:
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.import_after == "evaluation" and not args.evaluate:
-        print("--import-after evaluation needs --evaluate TRIALS (no evaluation, no import)", file=sys.stderr)
-        return 2
     try:
         request = run_request(args)
     except ValidationError as exc:
         for error in exc.errors():
-            print(f"run request: {'.'.join(map(str, error['loc']))}: {error['msg']}", file=sys.stderr)
+            field = ".".join(map(str, error["loc"]))  # none: a rule across fields names them itself
+            print(f"run request: {field + ': ' if field else ''}{error['msg']}", file=sys.stderr)
         return 2
     try:
         tracks = load_tracks(tracks_folder(args.tracks))

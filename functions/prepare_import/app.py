@@ -17,4 +17,5 @@ from pitwall.settings import DroaSettings, Settings
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     task = parse_event(PrepareImportInput, event)
     deps = Deps.from_settings(Settings.from_environ(os.environ))
-    return prepare_import(task, deps, DroaSettings.from_environ(os.environ)).model_dump(mode="json")
+    plan = prepare_import(task, deps, lambda: DroaSettings.from_environ(os.environ))
+    return plan.model_dump(mode="json")

@@ -136,3 +136,17 @@ def test_an_inbox_request_that_is_not_a_run_request_is_reported(cloud: LocalClou
     report = cloud.store.get_json(folder + layout.VALIDATION_REPORT_FILE)
     assert report["ok"] is False
     assert any("run-request.json: model_name" in problem for problem in report["problems"])
+    # an import after an evaluation that the request never asks for: the rule names the fields
+    never = {"after": "evaluation", "min_completion_percent": 80}
+    folder = cloud.upload_inbox_request(
+        helpers.new_run_id("noevaluation"),
+        example_files(),
+        {"model_name": "no-evaluation", "track": helpers.TRACK, "import_after": never},
+    )
+    report = cloud.store.get_json(folder + layout.VALIDATION_REPORT_FILE)
+    assert report["ok"] is False
+    assert report["problems"] == [
+        "run-request.json: import_after.after 'evaluation' needs evaluate_after (the evaluation that "
+        "decides the import; none: nothing is ever imported): add evaluate_after, or set "
+        "import_after.after to 'training' (allowed: 'training', 'evaluation')"
+    ]

@@ -7,6 +7,7 @@ import io
 import json
 import logging
 import tarfile
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import yaml
 
 from pitwall import aws, layout
+from pitwall.errors import RunNotFound
 from pitwall.observability import logger
 from pitwall.runs import ImportState, Run
 from pitwall_local import droa as droa_double
@@ -117,7 +119,7 @@ def test_a_trained_model_is_imported_ready_with_its_export_and_car_file(
     # the racer is told, with the car file's link, its true lifetime and how to get a fresh one
     (told,) = [n for n in notifications_of(racer_inbox, trained) if n["event"] == "model-imported"]
     assert f"/{record.car_file_key}?" in told["body"]
-    assert f"a fresh one: pitwall car {trained}" in told["body"]
+    assert f"a fresh one: pitwall car {trained} --checkpoint {number}):" in told["body"]
     assert "at most 1 hour" in told["body"]
     # the password is nowhere: run record, execution history, logs, Lambda environments, parameters
     password = droa_double.PASSWORD
@@ -147,8 +149,26 @@ def _metadata(**changes: Any) -> bytes:
     return json.dumps({**CONTINUOUS_SAC, **changes}).encode()
 
 
+def _object_avoidance(count: int, *positions: str) -> bytes:
+    """The segment's training_params.yaml of an object-avoidance race (DRFC's quoted strings);
+    Pitwall's package passes the obstacles on as they are: DRoA's rules judge them."""
+    lines = [
+        'WORLD_NAME: "reInvent2019_track"',
+        'RACE_TYPE: "OBJECT_AVOIDANCE"',
+        f'NUMBER_OF_OBSTACLES: "{count}"',
+        'RANDOMIZE_OBSTACLE_LOCATIONS: "False"',
+        "OBJECT_POSITIONS:",
+        *(f'  - "{position}"' for position in positions),
+    ]
+    return ("\n".join(lines) + "\n").encode()
+
+
 # What a model in S3 may hold that DRoA's import refuses: (file of the segment, content, message).
-# The API refuses the first three when it is called (400); the workflow the reward function (ERROR).
+# The API refuses all but the last when it is called (400); the workflow the reward function (ERROR).
+# The workflow's checkpoint rules (model/ holding exactly one complete checkpoint, .coach_checkpoint
+# and deepracer_checkpoints.json naming it) cannot be broken through a run: Pitwall's package
+# always writes them so (tests/unit/droa/test_package.py); the double's side of them is tested in
+# tests/unit/droa/test_droa_double_rules.py.
 REJECTIONS = {
     "sac_with_discrete_actions": (
         "model/model_metadata.json",
@@ -167,6 +187,39 @@ REJECTIONS = {
             action_space={"steering_angle": {"low": -45, "high": 30}, "speed": {"low": 1, "high": 3}},
         ),
         "steering_angle range",
+    ),
+    "speed_range": (
+        "model/model_metadata.json",
+        _metadata(
+            training_algorithm="clipped_ppo",
+            action_space={"steering_angle": {"low": -30, "high": 30}, "speed": {"low": 0.1, "high": 3}},
+        ),
+        "speed range 0.1..3.0 is outside 0.5..4",
+    ),
+    "too_many_obstacles": (
+        "training_params.yaml",
+        _object_avoidance(7, *(f"{0.1 * n:.1f},{n % 2}" for n in range(1, 8))),
+        "Number of obstacle positions is invalid.",
+    ),
+    "obstacle_positions_not_one_each": (
+        "training_params.yaml",
+        _object_avoidance(3, "0.2,0", "0.5,1"),
+        "Obstacle positions must be equal to number of objects.",
+    ),
+    "first_obstacle_too_early": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.05,0", "0.5,1"),
+        "First obstacle position is invalid.",
+    ),
+    "last_obstacle_too_late": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.2,0", "0.95,1"),
+        "Last obstacle position is invalid.",
+    ),
+    "obstacles_too_close": (
+        "training_params.yaml",
+        _object_avoidance(2, "0.2,0", "0.3,1"),
+        "Obstacle position distances are invalid.",
     ),
     "reward_function_without_the_function": (
         "reward_function.py",
@@ -398,6 +451,33 @@ def test_car_writes_the_car_file(cloud, droa, trained, tmp_path):
         assert sorted(car.getnames()) == ["agent/model.pb", "model_metadata.json"]
 
 
+def _run_or_none(cloud: LocalCloud, run_id: str) -> Run | None:
+    try:
+        return cloud.runs.get(run_id)
+    except RunNotFound:  # the Train machine has not recorded it yet
+        return None
+
+
+def test_a_training_under_way_has_no_folder_export_or_car_file_yet(cloud, helpers, tmp_path, capsys):
+    from pitwall_cli import main
+
+    # Given a training that has written a checkpoint and goes on
+    run_id = helpers.new_run_id("under-way")
+    arn = cloud.start("Train", helpers.train_input(cloud, run_id, time_budget_minutes=120), name=run_id)
+    deadline = time.monotonic() + 120
+    while not ((run := _run_or_none(cloud, run_id)) and run.trained_segment and not run.is_terminal):
+        assert time.monotonic() < deadline, "no checkpoint while training"
+        time.sleep(0.2)
+    # Then `pitwall import --to-folder` and `pitwall car` refuse it, saying why, and write nothing
+    folder, target = tmp_path / "export", tmp_path / "car.tar.gz"
+    assert main(["import", run_id, "--to-folder", str(folder), *_where(cloud)]) == 1
+    assert main(["car", run_id, "-o", str(target), *_where(cloud)]) == 1
+    refused = capsys.readouterr().err.splitlines()
+    assert len(refused) == 2 and all("it has not ended" in line for line in refused), refused
+    assert not folder.exists() and not target.exists()
+    assert cloud.wait(arn)["status"] == "SUCCEEDED"
+
+
 def test_the_import_command_starts_the_machine_and_status_shows_the_import(cloud, droa, trained, capsys):
     from pitwall_cli import main
 
@@ -412,6 +492,16 @@ def test_the_import_command_starts_the_machine_and_status_shows_the_import(cloud
     shown = capsys.readouterr().out
     assert "READY in DRoA as from-the-cli" in shown
     assert "car file: http" in shown and "carfile.tar.gz" in shown
+
+
+def test_the_import_command_finds_the_machine_and_droas_settings_on_the_stack(cloud, droa, trained, capsys):
+    from pitwall_cli import main
+
+    # the stack was deployed with DroaSiteUrl and DroaUserName: the command starts the import
+    stack = ["--stack", cloud.stack_name, "--region", cloud.region]
+    assert main(["import", trained, "--name", "from-the-stack", *stack]) == 0
+    arn = capsys.readouterr().out.split("import started: ")[1].split()[0]
+    assert cloud.wait(arn, timeout=120)["status"] == "SUCCEEDED"
 
 
 def test_the_import_command_refuses_a_bad_name_before_starting_anything(cloud, trained, capsys):

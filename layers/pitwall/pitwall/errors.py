@@ -69,6 +69,10 @@ class CheckpointMissing(PitwallError):
     """The chosen checkpoint is not (or no longer) in S3; the message names the ones that exist."""
 
 
+class DroaNotConfigured(PitwallError):
+    """The stack has no DRoA to import into: its DroaSiteUrl or DroaUserName parameter is empty."""
+
+
 class DroaTrackUnknown(PitwallError):
     """The run's track cannot be named as a DRoA track id and direction."""
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import PydanticCustomError
 
 from pitwall import layout
+from pitwall.droa import contract, package
 from pitwall.errors import InvalidTransition
 from pitwall.evaluations import Checkpoint, CheckpointName, Direction, EvaluationRequest, TrackLeg
 from pitwall.schedules import MAX_FIRINGS_KEPT, ScheduleFiring, ScheduleSpec
@@ -62,7 +64,7 @@ def can_move(source: RunState, target: RunState) -> bool:
     return target in _NEXT[source]
 
 
-MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"  # what DRoA accepts as a model name
+MODEL_NAME_PATTERN = contract.MODEL_NAME_PATTERN  # a run's model is imported under its name
 
 
 class _Model(BaseModel):
@@ -76,8 +78,7 @@ class PretrainedSource(_Model):
     checkpoint: Checkpoint = "last"
 
 
-CHECKPOINT_CHOICE_PATTERN = r"^(best|last|\d+)$"  # an import's checkpoint: best, last or a number
-DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"  # what DRoA accepts as a model description
+CHECKPOINT_CHOICE_PATTERN = package.CHOICE_PATTERN
 
 
 class ImportRequest(_Model):
@@ -89,7 +90,17 @@ class ImportRequest(_Model):
     # after training; after an evaluation, the checkpoint that evaluation ran
     checkpoint: str = Field(default="best", pattern=CHECKPOINT_CHOICE_PATTERN)
     model_name: str | None = Field(default=None, pattern=MODEL_NAME_PATTERN, description="default: the run's")
-    description: str | None = Field(default=None, pattern=DESCRIPTION_PATTERN)
+    description: str | None = Field(default=None, pattern=contract.MODEL_DESCRIPTION_PATTERN)
+
+    @model_validator(mode="after")
+    def _condition_needs_an_evaluation(self) -> ImportRequest:
+        if self.min_completion_percent is not None and self.after != "evaluation":
+            raise PydanticCustomError(
+                "import_after",
+                "import_after.min_completion_percent applies to an evaluation's result only: set "
+                "import_after.after to 'evaluation' (allowed: 'training', 'evaluation'), or drop it",
+            )
+        return self
 
 
 class ImportState(StrEnum):
@@ -121,6 +132,18 @@ class ModelImport(_Model):
     updated_at: float
 
 
+def check_import_after(evaluate_after: EvaluationRequest | None, import_after: ImportRequest | None) -> None:
+    """The rule of a request (a run's, an increment's) that imports after an evaluation: it must
+    ask for that evaluation too. For model validators: the error names the fields."""
+    if import_after is not None and import_after.after == "evaluation" and evaluate_after is None:
+        raise PydanticCustomError(
+            "import_after",
+            "import_after.after 'evaluation' needs evaluate_after (the evaluation that decides the "
+            "import; none: nothing is ever imported): add evaluate_after, or set import_after.after "
+            "to 'training' (allowed: 'training', 'evaluation')",
+        )
+
+
 class RunRequest(_Model):
     """What a racer asks for: which model, where, how long, what next. The custom files (the
     three DRFC files) sit beside it in S3."""
@@ -140,6 +163,12 @@ class RunRequest(_Model):
     )
     pretrained: PretrainedSource | None = None
     import_after: ImportRequest | None = None
+
+    @model_validator(mode="after")
+    def _import_after_evaluation_needs_one(self) -> RunRequest:
+        # an evaluation run's request carries its training's evaluate_after with the import
+        check_import_after(self.evaluate_after, self.import_after)
+        return self
 
 
 class Pool(_Model):

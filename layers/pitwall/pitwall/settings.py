@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from pitwall.clock import Clock, ScaledClock, SystemClock
+from pitwall.errors import DroaNotConfigured
 
 
 def anchored_clock(scale: float, anchor_epoch: float) -> ScaledClock:
@@ -106,6 +107,12 @@ class Settings(BaseModel):
         }
 
 
+DROA_NOT_CONFIGURED = (
+    "DRoA is not configured on this stack: set the stack parameters DroaSiteUrl (the DRoA site's "
+    "URL) and DroaUserName, and put that user's password in the stack's DroaPasswordSecret secret"
+)
+
+
 class DroaSettings(BaseModel):
     """The Import functions' own settings: where DRoA is and who signs in. The password is not
     here: only the ARN of the secret that holds it, read inside the step that needs it."""
@@ -126,4 +133,4 @@ class DroaSettings(BaseModel):
             problems = "; ".join(
                 f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}" for error in exc.errors()
             )
-            raise ValueError(f"Lambda environment lacks the DRoA settings: {problems}") from exc
+            raise DroaNotConfigured(f"{DROA_NOT_CONFIGURED} ({problems})") from exc

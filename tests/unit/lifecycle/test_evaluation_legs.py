@@ -274,6 +274,7 @@ def test_only_the_evaluation_the_finished_training_started_may_import(deps: Deps
     # Given a finished training that imports after evaluation, and a schedule that fired
     source = _trained_source(deps, state=RunState.SUCCEEDED)
     source.request.import_after = ImportRequest(after="evaluation")
+    source.request.evaluate_after = EvaluationRequest(checkpoint="best")
     firing = ScheduleFiring(schedule_id="src-e0", at=START, evaluation_run_id="src-e0-1")
     source.schedule_firings.append(firing)
     deps.runs.save(source)
@@ -283,3 +284,7 @@ def test_only_the_evaluation_the_finished_training_started_may_import(deps: Deps
     # Then only the first one carries the import
     assert after_training.request.import_after == ImportRequest(after="evaluation")
     assert scheduled.request.import_after is None
+    # and the evaluate_after the import needs (RunRequest's rule): both records read back
+    assert after_training.request.evaluate_after == source.request.evaluate_after
+    assert scheduled.request.evaluate_after is None
+    assert deps.runs.get("ev-after-training").request == after_training.request

@@ -69,3 +69,20 @@ def test_a_failure_before_packaging_is_recorded_with_its_reason_and_told(fake_de
     assert finished.status == ImportState.FAILED and finished.car_file_url is None
     (message,) = fake_deps.messaging.messages  # type: ignore[attr-defined]
     assert "nothing was packaged" in message.body and "import failed: CheckpointMissing" in message.subject
+
+
+def test_the_notification_names_the_command_for_the_imported_checkpoints_car_file(fake_deps: Deps) -> None:
+    # Given an import of checkpoint 7 (not necessarily the run's best), packaged with its car file
+    run = _run_with_import(fake_deps)
+    car_file_key = "runs/r1/droa/imp-1/carfile.tar.gz"
+    run.imports[0] = run.imports[0].model_copy(
+        update={"checkpoint": "7", "checkpoint_name": "7_Step-3500.ckpt", "car_file_key": car_file_key}
+    )
+    fake_deps.runs.save(run)
+    fake_deps.store.put_bytes(car_file_key, b"car")
+    # When it ends
+    _finish(fake_deps, "imp-1", "imp-1")
+    # Then the racer gets the link and the command that writes that checkpoint's car file again
+    (message,) = fake_deps.messaging.messages  # type: ignore[attr-defined]
+    assert "a fresh one: pitwall car r1 --checkpoint 7):" in message.body
+    assert f"/{car_file_key}?expires=3600" in message.body

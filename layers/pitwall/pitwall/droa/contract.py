@@ -8,9 +8,12 @@ from enum import StrEnum
 from functools import cache
 from importlib import resources
 
-# whole strings (fullmatch): Python's `$` would also match before a final newline
-MODEL_NAME = re.compile(r"[a-zA-Z0-9-]{1,64}")
-MODEL_DESCRIPTION = re.compile(r"[a-zA-Z0-9- ]{1,255}")
+# a model's name and description; the patterns as pydantic's `pattern` takes them, the compiled
+# ones for whole strings (fullmatch: Python's `$` alone would also match before a final newline)
+MODEL_NAME_PATTERN = r"^[a-zA-Z0-9-]{1,64}$"
+MODEL_DESCRIPTION_PATTERN = r"^[a-zA-Z0-9- ]{1,255}$"
+MODEL_NAME = re.compile(MODEL_NAME_PATTERN)
+MODEL_DESCRIPTION = re.compile(MODEL_DESCRIPTION_PATTERN)
 MAX_PACKAGE_BYTES = 1_000_000_000  # the web UI's limit per model: 1 GB
 SKIPPED_SUFFIXES = (".gz", ".zip")  # the import skips these files
 UPLOAD_PREFIX = "uploads/models/"  # the only place in the upload bucket the user may write

@@ -28,7 +28,8 @@ from pitwall import layout
 from pitwall.droa import contract
 from pitwall.errors import CheckpointMissing, DroaTrackUnknown, InvalidImportRequest
 
-CHOICE = re.compile(r"^(best|last|\d+)$")
+CHOICE_PATTERN = r"^(best|last|\d+)$"  # an import's checkpoint: best, last or a number
+CHOICE = re.compile(CHOICE_PATTERN)
 CHECKPOINT_FILE = re.compile(r"/model/(?P<name>\d+_Step-\d+\.ckpt)\.index$")
 CAR_MODEL_PATH = "agent/model.pb"
 DEFAULT_BODY_SHELL = "deepracer"

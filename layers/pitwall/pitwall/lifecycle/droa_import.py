@@ -10,6 +10,7 @@ run's `imports` only: the run's model and state are untouched.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 
 from pitwall import layout, notifications
 from pitwall.adapters import secrets
@@ -73,9 +74,15 @@ def _required(store: Store, key: str) -> bytes:
 
 def build_export(run: Run, store: Store, choice: str) -> package.DroaPackage:
     """The DRoA package of a run's checkpoint (`best`, `last` or N over its lineage), from what the
-    model bucket holds now: the Import machine's first step and `pitwall import --to-folder`."""
-    if run.kind != RunKind.TRAIN or run.trained_segment is None:
-        raise NothingToContinueFrom(f"run {run.run_id} is a {run.kind} run with no trained checkpoint")
+    model bucket holds now: the Import machine's first step, `pitwall import --to-folder` and
+    `pitwall car`. Only of a training that has ended well: one still training may yet delete the
+    checkpoint (the simulator keeps only the newest four)."""
+    if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
+        raise NothingToContinueFrom(
+            f"run {run.run_id} is a {run.kind} run in state {run.state}: an import or a car file needs "
+            "a training run that succeeded with a checkpoint"
+            + (" (it has not ended: follow it with `pitwall status`)" if not run.is_terminal else "")
+        )
     chosen = package.choose_checkpoint(_lineage(run, store), choice)
     model = layout.ModelKeys(chosen.prefix)
     return package.build_package(
@@ -123,15 +130,15 @@ def _claim(task: PrepareImportInput, run: Run, deps: Deps) -> None:
     update_run(deps, run.run_id, add)
 
 
-def prepare_import(task: PrepareImportInput, deps: Deps, droa: DroaSettings) -> ImportPlan:
+def prepare_import(
+    task: PrepareImportInput, deps: Deps, droa_settings: Callable[[], DroaSettings]
+) -> ImportPlan:
+    """`droa_settings` is read after the import is recorded on the run: a stack without DRoA's
+    settings (DroaNotConfigured) then fails the import on the run and tells the racer why."""
     request = task.request
     run = deps.runs.get(request.run_id)
     _claim(task, run, deps)
-    if run.kind != RunKind.TRAIN or run.state != RunState.SUCCEEDED or run.trained_segment is None:
-        raise NothingToContinueFrom(
-            f"run {run.run_id} is a {run.kind} run in state {run.state}: an import needs a training "
-            "run that succeeded with a checkpoint"
-        )
+    droa = droa_settings()
     name = package.check_model_name(request.model_name or run.request.model_name)
     package.check_description(request.description)
     built = build_export(run, deps.store, request.checkpoint)
@@ -228,13 +235,15 @@ def poll_import(task: ImportRef, deps: Deps, client: DroaClient, droa: DroaSetti
     )
 
 
-def _car_file_line(url: str, run_id: str) -> str:
+def _car_file_line(url: str, run_id: str, checkpoint_name: str) -> str:
     """The car file's link, with its true lifetime: a link signed with a Lambda's temporary
-    credentials dies with them, whatever expiry it asks for."""
+    credentials dies with them, whatever expiry it asks for; and the command that writes the
+    imported checkpoint's car file again (by number, as the import chooses one)."""
+    number = layout.checkpoint_number(checkpoint_name)
     return (
         f"Car file (agent/model.pb + model_metadata.json), a link for at most "
         f"{CAR_FILE_LINK_SECONDS // 3600} hour (less if the credentials that signed it expire first; "
-        f"a fresh one: pitwall car {run_id}): {url}"
+        f"a fresh one: pitwall car {run_id} --checkpoint {number}): {url}"
     )
 
 
@@ -267,8 +276,8 @@ def finish_import(task: FinishImportInput, deps: Deps) -> FinishImportOutput:
             else "nothing was packaged"
         )
     ]
-    if car_url:
-        lines.append(_car_file_line(car_url, run.run_id))
+    if car_url and found.checkpoint_name:
+        lines.append(_car_file_line(car_url, run.run_id, found.checkpoint_name))
     model = run.request.model_name
     status_text = str(found.status)
     message = notifications.model_imported(model, run.run_id, status_text, reason or "", tuple(lines))

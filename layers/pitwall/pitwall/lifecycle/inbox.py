@@ -46,9 +46,11 @@ def check_request(folder: str, deps: Deps) -> tuple[TrainInput | None, list[str]
         request = RunRequest.model_validate(json.loads(body))
     except ValueError as exc:  # JSON or pydantic
         if isinstance(exc, ValidationError):
+            # a rule across fields (no loc) names the fields itself
+            fields = [".".join(str(p) for p in e["loc"]) for e in exc.errors()]
             return None, [
-                f"{layout.RUN_REQUEST_FILE}: {'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
-                for e in exc.errors()
+                f"{layout.RUN_REQUEST_FILE}: {field + ': ' if field else ''}{e['msg']}"
+                for field, e in zip(fields, exc.errors(), strict=True)
             ]
         return None, [f"{layout.RUN_REQUEST_FILE}: not JSON ({exc})"]
     try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pitwall import layout
 from pitwall.errors import InvalidEvent
@@ -21,6 +21,7 @@ from pitwall.runs import (
     RunRequest,
     RunState,
     TrainingOutcome,
+    check_import_after,
 )
 from pitwall.schedules import ScheduleSpec
 
@@ -259,6 +260,11 @@ class IncrementRequest(_Model):
     evaluations: list[ScheduleSpec] | None = Field(
         default=None, description="the new model's scheduled evaluations (default: its parent's, as its own)"
     )
+
+    @model_validator(mode="after")
+    def _import_after_evaluation_needs_one(self) -> IncrementRequest:
+        check_import_after(self.evaluate_after, self.import_after)  # the new run's request's rule
+        return self
 
 
 class IncrementInput(_Model):

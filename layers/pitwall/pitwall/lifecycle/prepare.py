@@ -116,17 +116,18 @@ def prepare_evaluation(task: PrepareEvaluationInput, deps: Deps) -> EvaluatePlan
         raise NothingToContinueFrom(f"run {task.source_run_id} has no trained checkpoint to evaluate")
     now = deps.clock.now()
     evaluation = task.evaluation.model_copy(update={"tracks": task.evaluation.legs(source.request.track)})
+    # only the evaluation the finished training's evaluate_after started imports (a model still
+    # training cannot be imported; a schedule's firings import nothing); the import keeps the
+    # evaluate_after it needs (RunRequest's rule)
+    imports = source.is_terminal and not _fired_by_schedule(source, task.evaluation_id)
+    carried = source.request.import_after if imports else None
     request = source.request.model_copy(
         update={
-            "evaluate_after": None,
+            "evaluate_after": source.request.evaluate_after if carried else None,
             "pretrained": None,
             "evaluations": [],
             "money_budget_usd": evaluation_money(source, evaluation, task.evaluation_id, deps),
-            # only the evaluation the finished training's evaluate_after started imports (a model
-            # still training cannot be imported; a schedule's firings import nothing)
-            "import_after": source.request.import_after
-            if source.is_terminal and not _fired_by_schedule(source, task.evaluation_id)
-            else None,
+            "import_after": carried,
         }
     )
     run = Run(
