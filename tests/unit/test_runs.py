@@ -5,7 +5,17 @@ from __future__ import annotations
 import pytest
 
 from pitwall.errors import InvalidTransition
-from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment, can_move, summarize
+from pitwall.runs import (
+    STORED_RECORD,
+    Pool,
+    Run,
+    RunKind,
+    RunRequest,
+    RunState,
+    Segment,
+    can_move,
+    summarize,
+)
 
 
 def _run(**changes) -> Run:
@@ -102,3 +112,13 @@ def test_an_ended_evaluations_cost_is_spent_and_a_running_ones_reservation_only_
 def test_a_model_name_the_console_would_refuse_is_refused() -> None:
     with pytest.raises(ValueError, match="model_name"):
         RunRequest(model_name="my model!", track="reInvent2019_track")
+
+
+def test_a_stored_record_is_read_back_though_its_request_breaks_a_request_rule_added_since() -> None:
+    # a record written before a request had to ask for the evaluation it imports after
+    body = _run().model_dump(mode="json")
+    body["request"]["import_after"] = {"after": "evaluation", "min_completion_percent": 80}
+    with pytest.raises(ValueError, match="needs evaluate_after"):
+        Run.model_validate(body)  # asked for now: refused
+    stored = Run.model_validate(body, context=STORED_RECORD)
+    assert stored.request.import_after is not None and stored.request.import_after.after == "evaluation"

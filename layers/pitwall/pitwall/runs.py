@@ -14,7 +14,7 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 from pydantic_core import PydanticCustomError
 
 from pitwall import layout
@@ -67,6 +67,17 @@ def can_move(source: RunState, target: RunState) -> bool:
 MODEL_NAME_PATTERN = contract.MODEL_NAME_PATTERN  # a run's model is imported under its name
 
 
+# The context a run record is read back with (`Run.model_validate_json(body, context=...)`): its
+# request was judged by the rules of a racer's request when it was asked for, and a rule added
+# since does not make an older record unreadable.
+STORED_RECORD = {"stored_record": True}
+
+
+def asked_now(info: ValidationInfo) -> bool:
+    """Whether a model validator judges a request as it is asked for (not a stored record)."""
+    return not (info.context or {}).get("stored_record", False)
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -93,8 +104,8 @@ class ImportRequest(_Model):
     description: str | None = Field(default=None, pattern=contract.MODEL_DESCRIPTION_PATTERN)
 
     @model_validator(mode="after")
-    def _condition_needs_an_evaluation(self) -> ImportRequest:
-        if self.min_completion_percent is not None and self.after != "evaluation":
+    def _condition_needs_an_evaluation(self, info: ValidationInfo) -> ImportRequest:
+        if asked_now(info) and self.min_completion_percent is not None and self.after != "evaluation":
             raise PydanticCustomError(
                 "import_after",
                 "import_after.min_completion_percent applies to an evaluation's result only: set "
@@ -165,9 +176,10 @@ class RunRequest(_Model):
     import_after: ImportRequest | None = None
 
     @model_validator(mode="after")
-    def _import_after_evaluation_needs_one(self) -> RunRequest:
+    def _import_after_evaluation_needs_one(self, info: ValidationInfo) -> RunRequest:
         # an evaluation run's request carries its training's evaluate_after with the import
-        check_import_after(self.evaluate_after, self.import_after)
+        if asked_now(info):
+            check_import_after(self.evaluate_after, self.import_after)
         return self
 
 

@@ -18,7 +18,7 @@ from pitwall.clock import Clock, ManualClock
 from pitwall.errors import RunNotFound, RunRecordConflict
 from pitwall.lifecycle.deps import Deps
 from pitwall.notifications import Message
-from pitwall.runs import Pool, Run
+from pitwall.runs import STORED_RECORD, Pool, Run
 from pitwall.schedules import EvaluationSchedule
 from pitwall.settings import Settings
 
@@ -40,7 +40,7 @@ class FakeRuns:
     def get(self, run_id: str) -> Run:
         if run_id not in self.bodies:
             raise RunNotFound(f"no run {run_id!r}")
-        return Run.model_validate_json(self.bodies[run_id])
+        return Run.model_validate_json(self.bodies[run_id], context=STORED_RECORD)
 
     def save(self, run: Run) -> Run:
         stored = self.get(run.run_id)

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 
 from pitwall import aws
 from pitwall.errors import RunNotFound, RunRecordConflict
-from pitwall.runs import Run
+from pitwall.runs import STORED_RECORD, Run
 
 MODEL_PREFIX_INDEX = "ModelPrefixIndex"
 
@@ -57,7 +57,7 @@ class RunsTable:
         )
         if "Item" not in answer:
             raise RunNotFound(f"no run {run_id!r} in table {self.table_name}")
-        return Run.model_validate_json(answer["Item"]["body"]["S"])
+        return Run.model_validate_json(answer["Item"]["body"]["S"], context=STORED_RECORD)
 
     def save(self, run: Run) -> Run:
         """Write `run` if nobody wrote since it was read; returns it with its new version."""
@@ -87,5 +87,8 @@ class RunsTable:
     def all(self) -> list[Run]:
         runs: list[Run] = []
         for page in self._dynamodb.get_paginator("scan").paginate(TableName=self.table_name):
-            runs += [Run.model_validate_json(item["body"]["S"]) for item in page.get("Items", [])]
+            runs += [
+                Run.model_validate_json(item["body"]["S"], context=STORED_RECORD)
+                for item in page.get("Items", [])
+            ]
         return sorted(runs, key=lambda run: run.created_at)
