@@ -122,6 +122,20 @@ def ec2_event_of():
     return ec2_event
 
 
+def create_runs_table(name: str = "runs") -> None:
+    """The stack's runs table in moto: its keys and index as template.yaml declares them."""
+    from pitwall_local.template import load_template  # the local extra, where tests need moto
+
+    table = load_template(REPO_ROOT / "template.yaml")["Resources"]["RunsTable"]["Properties"]
+    declared = ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
+    aws.client("dynamodb").create_table(TableName=name, **{key: table[key] for key in declared})
+
+
+@pytest.fixture
+def runs_table_of() -> Callable[[str], None]:
+    return create_runs_table
+
+
 @pytest.fixture(scope="session")
 def simulator_tracks_folder() -> Path:
     """The simulator's 127 tracks, as the package ships them (with their INDEX.csv)."""

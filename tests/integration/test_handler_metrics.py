@@ -32,10 +32,8 @@ from pitwall.runs import (
     Segment,
 )
 from pitwall.settings import Settings
-from pitwall_local.template import load_template
 
 FUNCTIONS = Path(__file__).resolve().parents[2] / "functions"
-TEMPLATE = FUNCTIONS.parent / "template.yaml"
 EVENTS = FUNCTIONS.parent / "events"
 RUN_ID = "run-metrics"
 MODEL = "fast-one"
@@ -68,19 +66,14 @@ def test_exactly_the_handlers_that_emit_metrics_wear_log_metrics() -> None:
 
 
 @pytest.fixture
-def stack(monkeypatch: pytest.MonkeyPatch, stack_settings: dict[str, str]) -> Iterator[Settings]:
+def stack(
+    monkeypatch: pytest.MonkeyPatch, stack_settings: dict[str, str], runs_table_of: Callable[[str], None]
+) -> Iterator[Settings]:
     """moto with the runs table, the versioned bucket, the topic and the bus; the handlers'
     environment pointing at them (real time: clock scale 1)."""
     with mock_aws():
         aws.reset_clients()
-        table = load_template(TEMPLATE)["Resources"]["RunsTable"]["Properties"]
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            **{
-                key: table[key]
-                for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-            },
-        )
+        runs_table_of("runs")
         s3 = aws.client("s3")
         s3.create_bucket(Bucket=BUCKET)
         s3.put_bucket_versioning(Bucket=BUCKET, VersioningConfiguration={"Status": "Enabled"})

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -106,15 +106,10 @@ def test_the_plot_draws_per_model_one_line_per_track_against_checkpoint(tmp_path
 
 
 @pytest.fixture
-def table() -> Iterator[str]:
+def table(runs_table_of: Callable[[str], None]) -> Iterator[str]:
     with mock_aws():
         aws.reset_clients()
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        runs_table_of("runs")
         for run in RUNS:
             RunsTable("runs").create(run)
         yield "runs"

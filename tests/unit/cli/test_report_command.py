@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,27 +17,18 @@ from pitwall.adapters.runs_table import RunsTable
 from pitwall.runs import Pool, Run, RunKind, RunRequest, RunState, Segment
 from pitwall.settings import anchored_clock
 from pitwall_cli import main
-from pitwall_local.template import load_template
 
-TEMPLATE = Path(__file__).resolve().parents[3] / "template.yaml"
 SCALE = 480.0
 
 
 @pytest.fixture
-def stack() -> Iterator[float]:
+def stack(runs_table_of: Callable[[str], None]) -> Iterator[float]:
     """A stack on an accelerated clock (as `pitwall up` deploys it), anchored an hour of wall
     time ago, with its runs table and model bucket; yields the anchor."""
     anchor = time.time() - 3600
     with mock_aws():
         aws.reset_clients()
-        table = load_template(TEMPLATE)["Resources"]["RunsTable"]["Properties"]
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            **{
-                key: table[key]
-                for key in ("AttributeDefinitions", "KeySchema", "GlobalSecondaryIndexes", "BillingMode")
-            },
-        )
+        runs_table_of("runs")
         aws.client("s3").create_bucket(Bucket="models")
         body = {
             "Parameters": {"TimeScale": {"Type": "String"}, "TimeAnchorEpoch": {"Type": "String"}},

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from moto import mock_aws
@@ -28,15 +28,10 @@ LOCATION = [
 
 
 @pytest.fixture
-def table() -> Iterator[RunsTable]:
+def table(runs_table_of: Callable[[str], None]) -> Iterator[RunsTable]:
     with mock_aws():
         aws.reset_clients()
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        runs_table_of("runs")
         aws.client("scheduler").create_schedule_group(Name=GROUP)
         runs = RunsTable("runs")
         runs.create(

@@ -5,7 +5,7 @@ template.yaml makes it, the topic, the schedule group) where a test checks what 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from fakes import fake_deps_of
@@ -38,15 +38,12 @@ def deps(moto_deps: Deps) -> Deps:
 
 
 @pytest.fixture
-def moto_deps(start_epoch: float, stack_settings: dict[str, str]) -> Iterator[Deps]:
+def moto_deps(
+    start_epoch: float, stack_settings: dict[str, str], runs_table_of: Callable[[str], None]
+) -> Iterator[Deps]:
     with mock_aws():
         aws.reset_clients()
-        aws.client("dynamodb").create_table(
-            TableName="runs",
-            AttributeDefinitions=[{"AttributeName": "run_id", "AttributeType": "S"}],
-            KeySchema=[{"AttributeName": "run_id", "KeyType": "HASH"}],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        runs_table_of("runs")
         s3 = aws.client("s3")
         s3.create_bucket(Bucket="models-bucket")
         s3.put_bucket_versioning(Bucket="models-bucket", VersioningConfiguration={"Status": "Enabled"})
